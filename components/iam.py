@@ -1,0 +1,41 @@
+"""IAM policy documents as plain data, so tests and preflight can read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+
+def statement(
+    actions: list[str],
+    resources: list[pulumi.Input[str]] | str,
+    *,
+    sid: str | None = None,
+    effect: str = "Allow",
+    condition: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One policy statement; ``resources`` may hold outputs (ARNs)."""
+    entry: dict[str, Any] = {"Effect": effect, "Action": actions, "Resource": resources}
+    if sid:
+        entry["Sid"] = sid
+    if condition:
+        entry["Condition"] = condition
+    return entry
+
+
+def policy_document(*statements: dict[str, Any]) -> pulumi.Output[str]:
+    """A JSON policy document, resolving any outputs inside the statements."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def service_trust_policy(service: str, source_account: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
+    """Trust policy letting one AWS service principal assume a role, scoped to our account when given."""
+    trust: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if source_account is not None:
+        trust["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [trust]})

@@ -1,0 +1,193 @@
+"""Run the program (or any piece of it) under Pulumi mocks and record what it declares.
+
+Used by the offline preview and by the tests alike: one way of running the
+program, so what the tests assert is what a reviewer sees. Every run gets a
+fresh event loop and fresh runtime settings; nothing leaks between runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import wait_for_rpcs
+
+from .mocks import FlowbuilderMocks
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+STACKS = ("dev", "staging", "prod", "ultra")
+
+
+@dataclass
+class RecordedResource:
+    """One resource registration as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    protect: bool = False
+    provider: str = ""
+    ignore_changes: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+    retain_on_delete: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.state.get("id", "")
+
+
+@dataclass
+class StackRun:
+    """Everything one run declared: resources in declaration order, and stack outputs."""
+
+    stack: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+
+    def of_type(self, token: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == token]
+
+    def one(self, token: str, name: str | None = None) -> RecordedResource:
+        """The single resource of a type (whose logical name ends with ``name``, if given)."""
+        found = [r for r in self.of_type(token) if name is None or r.name.endswith(name)]
+        if len(found) != 1:
+            raise AssertionError(f"expected one {token} named *{name or ''}, found {[r.name for r in found]}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> RecordedResource | None:
+        """The resource registered under ``urn``; None for the stack itself."""
+        return next((r for r in self.resources if r.urn == urn), None)
+
+    def children(self, parent: RecordedResource) -> Iterator[RecordedResource]:
+        return (r for r in self.resources if r.parent == parent.urn)
+
+    def component_of(self, resource: RecordedResource) -> RecordedResource | None:
+        """The nearest enclosing component (our ``flowbuilder:index:*`` types)."""
+        owner = self.by_urn(resource.parent) if resource.parent else None
+        while owner is not None and not owner.type.startswith(f"{PROJECT}:"):
+            owner = self.by_urn(owner.parent) if owner.parent else None
+        return owner
+
+    def output_id(self, stack_output: str) -> Any:
+        return self.outputs[stack_output]
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also keeping each registration's options (parent, protect, ...)."""
+
+    def __init__(self, mocks: FlowbuilderMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = self.resources[response.urn]
+        self.recorded.append(
+            RecordedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=request.custom,
+                inputs=_plain(rpc.deserialize_properties(request.object)),
+                state={**_plain(registration.state), "id": registration.id or ""},
+                protect=request.protect,
+                provider=request.provider,
+                ignore_changes=list(request.ignoreChanges),
+                depends_on=list(request.dependencies),
+                delete_before_replace=request.deleteBeforeReplace,
+                retain_on_delete=request.retainOnDelete,
+            )
+        )
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Drop Pulumi's wire markers (secrets stay their values; see ``secret_paths``)."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _plain(value["value"])
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def read_stack_file(stack: str) -> dict[str, Any]:
+    """The ``config:`` block of ``Pulumi.<stack>.yaml`` as the CLI would pass it (JSON for objects)."""
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"{path.name} does not exist; stacks: {', '.join(STACKS)}")
+    document = yaml.safe_load(path.read_text()) or {}
+    return {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in (document.get("config") or {}).items()
+    }
+
+
+def run_program(
+    program: Callable[[], Any],
+    *,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: tuple[str, ...] = (),
+) -> StackRun:
+    """Run ``program`` under mocks with ``config`` set first; record every registration."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+        mocks = FlowbuilderMocks(region=config.get("aws:region", "us-east-1"))
+        monitor = _RecordingMonitor(mocks)
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        program()
+        loop.run_until_complete(wait_for_rpcs())
+        outputs, secret_outputs = {}, set()
+        for key, value in get_root_resource().outputs.items():
+            output = pulumi.Output.from_input(value)
+            outputs[key] = loop.run_until_complete(output.future())
+            if loop.run_until_complete(output.is_secret()):
+                secret_outputs.add(key)
+        return StackRun(stack, monitor.recorded, outputs, secret_outputs)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def run_stack(
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
+) -> StackRun:
+    """Run the whole program for a committed stack, optionally overriding config keys."""
+    config = read_stack_file(stack)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value if isinstance(value, str) else json.dumps(value)
+    config.update(secrets or {})
+    return run_program(
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        stack=stack,
+        config=config,
+        secret_keys=tuple(secrets or ()),
+    )

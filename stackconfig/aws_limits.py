@@ -1,0 +1,93 @@
+"""AWS limits the program checks offline, before anything is declared.
+
+Each table cites the AWS rule it encodes so a reviewer can check it against the
+service documentation instead of trusting it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+from pathlib import Path
+
+import botocore
+
+# Fargate task-size table (ECS developer guide, "Task CPU and memory").
+# CPU units -> allowed memory in MiB.
+FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+# Lambda function limits (Lambda developer guide, "Lambda quotas").
+LAMBDA_MEMORY_MB = (128, 10240)
+LAMBDA_TIMEOUT_SECONDS = (1, 900)
+
+# Physical-name limits per resource kind (each service's API reference).
+NAME_LIMITS: dict[str, int] = {
+    "alb": 32,
+    "target-group": 32,
+    "iam-role": 64,
+    "iam-policy": 128,
+    "lambda": 64,
+    "sqs": 80,
+    "sns": 256,
+    "ecs-cluster": 255,
+    "ecs-service": 255,
+    "ecs-family": 255,
+    "ecr-repository": 256,
+    "log-group": 512,
+    "rds-identifier": 63,
+    "db-subnet-group": 255,
+    "db-parameter-group": 255,
+    "security-group": 255,
+    "secret": 512,
+    "pipe": 64,
+    "state-machine": 80,
+    "schedule": 64,
+    "eks-cluster": 100,
+    "eks-nodegroup": 63,
+    "s3-bucket": 63,
+    "budget": 100,
+    "dashboard": 255,
+    "alarm": 255,
+}
+
+# Pulumi auto-naming appends "-" and seven random hex characters.
+AUTONAME_SUFFIX_LENGTH = 8
+
+
+def fargate_pair_error(cpu: int, memory: int) -> str | None:
+    """Return why (cpu, memory) is not a valid Fargate task size, or None."""
+    allowed = FARGATE_MEMORY_BY_CPU.get(cpu)
+    if allowed is None:
+        return f"cpu {cpu} is not a Fargate size; allowed cpu: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}"
+    if memory not in allowed:
+        return (
+            f"memory {memory} is not allowed with cpu {cpu}; "
+            f"allowed memory: {allowed[0]}-{allowed[-1]} MiB in steps of {allowed[1] - allowed[0]}"
+        )
+    return None
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in the endpoint data botocore ships."""
+    path = Path(botocore.__file__).parent / "data" / "endpoints.json"
+    data = json.loads(path.read_text())
+    return frozenset(region for partition in data["partitions"] for region in partition["regions"])
+
+
+@functools.cache
+def service_model(service: str) -> dict:
+    """The newest API model botocore ships for a service (e.g. ``ecs``)."""
+    service_dir = Path(botocore.__file__).parent / "data" / service
+    newest = sorted(p for p in service_dir.iterdir() if p.is_dir())[-1]
+    with gzip.open(newest / "service-2.json.gz", "rt") as handle:
+        return json.load(handle)

@@ -1,0 +1,50 @@
+"""Physical names: ``<project>-<stack>-<suffix>``, checked against AWS limits.
+
+Each kind of name reserves a longest suffix. The config model checks the stack
+prefix against every reservation before anything is declared, so a long stack
+name fails with one clear error instead of an AWS rejection halfway through an
+update; :func:`physical_name` refuses a suffix longer than its reservation.
+"""
+
+from __future__ import annotations
+
+from .aws_limits import AUTONAME_SUFFIX_LENGTH, NAME_LIMITS
+
+# Longest suffix used for each kind, and whether Pulumi appends its random
+# auto-naming suffix to it (``autonamed``).
+RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
+    "alb": (len("-api"), False),
+    "target-group": (len("-api"), False),
+    "iam-role": (len("-worker-execution"), True),
+    "lambda": (len("-queue-backlog"), False),
+    "sqs": (len("-work-dlq.fifo"), False),
+    "ecs-cluster": (len("-cluster"), False),
+    "ecs-family": (len("-worker"), False),
+    "log-group": (len("/aws/vendedlogs/pipes/-worker"), False),
+    "rds-identifier": (len("-postgres-replica-5"), False),
+    "pipe": (len("-worker"), False),
+    "state-machine": (len("-worker-run"), False),
+    "schedule": (len("-scheduler"), False),
+    "eks-cluster": (len("-mesh"), False),
+    "s3-bucket": (len("-alb-logs-123456789012"), False),
+    "budget": (len("-monthly"), False),
+}
+
+
+def name_length_problems(prefix: str) -> list[str]:
+    """Every kind whose longest name would exceed its AWS limit with this prefix."""
+    problems = []
+    for kind, (suffix_length, autonamed) in RESERVED_SUFFIX.items():
+        longest = len(prefix) + suffix_length + (AUTONAME_SUFFIX_LENGTH if autonamed else 0)
+        if longest > NAME_LIMITS[kind]:
+            problems.append(f"{kind} names would be {longest} characters (limit {NAME_LIMITS[kind]})")
+    return problems
+
+
+def physical_name(prefix: str, kind: str, suffix: str) -> str:
+    """``<prefix>-<suffix>`` for a resource of ``kind``, within its reservation."""
+    reserved, _ = RESERVED_SUFFIX[kind]
+    name = f"{prefix}-{suffix}"
+    if len(name) - len(prefix) > reserved:
+        raise ValueError(f"suffix {suffix!r} is longer than the {reserved} characters reserved for {kind} names")
+    return name
