@@ -67,6 +67,7 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             "aws:ec2/eip:Eip": self._eip,
             "aws:ec2/vpc:Vpc": self._vpc,
             "aws:cloudwatch/logGroup:LogGroup": self._log_group,
+            "aws:ecr/repository:Repository": self._repository,
         }
 
     # -- resources ---------------------------------------------------------
@@ -105,6 +106,13 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
 
     def _log_group(self, state: dict[str, Any], _: str) -> dict[str, Any]:
         return {"arn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{state['name']}"}
+
+    def _repository(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {
+            "arn": f"arn:aws:ecr:{self.region}:{ACCOUNT_ID}:repository/{state['name']}",
+            "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{state['name']}",
+            "registryId": ACCOUNT_ID,
+        }
 
     # -- invokes -----------------------------------------------------------
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list]:

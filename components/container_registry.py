@@ -1,0 +1,83 @@
+"""ContainerRegistry: the ECR repositories of the stack's images (both topologies)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from stackconfig import Environment, StackConfig
+
+IMAGES = ("api", "worker", "scheduler")
+
+
+def lifecycle_policy(keep_tagged: int) -> str:
+    """Expire untagged images after a day; keep only the newest ``keep_tagged`` images."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "Expire untagged images after 1 day",
+                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"Keep the newest {keep_tagged} images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_tagged},
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
+
+
+@dataclass
+class ContainerRegistryArgs:
+    """Inputs of :class:`ContainerRegistry`."""
+
+    config: StackConfig
+
+
+class ContainerRegistry(pulumi.ComponentResource):
+    """One ECR repository per image: ``<project>-<stack>/api``, ``/worker``, ``/scheduler``.
+
+    Each repository has immutable tags (an image tag is a git SHA and always means
+    the same image), scan on push, AES-256 encryption at rest, and a lifecycle
+    policy: untagged images expire after 1 day, only the newest
+    ``ecs.keepTaggedImages`` (default 20) are kept. Outside prod a repository is
+    deleted with its images when the stack is destroyed; in prod it is not.
+
+    The repositories are separate from the services so that both topologies share
+    them and they exist before the first image is pushed.
+    """
+
+    repository_urls: dict[str, pulumi.Output[str]]
+    repository_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flowbuilder:index:ContainerRegistry", name, None, opts)
+        config = args.config
+        self.repository_urls, self.repository_arns = {}, {}
+        for image in IMAGES:
+            repository = aws.ecr.Repository(
+                f"{name}-{image}",
+                name=f"{name}/{image}",
+                image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
+                force_delete=config.environment is not Environment.PROD,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            aws.ecr.LifecyclePolicy(
+                f"{name}-{image}-lifecycle",
+                repository=repository.name,
+                policy=lifecycle_policy(config.ecs.keep_tagged_images),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.repository_urls[image] = repository.repository_url
+            self.repository_arns[image] = repository.arn
+        self.register_outputs({"repository_urls": self.repository_urls, "repository_arns": self.repository_arns})
