@@ -8,8 +8,10 @@ fresh event loop and fresh runtime settings; nothing leaks between runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import runpy
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -24,6 +26,9 @@ from pulumi.runtime.stack import wait_for_rpcs
 from .mocks import FlowbuilderMocks
 
 ROOT = Path(__file__).resolve().parent.parent
+# The program imports its own packages (components, stackconfig) from the project root.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 STACKS = ("dev", "staging", "prod", "ultra")
 
@@ -45,6 +50,10 @@ class RecordedResource:
     depends_on: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
     retain_on_delete: bool = False
+    secret_inputs: frozenset[str] = frozenset()
+    """Paths (``a.b[0].c``) of inputs that were Pulumi secrets; ``inputs`` holds them unwrapped."""
+    secret_state: frozenset[str] = frozenset()
+    """Paths of state values that were Pulumi secrets."""
 
     @property
     def id(self) -> str:
@@ -100,6 +109,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         registration = self.resources[response.urn]
+        inputs = rpc.deserialize_properties(request.object)
         self.recorded.append(
             RecordedResource(
                 urn=response.urn,
@@ -107,7 +117,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 name=request.name,
                 parent=request.parent or None,
                 custom=request.custom,
-                inputs=_plain(rpc.deserialize_properties(request.object)),
+                inputs=_plain(inputs),
                 state={**_plain(registration.state), "id": registration.id or ""},
                 protect=request.protect,
                 provider=request.provider,
@@ -115,6 +125,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 depends_on=list(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
                 retain_on_delete=request.retainOnDelete,
+                secret_inputs=frozenset(secret_paths(inputs)),
+                secret_state=frozenset(secret_paths(registration.state)),
             )
         )
         return response
@@ -123,12 +135,28 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 def _plain(value: Any) -> Any:
     """Drop Pulumi's wire markers (secrets stay their values; see ``secret_paths``)."""
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        if _is_secret(value):
             return _plain(value["value"])
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def secret_paths(value: Any, path: str = "") -> Iterator[str]:
+    """The paths (``a.b[0].c``) inside ``value`` that hold Pulumi secrets, outermost only."""
+    if _is_secret(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from secret_paths(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from secret_paths(item, f"{path}[{index}]")
 
 
 def read_stack_file(stack: str) -> dict[str, Any]:
@@ -158,7 +186,14 @@ def run_program(
         mocks = FlowbuilderMocks(region=config.get("aws:region", "us-east-1"))
         monitor = _RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-        program()
+        try:
+            program()
+        except BaseException:
+            # Let registrations already in flight finish so the loop closes clean;
+            # the program's own error is the one worth reporting.
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(wait_for_rpcs())
+            raise
         loop.run_until_complete(wait_for_rpcs())
         outputs, secret_outputs = {}, set()
         for key, value in get_root_resource().outputs.items():
@@ -172,22 +207,28 @@ def run_program(
         asyncio.set_event_loop(None)
 
 
-def run_stack(
-    stack: str,
-    overrides: dict[str, Any] | None = None,
-    secrets: dict[str, str] | None = None,
-) -> StackRun:
-    """Run the whole program for a committed stack, optionally overriding config keys."""
+def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
+    """A committed stack's config with some keys replaced (``None`` removes a key)."""
     config = read_stack_file(stack)
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)
         else:
             config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+def run_main() -> None:
+    """The Pulumi program itself, as the language host runs it."""
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+def run_stack(
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
+) -> StackRun:
+    """Run the whole program for a committed stack, optionally overriding config keys."""
+    config = stack_config(stack, overrides)
     config.update(secrets or {})
-    return run_program(
-        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
-        stack=stack,
-        config=config,
-        secret_keys=tuple(secrets or ()),
-    )
+    return run_program(run_main, stack=stack, config=config, secret_keys=tuple(secrets or ()))

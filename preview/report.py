@@ -31,6 +31,12 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     ),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
     "aws:rds/subnetGroup:SubnetGroup": ("name",),
+    "aws:rds/instance:Instance": (
+        "identifier", "instanceClass", "engineVersion", "allocatedStorage", "maxAllocatedStorage", "multiAz",
+        "backupRetentionPeriod", "deletionProtection", "finalSnapshotIdentifier", "replicateSourceDb",
+    ),
+    "aws:rds/parameterGroup:ParameterGroup": ("family", "parameters"),
+    "aws:secretsmanager/secret:Secret": ("description",),
 }
 _NOISE = {"tags", "tagsAll", "policy", "assumeRolePolicy", "userData", "containerDefinitions", "dashboardBody"}
 _MAX_VALUE = 72
@@ -94,6 +100,9 @@ def build_report(run: StackRun, config: dict[str, str]) -> Report:
         group = groups[owner.urn] if owner else stack_level
         group.resources.append(ResourceLine(resource.type, resource.name, key_settings(resource), resource.protect))
     ordered = ([stack_level] if stack_level.resources else []) + [g for g in groups.values() if g.resources]
+    # Registration order depends on when outputs resolve; sorting keeps previews diffable.
+    for group in ordered:
+        group.resources.sort(key=lambda line: (line.type, line.name))
     counts = Counter(r.type for r in run.resources if r.custom)
     return Report(
         stack=run.stack,

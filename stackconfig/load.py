@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import pulumi
 from pulumi.runtime import config as runtime_config
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .defaults import defaults_for, merge
 from .model import SECRET_KEYS, Environment, StackConfig, Topology
@@ -48,10 +48,24 @@ def _parse_value(raw: Any) -> Any:
     return raw
 
 
+def _allowed_keys(location: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts in the section that holds ``location``."""
+    model: type[BaseModel] = StackConfig
+    for part in location[:-1]:
+        if isinstance(part, int):
+            continue
+        field = next(f for f in model.model_fields.values() if f.alias == part)
+        annotation = field.annotation
+        nested = get_args(annotation)[0] if get_args(annotation) else annotation
+        model = nested
+    hidden = {"project", "stack", "region"}
+    return sorted(f.alias for name, f in model.model_fields.items() if name not in hidden)
+
+
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
+        return f"{key}: unknown key; allowed keys here: {', '.join(_allowed_keys(error['loc']))}"
     if error["type"] == "missing":
         return f"{key}: required key is missing"
     message = error["msg"].removeprefix("Value error, ")

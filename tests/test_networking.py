@@ -1,0 +1,201 @@
+"""Networking: subnets, routes, NAT per strategy, endpoints per stack, the security-group chain."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from preview.harness import StackRun, run_stack
+from tests.conftest import committed_run
+
+SUBNET = "aws:ec2/subnet:Subnet"
+ROUTE = "aws:ec2/route:Route"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+GROUP = "aws:ec2/securityGroup:SecurityGroup"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+NO_VPC_TYPES = {
+    "aws:ec2/vpc:Vpc", SUBNET, "aws:ec2/natGateway:NatGateway", "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/eip:Eip", "aws:ec2/instance:Instance", "aws:ec2/routeTable:RouteTable", ENDPOINT,
+}
+
+
+def subnets_by_tier(run: StackRun) -> dict[str, list[tuple[str, str]]]:
+    tiers: dict[str, list[tuple[str, str]]] = {}
+    for subnet in run.of_type(SUBNET):
+        tiers.setdefault(subnet.inputs["tags"]["tier"], []).append(
+            (subnet.inputs["cidrBlock"], subnet.inputs["availabilityZone"])
+        )
+    return {tier: sorted(subnets) for tier, subnets in tiers.items()}
+
+
+def group_id(run: StackRun, label: str) -> str:
+    return run.one(GROUP, f"-{label}-sg").id
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_standard_stacks_have_exactly_the_six_subnets_over_two_azs(stack):
+    run = committed_run(stack)
+    assert run.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"] == "10.0.0.0/16"
+    assert subnets_by_tier(run) == {
+        "public": [("10.0.0.0/24", "us-east-1a"), ("10.0.1.0/24", "us-east-1b")],
+        "private": [("10.0.10.0/24", "us-east-1a"), ("10.0.11.0/24", "us-east-1b")],
+        "database": [("10.0.20.0/24", "us-east-1a"), ("10.0.21.0/24", "us-east-1b")],
+    }
+    assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in run.of_type(SUBNET))
+
+
+def test_three_azs_when_configured():
+    run = run_stack("staging", {"flowbuilder:network": {"availabilityZones": 3, "natStrategy": "single-gateway"}})
+    assert [c for c, _ in subnets_by_tier(run)["private"]] == ["10.0.10.0/24", "10.0.11.0/24", "10.0.12.0/24"]
+    assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == 1
+
+
+def default_routes(run: StackRun) -> dict[str, dict]:
+    """Route-table label -> the target of its 0.0.0.0/0 route."""
+    tables = {t.id: t.name.removeprefix(f"flowbuilder-{run.stack}-").removesuffix("-rt") for t in run.of_type("aws:ec2/routeTable:RouteTable")}
+    return {
+        tables[r.inputs["routeTableId"]]: {k: v for k, v in r.inputs.items() if k.endswith("Id") and k != "routeTableId"}
+        for r in run.of_type(ROUTE)
+        if r.inputs["destinationCidrBlock"] == "0.0.0.0/0"
+    }
+
+
+def test_database_tier_has_no_route_out_and_public_goes_through_the_igw(dev):
+    routes = default_routes(dev)
+    assert "database" not in routes
+    assert routes["public"] == {"gatewayId": dev.one("aws:ec2/internetGateway:InternetGateway").id}
+
+
+def test_dev_nat_instance_is_a_graviton_router_for_both_private_tables(dev):
+    nat = dev.one("aws:ec2/instance:Instance")
+    assert nat.inputs["instanceType"] == "t4g.nano"
+    assert nat.inputs["sourceDestCheck"] is False
+    assert nat.inputs["associatePublicIpAddress"] is True
+    assert nat.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert "MASQUERADE" in nat.inputs["userData"]
+    assert nat.ignore_changes == ["ami"]
+    eni = nat.state["primaryNetworkInterfaceId"]
+    routes = default_routes(dev)
+    assert routes["private-a"] == routes["private-b"] == {"networkInterfaceId": eni}
+    assert dev.of_type("aws:ec2/natGateway:NatGateway") == []
+    # The NAT instance accepts traffic from the VPC only.
+    nat_rules = [r for r in dev.of_type(INGRESS) if r.inputs["securityGroupId"] == group_id(dev, "nat")]
+    assert [(r.inputs["ipProtocol"], r.inputs["cidrIpv4"]) for r in nat_rules] == [("-1", "10.0.0.0/16")]
+
+
+def test_staging_single_gateway_serves_both_azs(staging):
+    (gateway,) = staging.of_type("aws:ec2/natGateway:NatGateway")
+    assert gateway.inputs["subnetId"] == staging.one(SUBNET, "public-a").id
+    routes = default_routes(staging)
+    assert routes["private-a"] == routes["private-b"] == {"natGatewayId": gateway.id}
+
+
+def test_prod_has_a_gateway_per_az_each_routing_its_own_az(prod):
+    gateways = {g.name[-1]: g for g in prod.of_type("aws:ec2/natGateway:NatGateway")}
+    assert sorted(gateways) == ["a", "b"]
+    for zone, gateway in gateways.items():
+        assert gateway.inputs["subnetId"] == prod.one(SUBNET, f"public-{zone}").id
+        assert default_routes(prod)[f"private-{zone}"] == {"natGatewayId": gateway.id}
+    assert len(prod.of_type("aws:ec2/eip:Eip")) == 2
+
+
+def test_no_nat_leaves_private_subnets_without_a_default_route():
+    run = run_stack("dev", {"flowbuilder:network": {"natStrategy": "none"}})
+    assert set(default_routes(run)) == {"public"}
+    assert run.of_type("aws:ec2/instance:Instance") == []
+
+
+def test_s3_gateway_endpoint_everywhere_interface_endpoints_only_in_prod(dev, staging, prod):
+    for run in (dev, staging, prod):
+        s3 = run.one(ENDPOINT, "-s3")
+        assert (s3.inputs["serviceName"], s3.inputs["vpcEndpointType"]) == ("com.amazonaws.us-east-1.s3", "Gateway")
+        assert len(s3.inputs["routeTableIds"]) == 4  # public, two private, database
+    assert [e.inputs["vpcEndpointType"] for e in dev.of_type(ENDPOINT)] == ["Gateway"]
+    interface = {e.inputs["serviceName"]: e for e in prod.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Interface"}
+    assert sorted(interface) == [f"com.amazonaws.us-east-1.{s}" for s in ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sqs")]
+    private_ids = {prod.one(SUBNET, "private-a").id, prod.one(SUBNET, "private-b").id}
+    for endpoint in interface.values():
+        assert endpoint.inputs["privateDnsEnabled"] is True
+        assert set(endpoint.inputs["subnetIds"]) == private_ids
+
+
+def test_flow_logs_go_to_a_log_group_with_the_stack_retention(dev, prod):
+    for run, days in ((dev, 7), (prod, 30)):
+        group = run.one("aws:cloudwatch/logGroup:LogGroup", "-flow-logs")
+        assert group.inputs["retentionInDays"] == days
+        flow = run.one("aws:ec2/flowLog:FlowLog")
+        assert (flow.inputs["trafficType"], flow.inputs["logDestination"]) == ("ALL", group.state["arn"])
+        trust = json.loads(run.one("aws:iam/role:Role", "-flow-logs").inputs["assumeRolePolicy"])
+        assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+        assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_security_group_chain_alb_to_api_to_database(any_stack):
+    run = any_stack
+    if run.stack == "ultra":
+        pytest.skip("zero-scale has no ALB or database")
+    ids = {label: group_id(run, label) for label in ("alb", "api", "worker", "scheduler", "database")}
+    rules = {
+        (label, r.inputs.get("fromPort"), r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6") or r.inputs.get("referencedSecurityGroupId"))
+        for r in run.of_type(INGRESS)
+        for label, gid in ids.items()
+        if r.inputs["securityGroupId"] == gid
+    }
+    assert rules == {
+        ("alb", 80, "0.0.0.0/0"), ("alb", 80, "::/0"), ("alb", 443, "0.0.0.0/0"), ("alb", 443, "::/0"),
+        ("api", 8080, ids["alb"]),
+        ("database", 5432, ids["api"]), ("database", 5432, ids["worker"]), ("database", 5432, ids["scheduler"]),
+    }
+    alb_egress = [r.inputs for r in run.of_type(EGRESS) if r.inputs["securityGroupId"] == ids["alb"]]
+    assert alb_egress == [{**alb_egress[0], "fromPort": 8080, "toPort": 8080, "referencedSecurityGroupId": ids["api"]}]
+
+
+def test_every_rule_is_described_and_only_the_alb_is_open_to_the_internet(any_stack):
+    for rule in any_stack.of_type(INGRESS) + any_stack.of_type(EGRESS):
+        assert rule.inputs.get("description"), rule.name
+    open_ingress = [
+        r.name for r in any_stack.of_type(INGRESS) if r.inputs.get("cidrIpv4") == "0.0.0.0/0" or r.inputs.get("cidrIpv6") == "::/0"
+    ]
+    assert all("-alb-" in name for name in open_ingress)
+
+
+def test_default_security_group_is_emptied(dev):
+    default = dev.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default.inputs["vpcId"] == dev.one("aws:ec2/vpc:Vpc").id
+    assert not default.inputs.get("ingress") and not default.inputs.get("egress")
+
+
+def test_db_subnet_group_spans_the_database_subnets(dev):
+    group = dev.one("aws:rds/subnetGroup:SubnetGroup")
+    assert group.inputs["name"] == "flowbuilder-dev-db"
+    assert group.inputs["subnetIds"] == [dev.one(SUBNET, "database-a").id, dev.one(SUBNET, "database-b").id]
+
+
+def test_zero_scale_adopts_the_default_vpc_and_creates_only_the_worker_group(ultra):
+    assert not {r.type for r in ultra.resources} & NO_VPC_TYPES
+    assert ultra.outputs["vpcId"] == "vpc-0d3fa017c0ffee000"
+    assert len(ultra.outputs["publicSubnetIds"]) == 3
+    (group,) = ultra.of_type(GROUP)
+    assert group.inputs["vpcId"] == "vpc-0d3fa017c0ffee000"
+    assert [r for r in ultra.of_type(INGRESS) if r.inputs["securityGroupId"] == group.id] == []
+    assert ultra.outputs["securityGroupIds"] == {"worker": group.id}
+
+
+def test_zero_scale_adopts_a_named_vpc():
+    run = run_stack("ultra", {"flowbuilder:network": {"existingVpcId": "vpc-0abc1234def567890"}})
+    assert run.outputs["vpcId"] == "vpc-0abc1234def567890"
+
+
+def test_every_aws_resource_uses_the_stack_provider_with_default_tags(any_stack):
+    provider = any_stack.one("pulumi:providers:aws")
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    assert tags == {
+        "project": "flowbuilder", "stack": any_stack.stack, "environment": tags["environment"],
+        "managed-by": "pulumi", "cost-center": "flowbuilder-platform",
+    }
+    assert provider.inputs["region"] == "us-east-1"
+    for resource in any_stack.resources:
+        if resource.custom and resource.type.startswith("aws:"):
+            assert resource.provider.startswith(provider.urn), resource.name
