@@ -39,3 +39,36 @@ def service_trust_policy(service: str, source_account: pulumi.Input[str] | None 
     if source_account is not None:
         trust["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [trust]})
+
+
+def web_identity_trust_policy(
+    provider_arn: pulumi.Input[str], issuer: pulumi.Input[str], namespace: str, service_account: str
+) -> pulumi.Output[str]:
+    """IRSA trust policy: only ``namespace/service_account`` of the cluster whose OIDC ``issuer`` is given.
+
+    ``issuer`` is the cluster's issuer URL (``https://oidc.eks...``); the condition keys use it without
+    the scheme, as STS does. Both ``sub`` and ``aud`` are pinned, so neither another service account
+    nor a token minted for another audience can assume the role.
+    """
+
+    def document(args: list[str]) -> dict[str, Any]:
+        arn, url = args
+        host = url.removeprefix("https://")
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {
+                            f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                            f"{host}:aud": "sts.amazonaws.com",
+                        }
+                    },
+                }
+            ],
+        }
+
+    return pulumi.Output.json_dumps(pulumi.Output.all(provider_arn, issuer).apply(document))

@@ -20,7 +20,7 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.settings import get_root_resource, set_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 
 from .mocks import FlowbuilderMocks
@@ -185,6 +185,9 @@ def run_program(
         pulumi.runtime.set_all_config(dict(config), list(secret_keys))
         mocks = FlowbuilderMocks(region=config.get("aws:region", "us-east-1"))
         monitor = _RecordingMonitor(mocks)
+        # set_mocks only creates a Stack when none exists; without this, a run would
+        # reuse the previous run's Stack and report its exports as its own.
+        set_root_resource(None)
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
         try:
             program()
@@ -203,6 +206,9 @@ def run_program(
                 secret_outputs.add(key)
         return StackRun(stack, monitor.recorded, outputs, secret_outputs)
     finally:
+        # The mock monitor runs in executor threads that make loops of their
+        # own; joining them here closes those loops while their files are open.
+        loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
         asyncio.set_event_loop(None)
 

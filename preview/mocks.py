@@ -8,6 +8,7 @@ values. Invokes (lookups) return data shaped like a real account's.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any, Callable
 
@@ -43,7 +44,20 @@ _ID_SHAPES: dict[str, tuple[str, str, str]] = {
     "aws:ec2/flowLog:FlowLog": ("fl-", "ec2", "vpc-flow-log"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("sgr-", "ec2", "security-group-rule"),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("sgr-", "ec2", "security-group-rule"),
+    "aws:ec2/launchTemplate:LaunchTemplate": ("lt-", "ec2", "launch-template"),
 }
+
+
+# Types AWS identifies by a random lowercase id of this length (API Gateway v2).
+_GENERATED_IDS: dict[str, int] = {
+    "aws:apigatewayv2/api:Api": 10,
+    "aws:apigatewayv2/integration:Integration": 7,
+    "aws:apigatewayv2/route:Route": 7,
+}
+
+
+def generated_id(token: str, logical_name: str) -> str:
+    return fake_hex(token + logical_name, _GENERATED_IDS[token])
 
 
 def _arn(service: str, kind: str, name: str, region: str) -> str:
@@ -67,7 +81,31 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             "aws:ec2/eip:Eip": self._eip,
             "aws:ec2/vpc:Vpc": self._vpc,
             "aws:cloudwatch/logGroup:LogGroup": self._log_group,
+            "aws:rds/instance:Instance": self._rds_instance,
+            "aws:rds/parameterGroup:ParameterGroup": self._rds_parameter_group,
+            "aws:secretsmanager/secret:Secret": self._secret,
             "aws:ecr/repository:Repository": self._repository,
+            "aws:lb/loadBalancer:LoadBalancer": self._load_balancer,
+            "aws:lb/targetGroup:TargetGroup": self._target_group,
+            "aws:ecs/service:Service": self._ecs_service,
+            "aws:cloudwatch/metricAlarm:MetricAlarm": self._metric_alarm,
+            "aws:cloudwatch/eventRule:EventRule": self._event_rule,
+            "aws:appautoscaling/policy:Policy": self._scaling_policy,
+            "aws:s3/bucket:Bucket": self._bucket,
+            "aws:eks/cluster:Cluster": self._eks_cluster,
+            "aws:iam/openIdConnectProvider:OpenIdConnectProvider": self._oidc_provider,
+            "aws:ec2/launchTemplate:LaunchTemplate": self._launch_template,
+            "aws:kms/key:Key": self._kms_key,
+            "aws:ecs/taskDefinition:TaskDefinition": self._task_definition,
+            "aws:sfn/stateMachine:StateMachine": self._state_machine,
+            "aws:pipes/pipe:Pipe": self._pipe,
+            "aws:lambda/function:Function": self._lambda_function,
+            "aws:scheduler/schedule:Schedule": self._schedule,
+            "aws:sns/topic:Topic": self._sns_topic,
+            "aws:cloudwatch/dashboard:Dashboard": self._dashboard,
+            "aws:budgets/budget:Budget": self._budget,
+            "aws:apigatewayv2/api:Api": self._http_api,
+            "aws:apigatewayv2/stage:Stage": self._http_api_stage,
         }
 
     # -- resources ---------------------------------------------------------
@@ -75,9 +113,16 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if not args.custom:
             return "", state
+        if args.typ.startswith("kubernetes:"):
+            return self._kubernetes(args.typ, args.name, state)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            # Stable per logical name, so previews of the same stack are identical.
+            return args.name, {**state, "result": fake_hex("password" + args.name, 32), "bcryptHash": "$2a$10$mock"}
         prefix, service, kind = _ID_SHAPES.get(args.typ, ("", _service_of(args.typ), args.typ.split(":")[-1].lower()))
         name = state.get("name") or autoname(args.name)
         physical_id = f"{prefix}{fake_hex(args.typ + args.name)}" if prefix else name
+        if args.typ in _GENERATED_IDS:
+            physical_id = generated_id(args.typ, args.name)
         if "name" not in state and "namePrefix" not in state:
             state["name"] = name
         state.setdefault("arn", _arn(service, kind, physical_id, self.region))
@@ -112,6 +157,177 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             "arn": f"arn:aws:ecr:{self.region}:{ACCOUNT_ID}:repository/{state['name']}",
             "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{state['name']}",
             "registryId": ACCOUNT_ID,
+        }
+
+    def _rds_instance(self, state: dict[str, Any], logical: str) -> dict[str, Any]:
+        identifier = state.get("identifier") or autoname(logical)
+        address = f"{identifier}.{fake_hex('rds' + self.region, 12)}.{self.region}.rds.amazonaws.com"
+        port = state.get("port") or 5432
+        outputs = {
+            "identifier": identifier,
+            "address": address,
+            "endpoint": f"{address}:{port}",
+            "port": port,
+            "arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:db:{identifier}",
+            "resourceId": f"db-{fake_hex(identifier, 26).upper()}",
+            "masterUserSecrets": [],
+        }
+        if state.get("manageMasterUserPassword"):
+            # RDS names its managed secret rds!db-<uuid>; the ARN ends in 6 random characters.
+            uuid = fake_hex(identifier, 32)
+            uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+            outputs["masterUserSecrets"] = [
+                {
+                    "secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!db-{uuid}-{fake_hex(uuid, 6)}",
+                    "secretStatus": "active",
+                    "kmsKeyId": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{fake_hex('aws/secretsmanager', 8)}",
+                }
+            ]
+        return outputs
+
+    def _rds_parameter_group(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:pg:{state['name']}"}
+
+    def _secret(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        name = state["name"]
+        return {"arn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{name}-{fake_hex(name, 6)}"}
+
+    def _task_definition(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        family = f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:task-definition/{state['family']}"
+        return {"arn": f"{family}:1", "arnWithoutRevision": family, "revision": 1}
+
+    def _state_machine(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:{state['name']}", "status": "ACTIVE"}
+
+    def _pipe(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {
+            "arn": f"arn:aws:pipes:{self.region}:{ACCOUNT_ID}:pipe/{state['name']}",
+            "desiredState": state.get("desiredState", "RUNNING"),
+        }
+
+    def _lambda_function(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{state['name']}"
+        return {
+            "arn": arn,
+            "qualifiedArn": f"{arn}:$LATEST",
+            "invokeArn": f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{arn}/invocations",
+            "version": "$LATEST",
+        }
+
+    def _sns_topic(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:sns:{self.region}:{ACCOUNT_ID}:{state['name']}", "owner": ACCOUNT_ID}
+
+    def _dashboard(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        # Dashboards are global: no region in the ARN.
+        return {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{state['dashboardName']}"}
+
+    def _http_api(self, _: dict[str, Any], logical: str) -> dict[str, Any]:
+        api_id = generated_id("aws:apigatewayv2/api:Api", logical)
+        return {
+            "arn": f"arn:aws:apigateway:{self.region}::/apis/{api_id}",
+            "apiEndpoint": f"https://{api_id}.execute-api.{self.region}.amazonaws.com",
+            "executionArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}",
+        }
+
+    def _http_api_stage(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        api_id, stage = state["apiId"], state["name"]
+        # The $default stage is served at the API's root; any other under its name.
+        path = "" if stage == "$default" else stage
+        return {
+            "arn": f"arn:aws:apigateway:{self.region}::/apis/{api_id}/stages/{stage}",
+            "executionArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}/{stage}",
+            "invokeUrl": f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{path}",
+        }
+
+    def _budget(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:budgets::{ACCOUNT_ID}:budget/{state['name']}", "accountId": ACCOUNT_ID}
+
+    def _schedule(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        group = state.get("groupName") or "default"
+        return {"arn": f"arn:aws:scheduler:{self.region}:{ACCOUNT_ID}:schedule/{group}/{state['name']}", "groupName": group}
+
+    def _eks_cluster(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        name = state["name"]
+        cluster_id = fake_hex("eks" + name, 32).upper()
+        return {
+            "arn": f"arn:aws:eks:{self.region}:{ACCOUNT_ID}:cluster/{name}",
+            "endpoint": f"https://{cluster_id}.gr7.{self.region}.eks.amazonaws.com",
+            "certificateAuthority": {"data": base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()},
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{cluster_id}"}]}],
+            "vpcConfig": {**(state.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{fake_hex('eks-cluster' + name)}"},
+            "platformVersion": "eks.1",
+            "status": "ACTIVE",
+        }
+
+    def _oidc_provider(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{state['url'].removeprefix('https://')}"}
+
+    def _launch_template(self, _: dict[str, Any], __: str) -> dict[str, Any]:
+        return {"latestVersion": 1, "defaultVersion": 1}
+
+    def _kms_key(self, _: dict[str, Any], logical: str) -> dict[str, Any]:
+        digits = fake_hex("kms" + logical, 32)
+        key_id = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+        return {"keyId": key_id, "arn": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{key_id}"}
+
+    def _kubernetes(self, token: str, logical: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Kubernetes objects are named by metadata (auto-named when unset); Helm releases report deployed."""
+        if token == "kubernetes:helm.sh/v3:Release":
+            name = state.get("name") or autoname(logical)
+            namespace = state.get("namespace") or "default"
+            status = {"name": name, "namespace": namespace, "chart": state.get("chart"), "version": state.get("version")}
+            return f"{namespace}/{name}", {**state, "name": name, "status": {**status, "revision": 1, "status": "deployed"}}
+        metadata = dict(state.get("metadata") or {})
+        metadata.setdefault("name", autoname(logical))
+        metadata.setdefault("uid", fake_hex("uid" + logical, 32))
+        namespace = metadata.get("namespace")
+        return (f"{namespace}/{metadata['name']}" if namespace else metadata["name"]), {**state, "metadata": metadata}
+
+    def _elb_arn(self, kind: str, name: str) -> dict[str, Any]:
+        suffix = f"{kind}/{name}/{fake_hex(name, 16)}"
+        resource = f"loadbalancer/{suffix}" if kind == "app" else suffix
+        return {"arn": f"arn:aws:elasticloadbalancing:{self.region}:{ACCOUNT_ID}:{resource}", "arnSuffix": suffix}
+
+    def _load_balancer(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        name = state["name"]
+        return {
+            **self._elb_arn("app", name),
+            "dnsName": f"{name}-{int(fake_hex(name, 8), 16) % 10**10}.{self.region}.elb.amazonaws.com",
+            # The hosted zone of ALBs in us-east-1 (a fixed value per region).
+            "zoneId": "Z35SXDOTRQ7X7K",
+        }
+
+    def _target_group(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return self._elb_arn("targetgroup", state["name"])
+
+    def _ecs_service(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        cluster = str(state.get("cluster", "default")).rsplit("/", 1)[-1]
+        return {"arn": f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:service/{cluster}/{state['name']}"}
+
+    def _metric_alarm(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:cloudwatch:{self.region}:{ACCOUNT_ID}:alarm:{state['name']}"}
+
+    def _event_rule(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/{state['name']}"}
+
+    def _scaling_policy(self, state: dict[str, Any], logical: str) -> dict[str, Any]:
+        uuid = fake_hex(logical, 32)
+        return {
+            "arn": (
+                f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:scalingPolicy:{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-"
+                f"{uuid[16:20]}-{uuid[20:]}:resource/{state['serviceNamespace']}/{state['resourceId']}"
+                f":policyName/{state['name']}"
+            ),
+            "alarmArns": [],
+        }
+
+    def _bucket(self, state: dict[str, Any], logical: str) -> dict[str, Any]:
+        bucket = state.get("bucket") or autoname(logical)
+        return {
+            "bucket": bucket,
+            "arn": f"arn:aws:s3:::{bucket}",
+            "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+            "bucketRegionalDomainName": f"{bucket}.s3.{self.region}.amazonaws.com",
         }
 
     # -- invokes -----------------------------------------------------------

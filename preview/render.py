@@ -1,4 +1,4 @@
-"""Renderers of a :class:`Report`: text for a terminal, JSON for tools.
+"""Renderers of a :class:`Report`: text for a terminal, JSON for tools, Markdown for a pull request.
 
 A section attached to ``Report.sections`` is rendered by the function
 registered for its name in ``TEXT_SECTIONS``; one without a renderer is shown
@@ -10,9 +10,55 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from . import render_sections
 from .report import Report
 
-TEXT_SECTIONS: dict[str, Callable[[Any], str]] = {}
+TEXT_SECTIONS: dict[str, Callable[[Any], str]] = {
+    "cost": render_sections.cost_text,
+    "preflight": render_sections.preflight_text,
+    "diagram": render_sections.diagram_text,
+}
+MARKDOWN_SECTIONS: dict[str, Callable[[Any], str]] = {
+    "cost": render_sections.cost_markdown,
+    "preflight": render_sections.preflight_markdown,
+    "diagram": render_sections.diagram_markdown,
+}
+# Markdown puts what blocks a merge first and the long parts last.
+MARKDOWN_ORDER = ("preflight", "policy", "cost")
+
+
+def _policy_text(section: dict[str, Any]) -> str:
+    """The policy pack's verdict: violations first, then advisories, each with its resource."""
+    verdict = "FAILED" if section["violations"] else "passed"
+    lines = [
+        f"Policy pack {section['pack']}: {verdict} — {section['rules']} rules ({section['mandatory_rules']} mandatory), "
+        f"{section['violations']} mandatory violation(s), {section['advisories']} advisory finding(s)"
+    ]
+    for finding in section["findings"]:
+        lines.append(f"  {finding['enforcement'].upper():<9} {finding['rule']}  [{finding['name']}]")
+        lines.append(f"  {'':<9} {finding['message']}")
+    return "\n".join(lines)
+
+
+def _policy_markdown(section: dict[str, Any]) -> str:
+    verdict = "**failed**" if section["violations"] else "passed"
+    lines = [
+        f"### Policy pack `{section['pack']}`: {verdict}",
+        "",
+        f"{section['rules']} rules ({section['mandatory_rules']} mandatory): {section['violations']} mandatory "
+        f"violation(s), {section['advisories']} advisory finding(s).",
+    ]
+    if section["findings"]:
+        lines += ["", "| level | rule | resource | finding |", "|---|---|---|---|"]
+        lines += [
+            f"| {f['enforcement']} | `{f['rule']}` | `{f['name']}` | {_markdown_cell(f['message'])} |"
+            for f in section["findings"]
+        ]
+    return "\n".join(lines)
+
+
+TEXT_SECTIONS["policy"] = _policy_text
+MARKDOWN_SECTIONS["policy"] = _policy_markdown
 
 
 def _settings(settings: dict[str, Any]) -> str:
@@ -51,4 +97,34 @@ def render_json(report: Report) -> str:
     return report.to_json() + "\n"
 
 
-RENDERERS: dict[str, Callable[[Report], str]] = {"text": render_text, "json": render_json}
+def _markdown_cell(value: Any) -> str:
+    return str(value).replace("|", "/").replace("\n", " ")
+
+
+def render_markdown(report: Report) -> str:
+    """A pull-request comment: preflight, cost, other sections, the diagram, then resources collapsed."""
+    total = sum(report.counts.values())
+    lines = [
+        f"## Offline preview of `{report.stack}`",
+        "",
+        f"{report.topology} topology, {report.environment} sizes, {report.region}: {total} resources "
+        "(offline, under Pulumi mocks; nothing was sent to AWS)",
+    ]
+    names = [n for n in MARKDOWN_ORDER if n in report.sections] + [n for n in report.sections if n not in MARKDOWN_ORDER]
+    for name in names:
+        renderer = MARKDOWN_SECTIONS.get(name)
+        body = renderer(report.sections[name]) if renderer else (
+            f"<details><summary>{name}</summary>\n\n```json\n{json.dumps(report.sections[name], indent=2, default=str)}\n```\n\n</details>"
+        )
+        lines += ["", body]
+    lines += ["", f"<details><summary>Resources ({total})</summary>", "", "| component | type | name | settings |", "|---|---|---|---|"]
+    for group in report.components:
+        for resource in group.resources:
+            settings = _markdown_cell(_settings(resource.settings))
+            protect = " (protected)" if resource.protect else ""
+            lines.append(f"| {group.type} | `{resource.type}` | `{resource.name}`{protect} | {settings} |")
+    lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Report], str]] = {"text": render_text, "json": render_json, "markdown": render_markdown}

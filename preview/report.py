@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .harness import PROJECT, RecordedResource, StackRun
 
@@ -37,6 +37,62 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     ),
     "aws:rds/parameterGroup:ParameterGroup": ("family", "parameters"),
     "aws:secretsmanager/secret:Secret": ("description",),
+    "aws:eks/cluster:Cluster": ("name", "version", "upgradePolicy", "enabledClusterLogTypes", "deletionProtection"),
+    "aws:eks/nodeGroup:NodeGroup": ("nodeGroupName", "instanceTypes", "capacityType", "amiType", "scalingConfig"),
+    "aws:eks/addon:Addon": ("addonName", "configurationValues"),
+    "kubernetes:helm.sh/v3:Release": ("chart", "version", "namespace"),
+    # Never the kubeconfig: it is a secret input.
+    "pulumi:providers:kubernetes": ("enableServerSideApply",),
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": ("capacityProviders", "defaultCapacityProviderStrategies"),
+    "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform"),
+    "aws:ecs/service:Service": ("name", "desiredCount", "enableExecuteCommand", "healthCheckGracePeriodSeconds"),
+    "aws:appautoscaling/target:Target": ("resourceId", "minCapacity", "maxCapacity"),
+    "aws:appautoscaling/policy:Policy": ("policyType", "resourceId"),
+    "aws:lb/listener:Listener": ("port", "protocol", "sslPolicy"),
+    "aws:lb/targetGroup:TargetGroup": ("name", "targetType", "port", "deregistrationDelay"),
+    "aws:lb/loadBalancer:LoadBalancer": ("name", "internal", "dropInvalidHeaderFields", "enableDeletionProtection"),
+    "aws:pipes/pipe:Pipe": ("name", "desiredState", "sourceParameters", "targetParameters"),
+    "aws:sfn/stateMachine:StateMachine": ("name", "type"),
+    "aws:lambda/function:Function": (
+        "name", "packageType", "memorySize", "timeout", "reservedConcurrentExecutions", "tracingConfig", "vpcConfig",
+    ),
+    "aws:scheduler/schedule:Schedule": ("name", "scheduleExpression", "state"),
+    "aws:apigatewayv2/integration:Integration": ("integrationType", "payloadFormatVersion", "timeoutMilliseconds"),
+    "aws:apigatewayv2/stage:Stage": ("name", "autoDeploy", "defaultRouteSettings"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (
+        "metricName", "statistic", "extendedStatistic", "comparisonOperator", "threshold", "period",
+        "evaluationPeriods", "treatMissingData",
+    ),
+    "aws:sns/topic:Topic": ("name", "kmsMasterKeyId"),
+    "aws:budgets/budget:Budget": ("limitAmount", "limitUnit", "timeUnit", "costFilters"),
+}
+
+
+def _run_task_steps(resource: RecordedResource) -> dict[str, Any]:
+    """How each ECS RunTask step of a state machine launches its task (hidden in the definition JSON)."""
+    try:
+        states = json.loads(resource.inputs.get("definition") or "{}").get("States", {})
+    except ValueError:
+        return {}
+    shown: dict[str, Any] = {}
+    for name, state in states.items():
+        if not str(state.get("Resource", "")).startswith("arn:aws:states:::ecs:runTask"):
+            continue
+        arguments = state.get("Arguments") or state.get("Parameters") or {}
+        network = arguments.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
+        overrides = arguments.get("Overrides", {}).get("ContainerOverrides", [{}])[0]
+        shown[f"{name}.capacity"] = [f"{s['CapacityProvider']}:{s['Weight']}" for s in arguments.get("CapacityProviderStrategy", [])]
+        shown[f"{name}.launchType"] = arguments.get("LaunchType", "none")
+        shown[f"{name}.publicIp"] = network.get("AssignPublicIp", "DISABLED")
+        shown[f"{name}.cpu/memory"] = f"{overrides.get('Cpu', 'unset')}/{overrides.get('Memory', 'unset')}"
+        shown[f"{name}.retries"] = [f"{'|'.join(r['ErrorEquals'])} x{r.get('MaxAttempts', 3)}" for r in state.get("Retry", [])]
+        shown[f"{name}.onFailure"] = [c["Next"] for c in state.get("Catch", [])]
+    return shown
+
+
+# Settings computed from an input when the input itself is too large to show.
+DERIVED_SETTINGS: dict[str, Callable[[RecordedResource], dict[str, Any]]] = {
+    "aws:sfn/stateMachine:StateMachine": _run_task_steps,
 }
 _NOISE = {"tags", "tagsAll", "policy", "assumeRolePolicy", "userData", "containerDefinitions", "dashboardBody"}
 _MAX_VALUE = 72
@@ -84,7 +140,11 @@ def key_settings(resource: RecordedResource) -> dict[str, Any]:
         wanted = tuple(
             k for k, v in resource.inputs.items() if k not in _NOISE and isinstance(v, (str, int, float, bool))
         )[:6]
-    return {k: _short(resource.inputs[k]) for k in wanted if resource.inputs.get(k) not in (None, "", [])}
+    shown = {k: resource.inputs[k] for k in wanted if resource.inputs.get(k) not in (None, "", [])}
+    derive = DERIVED_SETTINGS.get(resource.type)
+    if derive:
+        shown.update(derive(resource))
+    return {k: _short(v) for k, v in shown.items()}
 
 
 def build_report(run: StackRun, config: dict[str, str]) -> Report:

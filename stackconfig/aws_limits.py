@@ -51,12 +51,14 @@ NAME_LIMITS: dict[str, int] = {
     "pipe": 64,
     "state-machine": 80,
     "schedule": 64,
+    "event-rule": 64,
     "eks-cluster": 100,
     "eks-nodegroup": 63,
     "s3-bucket": 63,
     "budget": 100,
     "dashboard": 255,
     "alarm": 255,
+    "http-api": 128,
 }
 
 # Pulumi auto-naming appends "-" and seven random hex characters.
@@ -85,9 +87,30 @@ def known_regions() -> frozenset[str]:
 
 
 @functools.cache
+def partition_of(region: str) -> tuple[str, str]:
+    """The partition (``aws``, ``aws-cn``, ...) and DNS suffix of a region, from botocore's endpoint data."""
+    path = Path(botocore.__file__).parent / "data" / "endpoints.json"
+    for partition in json.loads(path.read_text())["partitions"]:
+        if region in partition["regions"]:
+            return partition["partition"], partition["dnsSuffix"]
+    raise ValueError(f"{region!r} is in no partition botocore knows")
+
+
+@functools.cache
 def service_model(service: str) -> dict:
     """The newest API model botocore ships for a service (e.g. ``ecs``)."""
     service_dir = Path(botocore.__file__).parent / "data" / service
     newest = sorted(p for p in service_dir.iterdir() if p.is_dir())[-1]
     with gzip.open(newest / "service-2.json.gz", "rt") as handle:
         return json.load(handle)
+
+
+def is_graviton(instance_type: str) -> bool:
+    """Whether an EC2 instance type runs on Graviton (ARM64): a ``g`` after the generation digit.
+
+    ``t4g.medium``, ``m7gd.large`` and ``c7gn.xlarge`` are Graviton; ``t3.medium``,
+    ``m6i.large`` and the x86 GPU family ``g5.xlarge`` are not (EC2 instance type naming).
+    """
+    family = instance_type.split(".", 1)[0]
+    generation = next((i for i, char in enumerate(family) if char.isdigit()), len(family))
+    return "g" in family[generation + 1 :]

@@ -32,10 +32,20 @@ COMMON: dict[str, Any] = {
         "masterUsername": "flowbuilder",
         "readReplicas": 0,
         "slowStatementMs": 500,
+        # Extended Support bills per vCPU-hour on top of the instance; opt in per stack.
+        "extendedSupport": False,
+        "applyImmediately": True,
     },
     "api": {
         "containerPort": 8080,
         "healthCheckPath": "/health",
+        # Zero-scale's Lambda API: 10 requests at once is what a stack priced in dollars a month
+        # serves, and caps the connections it opens to the external database. The stage lets
+        # 20 requests/s through, and a burst only as large as the concurrency, so a spike meets
+        # the gateway's 429 instead of a 5xx from Lambda's own throttle.
+        "lambdaReservedConcurrency": 10,
+        "throttleRatePerSecond": 20,
+        "throttleBurst": 10,
     },
     "worker": {
         "backlogPerTask": 10,
@@ -43,10 +53,13 @@ COMMON: dict[str, Any] = {
         "scaleInAfterMinutes": 15,
         # Fargate Spot gives a 2-minute warning; 120 s lets a job checkpoint.
         "stopTimeoutSeconds": 120,
+        # Three samples a minute: a first task starts within about 1.5 minutes of a message.
+        "backlogSampleSeconds": 20,
     },
     "ecs": {
         "architecture": "ARM64",
         "keepTaggedImages": 20,
+        "applicationSecrets": {},
     },
     "queue": {
         "maxReceiveCount": 3,
@@ -64,12 +77,22 @@ COMMON: dict[str, Any] = {
         "oldestMessageAgeSeconds": 900,
     },
     "eks": {
+        # Off unless an environment turns it on: a cluster costs about $73 a month
+        # before its first node.
         "enabled": False,
-        "kubernetesVersion": "1.33",
+        # Standard support for 1.35 on EKS ends 2027-03-27; after that the cluster
+        # moves to the next version (upgrade policy STANDARD) instead of paying
+        # six times more per hour for extended support.
+        "kubernetesVersion": "1.35",
+        # Graviton: t4g.medium is the t3.medium equivalent at about 20% less.
         "nodeInstanceType": "t4g.medium",
         "nodeCount": 3,
         "nodeMaxCount": 6,
         "spotNodeGroup": False,
+        # Same size (2 vCPU, 4 GiB) and architecture in three Spot pools.
+        "spotInstanceTypes": ["t4g.medium", "c6g.large", "c7g.large"],
+        "spotNodeCount": 2,
+        "adminRoleArns": [],
         "publicAccessCidrs": [],
         "prometheusRetentionDays": 15,
         "prometheusVolumeGb": 0,
@@ -89,6 +112,7 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "backupRetentionDays": 1,
             "multiAz": False,
             "deletionProtection": False,
+            "finalSnapshot": False,
             "performanceInsights": False,
             "enhancedMonitoringSeconds": 0,
         },
@@ -107,6 +131,7 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "backupRetentionDays": 7,
             "multiAz": False,
             "deletionProtection": False,
+            "finalSnapshot": False,
             "performanceInsights": False,
             "enhancedMonitoringSeconds": 0,
         },
@@ -114,6 +139,7 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "worker": {"cpu": 1024, "memory": 2048, "maxCount": 5, "spotWeight": 3, "onDemandWeight": 1},
         "ecs": {"containerInsights": False, "execEnabled": True},
         "monitoring": {"monthlyBudgetUsd": 400},
+        "eks": {"enabled": True, "nodeInstanceType": "t4g.medium", "nodeCount": 3, "nodeMaxCount": 6},
     },
     Environment.PROD: {
         "logRetentionDays": 30,
@@ -125,6 +151,9 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "backupRetentionDays": 30,
             "multiAz": True,
             "deletionProtection": True,
+            "finalSnapshot": True,
+            # Restarts and failovers wait for the maintenance window unless asked for.
+            "applyImmediately": False,
             "performanceInsights": True,
             "enhancedMonitoringSeconds": 60,
         },
@@ -132,6 +161,15 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "worker": {"cpu": 2048, "memory": 4096, "maxCount": 20, "spotWeight": 3, "onDemandWeight": 1},
         "ecs": {"containerInsights": True, "execEnabled": False},
         "monitoring": {"monthlyBudgetUsd": 1500},
+        # t4g.large is the t3.large equivalent; six nodes spread over the AZs.
+        "eks": {
+            "enabled": True,
+            "nodeInstanceType": "t4g.large",
+            "nodeCount": 6,
+            "nodeMaxCount": 12,
+            "spotInstanceTypes": ["t4g.large", "m6g.large", "m7g.large"],
+            "prometheusVolumeGb": 50,
+        },
     },
 }
 

@@ -20,6 +20,7 @@ from .aws_limits import (
     LAMBDA_MEMORY_MB,
     LAMBDA_TIMEOUT_SECONDS,
     fargate_pair_error,
+    is_graviton,
     known_regions,
 )
 
@@ -125,11 +126,21 @@ class DatabaseConfig(Section):
     backup_retention_days: int = Field(ge=1, le=35)
     multi_az: bool
     read_replicas: int = Field(ge=0, le=5)
+    """Must stay 0: RDS cannot replicate an instance whose master password it manages (see the validator)."""
     backup_window: str = Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")
     maintenance_window: str = Field(pattern=r"^[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d$")
+    apply_immediately: bool
+    """Apply instance changes during ``pulumi up`` (a class change restarts the instance then)
+    instead of in the next maintenance window. A major-version upgrade needs it on."""
     database_name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
     master_username: str = Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")
     deletion_protection: bool
+    """RDS deletion protection and Pulumi ``protect`` on the primary instance."""
+    final_snapshot: bool
+    """Take a snapshot named ``<identifier>-final`` when the primary is deleted, and keep its automated backups."""
+    extended_support: bool
+    """Allow paid RDS Extended Support once the major version leaves standard support; when off,
+    RDS upgrades the major version itself at the end of standard support."""
     performance_insights: bool
     enhanced_monitoring_seconds: int = Field(ge=0, le=60)
     """0 turns enhanced monitoring off; otherwise one of 1, 5, 10, 15, 30, 60."""
@@ -142,6 +153,14 @@ class DatabaseConfig(Section):
             raise ValueError("maxAllocatedStorageGb must be at least allocatedStorageGb")
         if self.enhanced_monitoring_seconds not in (0, 1, 5, 10, 15, 30, 60):
             raise ValueError("enhancedMonitoringSeconds must be one of 0, 1, 5, 10, 15, 30, 60")
+        if self.read_replicas:
+            # RDS user guide, "Limitations for Secrets Manager integration": no read replica of a
+            # source whose master password RDS manages (every engine but SQL Server).
+            raise ValueError(
+                "readReplicas must be 0: RDS refuses read replicas of an instance whose master password it "
+                "manages in Secrets Manager, and this program never handles a database password itself "
+                "(docs/database.md, 'Read path')"
+            )
         return self
 
 
@@ -160,7 +179,9 @@ class FargateSize(Section):
 
 
 class ApiConfig(FargateSize):
-    """``flowbuilder:api`` — the HTTP API service behind the ALB (standard only)."""
+    """``flowbuilder:api`` — the HTTP API: a Fargate service behind the ALB in standard; in zero-scale a
+    container-image Lambda behind an API Gateway HTTP API, which uses ``containerPort``,
+    ``healthCheckPath``, ``memory`` (capped to Lambda's range) and the ``lambda*``/``throttle*`` keys."""
 
     container_port: Port
     desired_count: int = Field(ge=0)
@@ -169,6 +190,13 @@ class ApiConfig(FargateSize):
     health_check_path: str = Field(pattern=r"^/")
     certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:")
     """ACM certificate for HTTPS; without one the ALB serves plain HTTP."""
+    lambda_reserved_concurrency: int = Field(ge=0, le=1000)
+    """zero-scale only: requests the API function serves at once (its reserved concurrency), so a
+    spike cannot take the account's Lambda concurrency or the database's connections; 0 stops the API."""
+    throttle_rate_per_second: float = Field(gt=0, le=10000)
+    """zero-scale only: steady requests per second the HTTP API stage lets through; beyond it clients get 429."""
+    throttle_burst: int = Field(ge=1, le=5000)
+    """zero-scale only: requests the HTTP API stage accepts at once above the steady rate."""
 
     @model_validator(mode="after")
     def _counts(self) -> ApiConfig:
@@ -190,12 +218,30 @@ class WorkerConfig(FargateSize):
     stop_timeout_seconds: int = Field(ge=2, le=120)
     spot_weight: int = Field(ge=0, le=1000)
     on_demand_weight: int = Field(ge=0, le=1000)
+    backlog_sample_seconds: int
+    """Standard only: how often the backlog function samples the queue (10, 20, 30 or 60). It bounds
+    the time from a message to the first task, and the function's cost (it waits between samples)."""
 
     @model_validator(mode="after")
     def _weights(self) -> WorkerConfig:
         if self.spot_weight + self.on_demand_weight == 0:
             raise ValueError("spotWeight and onDemandWeight cannot both be 0")
         return self
+
+    @field_validator("backlog_sample_seconds")
+    @classmethod
+    def _alarm_period(cls, seconds: int) -> int:
+        if seconds not in (10, 20, 30, 60):
+            raise ValueError("must be one of 10, 20, 30, 60 (it is also a CloudWatch alarm period)")
+        return seconds
+
+
+SECRET_REFERENCE = (
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}"
+    r"(:[A-Za-z0-9_.-]*:[A-Za-z0-9_.-]*:[A-Za-z0-9_.-]*)?$"
+)
+"""An ECS ``valueFrom`` into Secrets Manager: the complete secret ARN (with its 6-character suffix, so
+IAM can name exactly that secret), optionally followed by a JSON key, version stage and version id."""
 
 
 class EcsConfig(Section):
@@ -206,6 +252,13 @@ class EcsConfig(Section):
     exec_enabled: bool
     """ECS Exec (shell into tasks) for debugging."""
     keep_tagged_images: int = Field(ge=1, le=1000)
+    application_secrets: dict[
+        Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")],
+        Annotated[str, Field(pattern=SECRET_REFERENCE)],
+    ]
+    """Standard only: variables the API and worker receive from Secrets Manager, as
+    ``NAME: <full secret ARN>[:<json-key>:<version-stage>:<version-id>]``. ECS reads the value
+    when a task starts; it never passes through Pulumi or the task definition."""
 
 
 class QueueConfig(Section):
@@ -235,27 +288,53 @@ class MonitoringConfig(Section):
 
 
 class HpaConfig(Section):
+    """A service's HorizontalPodAutoscaler: replicas between ``min`` and ``max`` at ``cpuPercent`` of requests."""
+
     min: int = Field(ge=1)
     max: int = Field(ge=1)
     cpu_percent: int = Field(ge=1, le=100)
 
+    @model_validator(mode="after")
+    def _bounds(self) -> HpaConfig:
+        if self.max < self.min:
+            raise ValueError("hpa.max must be at least hpa.min")
+        return self
+
 
 class PdbConfig(Section):
+    """A service's PodDisruptionBudget."""
+
     min_available: int = Field(ge=0)
 
 
 class ServiceConfig(Section):
-    """One Kubernetes workload of the mesh."""
+    """One Kubernetes workload of the mesh.
+
+    The optional keys default here rather than in :mod:`stackconfig.defaults`
+    because they apply to each item of the ``services`` list.
+    """
 
     name: str = Field(pattern=r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$")
     image: str = Field(pattern=r"^[^:@\s]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$")
-    """A pinned image: a tag or a digest, never a bare name."""
+    """A pinned image: a tag or a digest, never a bare name. Without a registry host
+    (``flowbuilder-prod/api:<sha>``) it is pulled from the stack account's ECR."""
     port: Port
     replicas: int = Field(ge=1)
+    """Replicas at creation; afterwards the HorizontalPodAutoscaler owns the count."""
     cpu: str = Field(pattern=r"^\d+m?$")
     memory: str = Field(pattern=r"^\d+(Mi|Gi)$")
     hpa: HpaConfig
     pdb: PdbConfig
+    health_path: str = Field(default="/health", pattern=r"^/")
+    """HTTP path of the liveness and readiness probes."""
+    timeout_seconds: int = Field(default=15, ge=1, le=300)
+    """Mesh timeout of one request to the service, retries included."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """Mesh retries on connection failures, resets and 503s."""
+    gateway_path: str | None = Field(default=None, pattern=r"^/")
+    """URL path prefix the ingress gateway routes to the service; unset keeps it inside the mesh."""
+    spot: bool = False
+    """Stateless work allowed on the Spot node group (only when ``spotNodeGroup`` is on)."""
 
     @field_validator("image")
     @classmethod
@@ -264,22 +343,48 @@ class ServiceConfig(Section):
             raise ValueError("image must be pinned to a version or digest, not :latest")
         return image
 
+    @model_validator(mode="after")
+    def _replicas(self) -> ServiceConfig:
+        if not self.hpa.min <= self.replicas <= self.hpa.max:
+            raise ValueError(f"service {self.name}: need hpa.min <= replicas <= hpa.max")
+        # A budget that keeps every minimum replica blocks node drains, so a
+        # node-group update would stall until EKS gives up after 15 minutes.
+        if self.pdb.min_available >= self.hpa.min:
+            raise ValueError(
+                f"service {self.name}: pdb.minAvailable ({self.pdb.min_available}) must be below hpa.min "
+                f"({self.hpa.min}) or no pod can ever be evicted to drain a node"
+            )
+        return self
+
+
+InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+
 
 class EksConfig(Section):
     """``flowbuilder:eks`` — the optional EKS + Istio mesh (never in zero-scale)."""
 
     enabled: bool
     kubernetes_version: str = Field(pattern=r"^1\.\d{2}$")
-    node_instance_type: str
+    """Control-plane and node version; upgrade one minor at a time before standard support ends."""
+    node_instance_type: InstanceType
+    """Instance type of the on-demand node group; Graviton types run the ARM64 AMI."""
     node_count: int = Field(ge=1)
     node_max_count: int = Field(ge=1)
     spot_node_group: bool
+    """Add a tainted Spot node group that only services marked ``spot: true`` tolerate."""
+    spot_instance_types: list[InstanceType] = Field(min_length=1)
+    """Types the Spot group may use (several, so one Spot pool running dry does not empty it)."""
+    spot_node_count: int = Field(ge=1)
+    admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")]]
+    """IAM roles granted cluster-admin through EKS access entries (the identity running
+    ``pulumi up`` is admin already)."""
     public_access_cidrs: list[Cidr]
     """Who may reach the public API endpoint; empty keeps the endpoint private."""
     prometheus_retention_days: int = Field(ge=1)
     prometheus_volume_gb: int = Field(ge=0)
     """0 keeps Prometheus data on the node (lost on reschedule)."""
     tracing: bool
+    """Send mesh traces through an OpenTelemetry collector to AWS X-Ray."""
     services: list[ServiceConfig]
 
     @field_validator("public_access_cidrs")
@@ -288,6 +393,25 @@ class EksConfig(Section):
         if "0.0.0.0/0" in cidrs:
             raise ValueError("0.0.0.0/0 would open the Kubernetes API to the internet; list your CIDRs")
         return cidrs
+
+    @model_validator(mode="after")
+    def _nodes_and_services(self) -> EksConfig:
+        if self.node_max_count < self.node_count:
+            raise ValueError("nodeMaxCount must be at least nodeCount")
+        architecture = is_graviton(self.node_instance_type)
+        mismatched = [t for t in self.spot_instance_types if is_graviton(t) != architecture]
+        if mismatched:
+            raise ValueError(
+                f"spotInstanceTypes {mismatched} are not the same CPU architecture as nodeInstanceType "
+                f"{self.node_instance_type}; images are built for one architecture"
+            )
+        names = [s.name for s in self.services]
+        if len(set(names)) != len(names):
+            raise ValueError("services: every service needs a unique name")
+        paths = [s.gateway_path for s in self.services if s.gateway_path]
+        if len(set(paths)) != len(paths):
+            raise ValueError("services: two services cannot share a gatewayPath")
+        return self
 
 
 class StackConfig(Section):
@@ -342,6 +466,8 @@ class StackConfig(Section):
             raise ValueError("network.existingVpcId: only zero-scale adopts an existing VPC")
         if self.worker.max_run_minutes * 60 > 43200:
             raise ValueError("worker.maxRunMinutes: SQS visibility timeout is capped at 12 hours")
+        if self.topology is Topology.STANDARD and self.environment is Environment.PROD and self.api.min_count < 2:
+            raise ValueError("api.minCount: prod keeps at least 2 API tasks so one AZ can fail")
         return self
 
     @property

@@ -20,14 +20,20 @@ RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "sqs": (len("-work-dlq.fifo"), False),
     "ecs-cluster": (len("-cluster"), False),
     "ecs-family": (len("-worker"), False),
-    "log-group": (len("/aws/vendedlogs/pipes/-worker"), False),
+    "ecs-service": (len("-worker"), False),
+    "alarm": (len("-queue-oldest-message-age"), False),
+    "sns": (len("-alerts"), False),
+    "dashboard": (len("-overview"), False),
+    "log-group": (len("/aws/vendedlogs/states/-worker-run"), False),
     "rds-identifier": (len("-postgres-replica-5"), False),
     "pipe": (len("-worker"), False),
     "state-machine": (len("-worker-run"), False),
     "schedule": (len("-scheduler"), False),
     "eks-cluster": (len("-mesh"), False),
+    "eks-nodegroup": (len("-general"), False),
     "s3-bucket": (len("-alb-logs-123456789012"), False),
     "budget": (len("-monthly"), False),
+    "http-api": (len("-api"), False),
 }
 
 

@@ -1,0 +1,1 @@
+"""Source of the small Lambda functions the components deploy as inline zip code."""

@@ -1,0 +1,1 @@
+"""The flowbuilder policy pack (``policy/``) and its offline runner (:mod:`policy.offline`)."""

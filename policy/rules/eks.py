@@ -1,0 +1,98 @@
+"""EKS: control-plane logs, secrets encryption, no open API endpoint, standard support only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pulumi_policy import Severity
+
+from ._support import Subject, resource_rule
+
+CLUSTER = "aws:eks/cluster:Cluster"
+# pulumi-eks's multi-language component: its inputs are what the engine sees.
+COMPONENT = "eks:index:Cluster"
+CLUSTERS = (CLUSTER, COMPONENT)
+REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
+OPEN = ("0.0.0.0/0", "::/0")
+
+
+def _logging(cluster: Subject) -> Iterator[str]:
+    enabled = set(cluster.get("enabledClusterLogTypes", default=[]))
+    missing = [kind for kind in REQUIRED_LOG_TYPES if kind not in enabled]
+    if missing:
+        yield f"control-plane log types {', '.join(missing)} are off; audit trails start here"
+
+
+def _secrets_encryption(cluster: Subject) -> Iterator[str]:
+    if cluster.type == COMPONENT:
+        if not cluster.get("encryptionConfigKeyArn"):
+            yield "encryptionConfigKeyArn is not set; Kubernetes secrets need envelope encryption with our KMS key"
+        return
+    config = cluster.get("encryptionConfig") or {}
+    if "secrets" not in (config.get("resources") or []) or not (config.get("provider") or {}).get("keyArn"):
+        yield "encryptionConfig must encrypt 'secrets' with a KMS key"
+
+
+def _endpoint(cluster: Subject) -> Iterator[str]:
+    if cluster.type == COMPONENT:
+        public, cidrs = cluster.get("endpointPublicAccess", default=True), cluster.get("publicAccessCidrs")
+    else:
+        vpc = cluster.get("vpcConfig") or {}
+        public, cidrs = vpc.get("endpointPublicAccess", True), vpc.get("publicAccessCidrs")
+    if public is not True:
+        return
+    if not cidrs:
+        yield "the public API endpoint is open to 0.0.0.0/0 (no publicAccessCidrs); list your CIDRs or make it private"
+    elif any(cidr in OPEN for cidr in cidrs):
+        yield f"publicAccessCidrs contains {[c for c in cidrs if c in OPEN]}; the Kubernetes API is open to the internet"
+
+
+def _standard_support(cluster: Subject) -> Iterator[str]:
+    support = cluster.get("upgradePolicy", "supportType")
+    if support != "STANDARD":
+        yield (
+            f"upgradePolicy.supportType is {support or 'unset (EKS defaults to EXTENDED)'}; "
+            "extended support bills the control plane $0.60/h instead of $0.10/h once the version ages out"
+        )
+
+
+POLICIES = [
+    resource_rule(
+        "eks-control-plane-logging",
+        "EKS clusters must send api, audit and authenticator logs to CloudWatch.",
+        CLUSTERS,
+        _logging,
+        mandatory=True,
+        remediation="Set enabled_cluster_log_types=['api', 'audit', 'authenticator'].",
+        tags=["eks", "logging"],
+    ),
+    resource_rule(
+        "eks-secrets-encryption",
+        "EKS clusters must encrypt Kubernetes secrets with a KMS key.",
+        CLUSTERS,
+        _secrets_encryption,
+        mandatory=True,
+        remediation="Create a KMS key and set encryption_config_key_arn (pulumi-eks) or encryption_config.",
+        tags=["eks", "encryption"],
+    ),
+    resource_rule(
+        "eks-no-open-endpoint",
+        "The EKS API endpoint must be private or restricted to listed CIDRs.",
+        CLUSTERS,
+        _endpoint,
+        mandatory=True,
+        remediation="Set eks.publicAccessCidrs to your office/VPN ranges, or endpoint_public_access=False.",
+        tags=["eks", "network"],
+        severity=Severity.CRITICAL,
+    ),
+    resource_rule(
+        "eks-standard-support",
+        "EKS clusters must use the STANDARD upgrade policy (no EXTENDED support: a cost rule as well).",
+        CLUSTERS,
+        _standard_support,
+        mandatory=True,
+        remediation="Set upgrade_policy={support_type: 'STANDARD'} and upgrade Kubernetes before standard support ends.",
+        tags=["eks", "cost"],
+        severity=Severity.MEDIUM,
+    ),
+]

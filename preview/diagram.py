@@ -1,0 +1,473 @@
+"""A Mermaid diagram of a stack, drawn from the resources it declares.
+
+Nothing is drawn by hand: nodes come from resource types (services, queues,
+pipes, functions, databases ...), placed in the tier of the subnets they run
+in; edges come from what the resources say about each other:
+
+* internet -> load balancer -> service: listeners and target groups;
+* X -> database: security-group rules that admit X's group on the database's port;
+* X -> queue and queue -> Y: IAM statements allowing ``sqs:SendMessage`` / ``sqs:ReceiveMessage`` on the queue;
+* queue -> pipe -> task: the pipe's source and ECS target;
+* schedule -> function: schedule and event-rule targets;
+* queue -> dead-letter queue: the redrive policy; alarms -> topic: alarm actions;
+* private subnets -> NAT -> internet, and tasks with a public IP -> internet.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from .harness import PROJECT, RecordedResource, StackRun
+from .launches import TaskLaunch, task_launches
+from .refs import Refs, as_document, dig, number, physical_name, strings
+
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ROLE = "aws:iam/role:Role"
+ZONES: dict[str, str] = {
+    "public": "Public subnets",
+    "private": "Private subnets",
+    "database": "Database subnets",
+    "aws": "AWS regional services",
+    "eks": "EKS",
+    "outside": "",
+}
+SHAPES = {"box": ('["', '"]'), "round": ('("', '")'), "db": ('[("', '")]'), "queue": ('[["', '"]]'),
+          "hex": ('{{"', '"}}'), "stadium": ('(["', '"])'), "circle": ('(("', '"))')}
+
+
+@dataclass
+class Node:
+    id: str
+    label: str
+    zone: str
+    shape: str = "box"
+    security_groups: list[str] = field(default_factory=list)
+    role: str | None = None
+    """The IAM role (ARN or name) the node's code runs as."""
+    public_ip: bool = False
+
+
+@dataclass
+class Edge:
+    source: str
+    target: str
+    label: str = ""
+    dotted: bool = False
+
+
+@dataclass
+class Diagram:
+    stack: str
+    vpc_label: str
+    nodes: list[Node]
+    edges: list[Edge]
+    mermaid: str = ""
+
+    def flows(self) -> list[str]:
+        """Edges as ``source -> target (label)`` text lines, for a terminal."""
+        labels = {node.id: node.label.replace("<br/>", " ") for node in self.nodes}
+        labels.update({zone: text for zone, text in ZONES.items() if text}, internet="Internet")
+        return [
+            f"{labels.get(e.source, e.source)} {'..>' if e.dotted else '-->'} {labels.get(e.target, e.target)}"
+            + (f"  [{e.label}]" if e.label else "")
+            for e in self.edges
+        ]
+
+
+class _Builder:
+    def __init__(self, run: StackRun) -> None:
+        self.run = run
+        self.refs = Refs(run)
+        self.prefix = f"{PROJECT}-{run.stack}-"
+        self.nodes: dict[str, Node] = {}
+        self.edges: dict[tuple[str, str], Edge] = {}
+        self.by_urn: dict[str, str] = {}
+        self.subnet_tier = {s.id: _tier_of_subnet(s) for s in run.of_type("aws:ec2/subnet:Subnet")}
+
+    def short(self, resource: RecordedResource) -> str:
+        return resource.name.removeprefix(self.prefix)
+
+    def add(self, resource: RecordedResource | None, key: str, label: str, zone: str, shape: str = "box", **extra: Any) -> Node:
+        node_id = re.sub(r"[^A-Za-z0-9_]", "_", key)
+        node = self.nodes.setdefault(node_id, Node(node_id, label, zone, shape, **extra))
+        if resource is not None:
+            self.by_urn[resource.urn] = node_id
+        return node
+
+    def link(self, source: str | None, target: str | None, label: str = "", dotted: bool = False) -> None:
+        if source and target and source != target and (source, target) not in self.edges:
+            self.edges[(source, target)] = Edge(source, target, label, dotted)
+
+    def node_of(self, resource: RecordedResource | None) -> str | None:
+        return self.by_urn.get(resource.urn) if resource else None
+
+    def zone(self, subnets: Any, public_ip: bool = False) -> str:
+        tiers = {self.subnet_tier.get(s) for s in strings(subnets)} - {None}
+        if len(tiers) == 1:
+            return tiers.pop()
+        return "public" if public_ip else "private"
+
+
+def _tier_of_subnet(subnet: RecordedResource) -> str | None:
+    tier = (subnet.inputs.get("tags") or {}).get("tier")
+    if tier in ("public", "private", "database"):
+        return tier
+    return next((t for t in ("public", "private", "database") if t in subnet.name), None)
+
+
+# -- nodes ---------------------------------------------------------------------------
+def _nodes(b: _Builder) -> None:
+    run = b.run
+    for lb in run.of_type("aws:lb/loadBalancer:LoadBalancer"):
+        kind = "ALB" if (lb.inputs.get("loadBalancerType") or "application") == "application" else "NLB"
+        b.add(lb, f"lb_{b.short(lb)}", f"{kind} {b.short(lb)}", "private" if lb.inputs.get("internal") else "public",
+              security_groups=list(strings(lb.inputs.get("securityGroups"))))
+    for nat in run.of_type("aws:ec2/natGateway:NatGateway"):
+        b.add(nat, "nat", "NAT gateway" + (f" x{len(run.of_type(nat.type))}" if len(run.of_type(nat.type)) > 1 else ""), "public")
+    for instance in run.of_type("aws:ec2/instance:Instance"):
+        if instance.inputs.get("sourceDestCheck") is False:
+            b.add(instance, "nat", f"NAT instance {instance.inputs.get('instanceType', '')}", "public")
+    endpoints = [_endpoint_label(e) for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")]
+    if endpoints:
+        b.add(None, "endpoints", "VPC endpoints<br/>" + ", ".join(endpoints), "private", "hex")
+    for database in run.of_type("aws:rds/instance:Instance"):
+        _database(b, database)
+    for queue in run.of_type("aws:sqs/queue:Queue"):
+        b.add(queue, f"sqs_{b.short(queue)}", f"SQS {b.short(queue)}", "aws", "queue")
+    for secret in run.of_type("aws:secretsmanager/secret:Secret"):
+        b.add(secret, f"secret_{b.short(secret)}", f"secret {b.short(secret)}", "aws", "hex")
+    for service in run.of_type("aws:ecs/service:Service"):
+        _service(b, service)
+    for function in run.of_type("aws:lambda/function:Function"):
+        vpc = function.inputs.get("vpcConfig") or {}
+        zone = b.zone(vpc.get("subnetIds")) if vpc.get("subnetIds") else "aws"
+        b.add(function, f"lambda_{b.short(function)}", f"Lambda {b.short(function)}", zone, "round",
+              security_groups=list(strings(vpc.get("securityGroupIds"))), role=function.inputs.get("role"))
+    for api in run.of_type("aws:apigatewayv2/api:Api"):
+        b.add(api, f"apigw_{b.short(api)}", f"API Gateway {api.inputs.get('protocolType', '')} {b.short(api)}", "aws", "stadium")
+    for pipe in run.of_type("aws:pipes/pipe:Pipe"):
+        b.add(pipe, f"pipe_{b.short(pipe)}", f"Pipe {b.short(pipe)}", "aws", "stadium", role=pipe.inputs.get("roleArn"))
+    for machine in run.of_type("aws:sfn/stateMachine:StateMachine"):
+        b.add(machine, f"sfn_{b.short(machine)}", f"Step Functions {b.short(machine)}", "aws", "stadium",
+              role=machine.inputs.get("roleArn"))
+    for schedule in _schedules(run):
+        b.add(schedule, f"schedule_{b.short(schedule)}", f"schedule {_schedule_expression(schedule)}", "aws", "stadium")
+    for topic in run.of_type("aws:sns/topic:Topic"):
+        b.add(topic, f"sns_{b.short(topic)}", f"SNS {b.short(topic)}", "aws", "queue")
+    alarms, dashboards = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"), run.of_type("aws:cloudwatch/dashboard:Dashboard")
+    if alarms or dashboards:
+        parts = []
+        if alarms:
+            parts.append(f"{len(alarms)} alarms")
+        if dashboards:
+            parts.append(f"{len(dashboards)} dashboard{'s' if len(dashboards) > 1 else ''}")
+        node = b.add(None, "cloudwatch", "CloudWatch<br/>" + ", ".join(parts), "aws")
+        for alarm in alarms:
+            b.by_urn[alarm.urn] = node.id
+    for budget in run.of_type("aws:budgets/budget:Budget"):
+        b.add(budget, f"budget_{b.short(budget)}", f"Budget ${number(budget.inputs.get('limitAmount')):g}/month", "aws")
+    repositories = run.of_type("aws:ecr/repository:Repository")
+    if repositories:
+        b.add(None, "ecr", "ECR<br/>" + ", ".join(b.short(r) for r in repositories), "aws")
+    for cluster in run.of_type("aws:eks/cluster:Cluster") + run.of_type("eks:index:Cluster"):
+        b.add(cluster, f"eks_{b.short(cluster)}", f"EKS control plane {cluster.inputs.get('version', '')}".strip(), "eks")
+    for workload in run.resources:
+        if workload.type in ("kubernetes:apps/v1:Deployment", "kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"):
+            name = dig(workload.inputs, "metadata.name") or workload.inputs.get("name") or b.short(workload)
+            b.add(workload, f"k8s_{b.short(workload)}", f"{'Deployment' if workload.type.endswith('Deployment') else 'Helm'} {name}", "eks")
+
+
+def _endpoint_label(endpoint: RecordedResource) -> str:
+    service = ".".join(str(endpoint.inputs.get("serviceName", "")).split(".")[3:])
+    return f"{service} (gateway)" if (endpoint.inputs.get("vpcEndpointType") or "Gateway") == "Gateway" else service
+
+
+def _database(b: _Builder, database: RecordedResource) -> None:
+    inputs = database.inputs
+    group = next(
+        (g for g in b.run.of_type("aws:rds/subnetGroup:SubnetGroup") if physical_name(g) == inputs.get("dbSubnetGroupName")), None
+    )
+    zone = b.zone(group.inputs.get("subnetIds")) if group else "database"
+    role = "replica" if inputs.get("replicateSourceDb") else "PostgreSQL" if inputs.get("engine") == "postgres" else inputs.get("engine", "")
+    multi = " Multi-AZ" if inputs.get("multiAz") else ""
+    b.add(database, f"rds_{b.short(database)}", f"RDS {role}<br/>{inputs.get('instanceClass', '')}{multi}", zone, "db",
+          security_groups=list(strings(inputs.get("vpcSecurityGroupIds"))))
+
+
+def _service(b: _Builder, service: RecordedResource) -> None:
+    inputs = service.inputs
+    network = inputs.get("networkConfiguration") or {}
+    definition = b.refs.find(inputs.get("taskDefinition"), TASK_DEFINITION)
+    counts = _scaling(b.run, physical_name(service)) or (number(inputs.get("desiredCount")),) * 2
+    providers = {item.get("capacityProvider") for item in inputs.get("capacityProviderStrategies") or []}
+    capacity = " + ".join(sorted(p.replace("FARGATE_SPOT", "Spot").replace("FARGATE", "on-demand") for p in providers if p)) or "Fargate"
+    b.add(service, f"ecs_{b.short(service)}", f"ECS {b.short(service)}<br/>{capacity}, {counts[0]:g}-{counts[1]:g} tasks",
+          b.zone(network.get("subnets"), bool(network.get("assignPublicIp"))), "box",
+          security_groups=list(strings(network.get("securityGroups"))),
+          role=definition.inputs.get("taskRoleArn") if definition else None,
+          public_ip=bool(network.get("assignPublicIp")))
+
+
+def _scaling(run: StackRun, service_name: str) -> tuple[float, float] | None:
+    for target in run.of_type("aws:appautoscaling/target:Target"):
+        if str(target.inputs.get("resourceId", "")).rsplit("/", 1)[-1] == service_name:
+            return number(target.inputs.get("minCapacity")), number(target.inputs.get("maxCapacity"))
+    return None
+
+
+def _task(b: _Builder, launch: TaskLaunch) -> None:
+    """The task a RunTask caller starts, linked from its caller."""
+    definition = b.refs.find(launch.task_definition, TASK_DEFINITION)
+    label = b.short(definition) if definition else "task"
+    providers = {item.get("capacityProvider") for item in launch.strategy} or {launch.launch_type}
+    capacity = " + ".join(sorted(str(p).replace("FARGATE_SPOT", "Spot").replace("FARGATE", "on-demand") for p in providers if p)) or "Fargate"
+    task = b.add(definition, f"task_{label}", f"ECS task {label}<br/>{capacity}, one per run", b.zone(launch.subnets, launch.public_ip),
+                 security_groups=launch.security_groups,
+                 role=definition.inputs.get("taskRoleArn") if definition else None,
+                 public_ip=launch.public_ip)
+    b.link(b.node_of(launch.runner), task.id, "RunTask")
+
+
+def _schedules(run: StackRun) -> list[RecordedResource]:
+    rules = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.inputs.get("scheduleExpression")]
+    return run.of_type("aws:scheduler/schedule:Schedule") + rules
+
+
+def _schedule_expression(schedule: RecordedResource) -> str:
+    return str(schedule.inputs.get("scheduleExpression", ""))
+
+
+# -- edges ------------------------------------------------------------------------------
+def _edges(b: _Builder) -> None:
+    run, refs = b.run, b.refs
+    ports: dict[str, list[str]] = {}
+    for listener in run.of_type("aws:lb/listener:Listener"):
+        ports.setdefault(listener.inputs.get("loadBalancerArn"), []).append(f"{number(listener.inputs.get('port')):g}")
+    for lb in run.of_type("aws:lb/loadBalancer:LoadBalancer"):
+        if not lb.inputs.get("internal"):
+            b.link("internet", b.node_of(lb), ", ".join(sorted(ports.get(lb.state.get("arn"), []))))
+    for service in run.of_type("aws:ecs/service:Service"):
+        for attachment in service.inputs.get("loadBalancers") or []:
+            for lb in _balancers_of(run, refs, attachment.get("targetGroupArn")):
+                b.link(b.node_of(lb), b.node_of(service), f"{number(attachment.get('containerPort')):g}")
+    _security_group_edges(b)
+    for api in run.of_type("aws:apigatewayv2/api:Api"):
+        b.link("internet", b.node_of(api), "HTTPS")
+    for integration in run.of_type("aws:apigatewayv2/integration:Integration"):
+        api = refs.find(integration.inputs.get("apiId"), "aws:apigatewayv2/api:Api")
+        uri = str(integration.inputs.get("integrationUri", ""))
+        # A Lambda proxy's URI is the function's invoke ARN, which embeds the function ARN.
+        target = next((f for f in run.of_type("aws:lambda/function:Function") if f.state.get("arn") and f.state["arn"] in uri), None)
+        b.link(b.node_of(api), b.node_of(target), "invoke")
+    for url in run.of_type("aws:lambda/functionUrl:FunctionUrl"):
+        b.link("internet", b.node_of(refs.find(url.inputs.get("functionName"), "aws:lambda/function:Function")), "function URL")
+    for pipe in run.of_type("aws:pipes/pipe:Pipe"):
+        b.link(b.node_of(refs.find(pipe.inputs.get("source"))), b.node_of(pipe), "poll")
+        b.link(b.node_of(pipe), b.node_of(refs.find(pipe.inputs.get("target"))), "start")
+    _queue_edges(b)
+    for schedule in run.of_type("aws:scheduler/schedule:Schedule"):
+        b.link(b.node_of(schedule), b.node_of(refs.find(dig(schedule.inputs, "target.arn"))), "invoke")
+    for target in run.of_type("aws:cloudwatch/eventTarget:EventTarget"):
+        rule = next((r for r in _schedules(run) if physical_name(r) == target.inputs.get("rule")), None)
+        b.link(b.node_of(rule), b.node_of(refs.find(target.inputs.get("arn"))), "invoke")
+    for queue in run.of_type("aws:sqs/queue:Queue"):
+        try:
+            redrive = as_document(queue.inputs.get("redrivePolicy") or "{}")
+        except ValueError:
+            continue
+        dlq = refs.find(redrive.get("deadLetterTargetArn"))
+        b.link(b.node_of(queue), b.node_of(dlq), f"after {redrive.get('maxReceiveCount', '?')} receives", dotted=True)
+    for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        for action in strings(alarm.inputs.get("alarmActions")):
+            b.link(b.node_of(alarm), b.node_of(refs.find(action)), "alarm", dotted=True)
+    _secret_edges(b)
+    if "nat" in b.nodes:
+        if any(node.zone == "private" for node in b.nodes.values()):
+            b.link("private", "nat", "egress", dotted=True)
+        b.link("nat", "internet", "", dotted=True)
+    for node in list(b.nodes.values()):
+        if node.public_ip:
+            b.link(node.id, "internet", "egress (public IP)", dotted=True)
+
+
+def _balancers_of(run: StackRun, refs: Refs, target_group_arn: Any) -> Iterator[RecordedResource]:
+    for listener in run.of_type("aws:lb/listener:Listener"):
+        forwards = json.dumps(listener.inputs.get("defaultActions") or [])
+        if isinstance(target_group_arn, str) and target_group_arn in forwards:
+            lb = refs.find(listener.inputs.get("loadBalancerArn"))
+            if lb is not None:
+                yield lb
+
+
+def _security_group_edges(b: _Builder) -> None:
+    members: dict[str, list[str]] = {}
+    for node in b.nodes.values():
+        for group in node.security_groups:
+            members.setdefault(group, []).append(node.id)
+    rules = [
+        (r.inputs.get("referencedSecurityGroupId"), r.inputs.get("securityGroupId"), r.inputs.get("fromPort"))
+        for r in b.run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    ] + [
+        (r.inputs.get("sourceSecurityGroupId"), r.inputs.get("securityGroupId"), r.inputs.get("fromPort"))
+        for r in b.run.of_type("aws:ec2/securityGroupRule:SecurityGroupRule")
+        if r.inputs.get("type") == "ingress"
+    ]
+    for source_group, target_group, port in rules:
+        for source in members.get(source_group, []) if source_group else []:
+            for target in members.get(target_group, []):
+                b.link(source, target, f"{number(port):g}")
+
+
+def _statements(b: _Builder) -> dict[str, list[dict[str, Any]]]:
+    """Role URN -> the Allow statements of every policy attached to it."""
+    documents: dict[str, list[Any]] = {}
+    run, refs = b.run, b.refs
+    for role in run.of_type(ROLE):
+        documents.setdefault(role.urn, []).extend(p.get("policy") for p in role.inputs.get("inlinePolicies") or [])
+    for attached in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        role = refs.find(attached.inputs.get("role"), ROLE)
+        if role:
+            documents.setdefault(role.urn, []).append(attached.inputs.get("policy"))
+    for attachment in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        role, policy = refs.find(attachment.inputs.get("role"), ROLE), refs.find(attachment.inputs.get("policyArn"))
+        if role and policy:
+            documents.setdefault(role.urn, []).append(policy.inputs.get("policy"))
+    result: dict[str, list[dict[str, Any]]] = {}
+    for urn, raw_documents in documents.items():
+        for raw in raw_documents:
+            try:
+                statements = (as_document(raw) or {}).get("Statement") or []
+            except (ValueError, AttributeError):
+                continue
+            statements = [statements] if isinstance(statements, dict) else statements
+            result.setdefault(urn, []).extend(s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow")
+    return result
+
+
+def _allows(statements: list[dict[str, Any]], action: str, arn: str) -> bool:
+    return any(
+        any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in strings(s.get("Action")))
+        and any(fnmatch.fnmatchcase(arn, pattern) for pattern in strings(s.get("Resource")))
+        for s in statements
+    )
+
+
+def _queue_edges(b: _Builder) -> None:
+    statements = _statements(b)
+    for node in b.nodes.values():
+        role = b.refs.find(node.role, ROLE) if node.role else None
+        granted = statements.get(role.urn, []) if role else []
+        for queue in b.run.of_type("aws:sqs/queue:Queue"):
+            arn = queue.state.get("arn", "")
+            if _allows(granted, "sqs:SendMessage", arn):
+                b.link(node.id, b.node_of(queue), "send")
+            if _allows(granted, "sqs:ReceiveMessage", arn):
+                b.link(b.node_of(queue), node.id, "receive")
+
+
+def _secret_edges(b: _Builder) -> None:
+    """Who reads which secret: ECS ``secrets`` valueFrom, Lambda roles with GetSecretValue."""
+    statements = _statements(b)
+    secrets = b.run.of_type("aws:secretsmanager/secret:Secret")
+    has_rds = bool(b.run.of_type("aws:rds/instance:Instance"))
+    for node in list(b.nodes.values()):
+        role = b.refs.find(node.role, ROLE) if node.role else None
+        for secret in secrets:
+            arn = secret.state.get("arn", "")
+            if role and _allows(statements.get(role.urn, []), "secretsmanager:GetSecretValue", arn):
+                b.link(node.id, b.node_of(secret), "read", dotted=True)
+                if not has_rds and "database" in secret.name:
+                    b.add(None, "external_db", "external PostgreSQL", "outside", "db")
+                    b.link(node.id, "external_db", "URL from the secret")
+    for definition in b.run.of_type(TASK_DEFINITION):
+        consumer = b.by_urn.get(definition.urn) or next(
+            (n.id for n in b.nodes.values() if n.role and n.role == definition.inputs.get("taskRoleArn")), None
+        )
+        try:
+            containers = as_document(definition.inputs.get("containerDefinitions") or "[]")
+        except ValueError:
+            continue
+        for container in containers if isinstance(containers, list) else []:
+            for entry in container.get("secrets") or [] if isinstance(container, dict) else []:
+                secret = next((s for s in secrets if str(entry.get("valueFrom", "")).startswith(s.state.get("arn", "-"))), None)
+                if secret is not None and consumer:
+                    b.link(consumer, b.node_of(secret), "read", dotted=True)
+                    if not has_rds and "database" in secret.name:
+                        b.add(None, "external_db", "external PostgreSQL", "outside", "db")
+                        b.link(consumer, "external_db", "URL from the secret")
+
+
+# -- mermaid --------------------------------------------------------------------------------
+def _quote(text: str) -> str:
+    return text.replace('"', "#quot;")
+
+
+def _mermaid(diagram: Diagram) -> str:
+    lines = ["flowchart LR", '  internet(("Internet"))']
+    by_zone: dict[str, list[Node]] = {}
+    for node in diagram.nodes:
+        by_zone.setdefault(node.zone, []).append(node)
+
+    def emit(node: Node, indent: str) -> None:
+        opening, closing = SHAPES[node.shape]
+        lines.append(f"{indent}{node.id}{opening}{_quote(node.label)}{closing}")
+
+    network_zones = [zone for zone in ("public", "private", "database") if zone in by_zone]
+    if network_zones:
+        lines.append(f'  subgraph vpc["{_quote(diagram.vpc_label)}"]')
+        for zone in network_zones:
+            lines.append(f'    subgraph {zone}["{ZONES[zone]}"]')
+            for node in by_zone[zone]:
+                emit(node, "      ")
+            lines.append("    end")
+        lines.append("  end")
+    for zone in ("aws", "eks"):
+        if zone in by_zone:
+            lines.append(f'  subgraph {zone}_zone["{ZONES[zone]}"]')
+            for node in by_zone[zone]:
+                emit(node, "    ")
+            lines.append("  end")
+    for node in by_zone.get("outside", []):
+        emit(node, "  ")
+    for edge in diagram.edges:
+        arrow = "-.->" if edge.dotted else "-->"
+        label = f'|"{_quote(edge.label)}"|' if edge.label else ""
+        lines.append(f"  {edge.source} {arrow}{label} {edge.target}")
+    return "\n".join(lines) + "\n"
+
+
+def _in_flow_order(edges: list[Edge]) -> list[Edge]:
+    """Edges ordered as work flows: from the internet and the triggers nothing points at, step by step."""
+    targets = {e.target for e in edges}
+    depth = {e.source: 0 for e in edges if e.source == "internet" or e.source not in targets}
+    frontier = list(depth)
+    while frontier:
+        following = []
+        for node in frontier:
+            for edge in edges:
+                if edge.source == node and edge.target not in depth:
+                    depth[edge.target] = depth[node] + 1
+                    following.append(edge.target)
+        frontier = following
+    return sorted(edges, key=lambda e: (e.dotted, depth.get(e.source, len(edges))))
+
+
+def build_diagram(run: StackRun) -> Diagram:
+    """The stack's diagram: nodes by tier, edges from listeners, security groups, IAM, pipes and schedules."""
+    # Registration order follows output resolution; a sorted copy keeps the diagram stable run to run.
+    run = StackRun(run.stack, sorted(run.resources, key=lambda r: (r.type, r.name)), run.outputs, run.secret_outputs)
+    builder = _Builder(run)
+    _nodes(builder)
+    for launch in task_launches(run):
+        _task(builder, launch)
+    _edges(builder)
+    vpc = next(iter(run.of_type("aws:ec2/vpc:Vpc")), None)
+    zones = len({s.inputs.get("availabilityZone") for s in run.of_type("aws:ec2/subnet:Subnet")})
+    vpc_label = f"VPC {vpc.inputs.get('cidrBlock', '')}" + (f", {zones} AZs" if zones else "") if vpc else "existing VPC (public subnets)"
+    diagram = Diagram(run.stack, vpc_label, list(builder.nodes.values()), _in_flow_order(list(builder.edges.values())))
+    diagram.mermaid = _mermaid(diagram)
+    return diagram

@@ -1,0 +1,34 @@
+"""Small programs and hand-made resources for the preview's own tests (cost, preflight, diagram, compare)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from preview.harness import RecordedResource, StackRun, run_program
+
+
+def program(build: Callable[[], Any], *, stack: str = "dev", region: str = "us-east-1") -> StackRun:
+    """Run ``build`` (which declares resources) under the preview's mocks."""
+    return run_program(build, stack=stack, config={"aws:region": region})
+
+
+def resource(token: str, name: str, inputs: dict[str, Any] | None = None, **state: Any) -> RecordedResource:
+    """A recorded resource made by hand, for types a program cannot declare under mocks."""
+    return RecordedResource(
+        urn=f"urn:pulumi:dev::flowbuilder::{token}::{name}",
+        type=token,
+        name=name,
+        parent=None,
+        custom=True,
+        inputs=inputs or {},
+        state={"id": state.pop("id", name), **state},
+    )
+
+
+def runs_of(*resources: RecordedResource, stack: str = "dev") -> StackRun:
+    return StackRun(stack, list(resources), {}, set())
+
+
+def document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
