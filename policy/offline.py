@@ -13,6 +13,7 @@ the pack, is the stack file's.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -88,7 +89,12 @@ class _Adapter:
         urn = resource.provider.rsplit("::", 1)[0] if resource.provider else ""
         return self.providers.get(urn)
 
-    def resource_args(self, resource: RecordedResource) -> ResourceValidationArgs:
+    @functools.cached_property
+    def resource_args(self) -> dict[str, ResourceValidationArgs]:
+        """Each resource's args, built once and shared by every rule (rules only read them)."""
+        return {resource.urn: self._resource_args(resource) for resource in self.run.resources}
+
+    def _resource_args(self, resource: RecordedResource) -> ResourceValidationArgs:
         return ResourceValidationArgs(
             resource.type,
             _props(resource.inputs),
@@ -100,6 +106,7 @@ class _Adapter:
             {},
         )
 
+    @functools.cached_property
     def stack_args(self) -> StackValidationArgs:
         resources = {
             r.urn: PolicyResource(
@@ -154,10 +161,10 @@ def _violations(policy: Policy, adapter: _Adapter) -> list[Finding]:
         for resource in adapter.run.resources:
             # As in the engine, a resource rule's violation always belongs to the resource validated.
             policy.validate(
-                adapter.resource_args(resource), lambda message, _=None, urn=resource.urn: finding(message, urn)
+                adapter.resource_args[resource.urn], lambda message, _=None, urn=resource.urn: finding(message, urn)
             )
     elif isinstance(policy, StackValidationPolicy):
-        policy.validate(adapter.stack_args(), lambda message, urn=None: finding(message, urn or ""))
+        policy.validate(adapter.stack_args, lambda message, urn=None: finding(message, urn or ""))
     return found
 
 
