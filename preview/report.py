@@ -43,6 +43,7 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "kubernetes:helm.sh/v3:Release": ("chart", "version", "namespace"),
     # Never the kubeconfig: it is a secret input.
     "pulumi:providers:kubernetes": ("enableServerSideApply",),
+    "pulumi:providers:aws": ("region",),
     "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": ("capacityProviders", "defaultCapacityProviderStrategies"),
     "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform"),
     "aws:ecs/service:Service": ("name", "desiredCount", "enableExecuteCommand", "healthCheckGracePeriodSeconds"),
@@ -91,8 +92,15 @@ def _run_task_steps(resource: RecordedResource) -> dict[str, Any]:
 
 
 # Settings computed from an input when the input itself is too large to show.
+def _default_tags(provider: RecordedResource) -> dict[str, Any]:
+    # Provider inputs travel as JSON text; one setting per tag keeps each readable.
+    tags = json.loads(provider.inputs.get("defaultTags") or "{}").get("tags", {})
+    return {f"tag:{key}": value for key, value in tags.items()}
+
+
 DERIVED_SETTINGS: dict[str, Callable[[RecordedResource], dict[str, Any]]] = {
     "aws:sfn/stateMachine:StateMachine": _run_task_steps,
+    "pulumi:providers:aws": _default_tags,
 }
 _NOISE = {"tags", "tagsAll", "policy", "assumeRolePolicy", "userData", "containerDefinitions", "dashboardBody"}
 _MAX_VALUE = 72
@@ -128,7 +136,19 @@ class Report:
         return json.dumps(asdict(self), indent=2, sort_keys=False, default=str)
 
 
+def _whole_numbers(value: Any) -> Any:
+    """Numbers cross the engine's wire as doubles; show 512, not 512.0."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def _short(value: Any) -> Any:
+    value = _whole_numbers(value)
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return value if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 
