@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from stackconfig import Environment, StackConfig, physical_name
 
 from .iam import policy_document, service_trust_policy, statement
+from .lambda_image import function_log_group, function_role
 from .work_queue import DAY_SECONDS, deny_insecure_transport
 
 BACKLOG_NAMESPACE = "Flowbuilder/Worker"
@@ -738,12 +739,7 @@ class EcsCluster(pulumi.ComponentResource):
         function_name = physical_name(self._name, "lambda", "queue-backlog")
         sample_seconds = config.worker.backlog_sample_seconds
         samples = 60 // sample_seconds
-        log_group = aws.cloudwatch.LogGroup(
-            f"{self._name}-queue-backlog-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=config.log_retention_days,
-            opts=self._child(),
-        )
+        log_group = function_log_group(f"{self._name}-queue-backlog", function_name, config.log_retention_days, self._child())
         # Where failed samples are recorded: not retried (they are stale), but visible.
         failures = aws.sqs.Queue(
             f"{self._name}-backlog-dlq",
@@ -758,11 +754,11 @@ class EcsCluster(pulumi.ComponentResource):
             policy=policy_document(deny_insecure_transport(failures.arn)),
             opts=self._child(),
         )
-        role = aws.iam.Role(
+        role = function_role(
             f"{self._name}-queue-backlog",
-            assume_role_policy=service_trust_policy("lambda.amazonaws.com", self._account),
-            description="Queue backlog function: read the work queue and worker service, publish backlog metrics",
-            opts=self._child(),
+            self._account,
+            "Queue backlog function: read the work queue and worker service, publish backlog metrics",
+            self._child(),
         )
         role_policy = aws.iam.RolePolicy(
             f"{self._name}-queue-backlog",

@@ -478,23 +478,11 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     def _error_rate_queries(self) -> list[aws.cloudwatch.MetricAlarmMetricQueryArgs]:
-        def metric(query_id: str, metric_name: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
-            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=query_id,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace="AWS/ApplicationELB",
-                    metric_name=metric_name,
-                    dimensions=self._load_balancer_dimensions(),
-                    stat="Sum",
-                    period=PERIOD_SECONDS,
-                ),
-                return_data=False,
-            )
-
+        load_balancer = self._load_balancer_dimensions()
         return [
-            metric("requests", "RequestCount"),
-            metric("target5xx", "HTTPCode_Target_5XX_Count"),
-            metric("elb5xx", "HTTPCode_ELB_5XX_Count"),
+            _sum_query("requests", "AWS/ApplicationELB", "RequestCount", load_balancer),
+            _sum_query("target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", load_balancer),
+            _sum_query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", load_balancer),
             *(
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(id=query_id, expression=expression, label=label, return_data=returned)
                 for query_id, expression, label, returned in ERROR_RATE_EXPRESSIONS
@@ -599,13 +587,7 @@ class Monitoring(pulumi.ComponentResource):
     def _state_machine_alarm(self) -> None:
         machine = {"StateMachineArn": self._args.state_machine_arn}
         queries = [
-            aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=query_id,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace="AWS/States", metric_name=metric_name, dimensions=machine, stat="Sum", period=PERIOD_SECONDS
-                ),
-                return_data=False,
-            )
+            _sum_query(query_id, "AWS/States", metric_name, machine)
             for query_id, metric_name in (
                 ("failed", "ExecutionsFailed"),
                 ("timedout", "ExecutionsTimedOut"),
@@ -933,6 +915,19 @@ def free_storage_threshold_bytes(allocated_storage_gb: int) -> float:
 def cost_allocation_filter(stack: str) -> str:
     """The Budgets ``TagKeyValue`` filter value for the ``stack`` user tag."""
     return f"user:stack${stack}"
+
+
+def _sum_query(
+    query_id: str, namespace: str, metric_name: str, dimensions: dict[str, pulumi.Input[str]]
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    """One alarm query term: a metric's sum per alarm period, an input to an expression rather than the alarm's value."""
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=query_id,
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+            namespace=namespace, metric_name=metric_name, dimensions=dimensions, stat="Sum", period=PERIOD_SECONDS
+        ),
+        return_data=False,
+    )
 
 
 def _series(namespace: str, metric: str, dimensions: dict[str, pulumi.Input[str]], **options: Any) -> list[Any]:

@@ -10,12 +10,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stackconfig import CpuArchitecture, StackConfig, Topology, physical_name
+from stackconfig import StackConfig, Topology, physical_name
 
 from .iam import policy_document, service_trust_policy, statement
+from .lambda_image import LAMBDA_ARCHITECTURES, function_log_group, function_role, image_pull_policy, image_uri, logs_and_traces
 from .work_queue import DAY_SECONDS, deny_insecure_transport
-
-LAMBDA_ARCHITECTURES = {CpuArchitecture.ARM64: "arm64", CpuArchitecture.X86_64: "x86_64"}
 
 FUNCTION_RETRIES = 1
 """Lambda's own retries of a failed run. One covers a passing fault; the next tick redoes the
@@ -96,14 +95,11 @@ class SchedulerLambda(pulumi.ComponentResource):
         function_arn = self._arn("lambda", f"function:{self.function_name}")
 
         failure_queue = self._failure_queue()
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-scheduler-logs",
-            name=f"/aws/lambda/{self.function_name}",
-            retention_in_days=config.log_retention_days,
-            opts=self._child(),
-        )
+        log_group = function_log_group(f"{name}-scheduler", self.function_name, config.log_retention_days, self._child())
         role, role_policy = self._function_role(args, failure_queue, log_group)
-        repository_policy = self._repository_policy(args, function_arn)
+        repository_policy = image_pull_policy(
+            f"{name}-scheduler", args.repository_arn, function_arn, "LambdaPullsSchedulerImage", self._child()
+        )
 
         self.failure_queue_url, self.failure_queue_arn = failure_queue.url, failure_queue.arn
         self.failure_queue_name = failure_queue.name
@@ -163,19 +159,12 @@ class SchedulerLambda(pulumi.ComponentResource):
     def _function_role(
         self, args: SchedulerLambdaArgs, failure_queue: aws.sqs.Queue, log_group: aws.cloudwatch.LogGroup
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = aws.iam.Role(
-            f"{self._name}-scheduler",
-            assume_role_policy=service_trust_policy("lambda.amazonaws.com", self._account),
-            description="Identity of the scheduler Lambda",
-            opts=self._child(),
-        )
+        role = function_role(f"{self._name}-scheduler", self._account, "Identity of the scheduler Lambda", self._child())
         statements = [
             statement(["sqs:SendMessage"], [args.queue_arn], sid="EnqueueWork"),
             statement(["sqs:SendMessage"], [failure_queue.arn], sid="RecordFailedRuns"),
             statement(["secretsmanager:GetSecretValue"], [args.database_secret_arn], sid="ReadDatabaseSecret"),
-            statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.arn.apply(lambda arn: f"{arn}:*")], sid="WriteLogs"),
-            # X-Ray has no resource-level permissions: "*" is the only form AWS accepts.
-            statement(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*", sid="WriteTraces"),
+            *logs_and_traces(log_group),
         ]
         if self._in_vpc:
             statements += [
@@ -196,24 +185,6 @@ class SchedulerLambda(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(f"{self._name}-scheduler", role=role.id, policy=policy_document(*statements), opts=self._child())
         return role, policy
 
-    def _repository_policy(self, args: SchedulerLambdaArgs, function_arn: str) -> aws.ecr.RepositoryPolicy:
-        # Lambda pulls the image with its service principal, not the function's role.
-        repository_name = pulumi.Output.from_input(args.repository_arn).apply(lambda arn: arn.split(":repository/", 1)[1])
-        return aws.ecr.RepositoryPolicy(
-            f"{self._name}-scheduler-image-pull",
-            repository=repository_name,
-            policy=policy_document(
-                {
-                    "Sid": "LambdaPullsSchedulerImage",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    "Condition": {"StringLike": {"aws:sourceArn": function_arn}},
-                }
-            ),
-            opts=self._child(),
-        )
-
     def _function(self, args: SchedulerLambdaArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]) -> aws.lambda_.Function:
         config = self._config
         environment = {
@@ -227,7 +198,7 @@ class SchedulerLambda(pulumi.ComponentResource):
             name=self.function_name,
             description="Pushes due work to the work queue on a schedule",
             package_type="Image",
-            image_uri=pulumi.Output.from_input(args.repository_url).apply(lambda url: f"{url}:{config.image_tag}"),
+            image_uri=image_uri(args.repository_url, config.image_tag),
             architectures=[LAMBDA_ARCHITECTURES[config.ecs.architecture]],
             memory_size=config.scheduler.memory_mb,
             timeout=config.scheduler.timeout_seconds,

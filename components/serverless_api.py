@@ -13,8 +13,8 @@ import pulumi_aws as aws
 from stackconfig import StackConfig, physical_name
 from stackconfig.aws_limits import LAMBDA_MEMORY_MB
 
-from .iam import policy_document, service_trust_policy, statement
-from .scheduler_lambda import LAMBDA_ARCHITECTURES
+from .iam import policy_document, statement
+from .lambda_image import LAMBDA_ARCHITECTURES, function_log_group, function_role, image_pull_policy, image_uri, logs_and_traces
 
 FUNCTION_TIMEOUT_SECONDS = 29
 """An HTTP API gives up on its integration after 30 s. Ending the function a second earlier puts
@@ -116,12 +116,7 @@ class ServerlessApi(pulumi.ComponentResource):
         self.function_name = physical_name(name, "lambda", "api")
         function_arn = self._arn("lambda", f"function:{self.function_name}")
 
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-api-logs",
-            name=f"/aws/lambda/{self.function_name}",
-            retention_in_days=config.log_retention_days,
-            opts=self._child(),
-        )
+        log_group = function_log_group(f"{name}-api", self.function_name, config.log_retention_days, self._child())
         access_log_group = aws.cloudwatch.LogGroup(
             f"{name}-api-access-logs",
             name=f"/flowbuilder/{config.stack}/http-api/access",
@@ -129,7 +124,7 @@ class ServerlessApi(pulumi.ComponentResource):
             opts=self._child(),
         )
         role, role_policy = self._function_role(args, log_group)
-        repository_policy = self._repository_policy(args, function_arn)
+        repository_policy = image_pull_policy(f"{name}-api", args.repository_arn, function_arn, "LambdaPullsApiImage", self._child())
         api = aws.apigatewayv2.Api(
             f"{name}-api",
             name=physical_name(name, "http-api", "api"),
@@ -179,12 +174,7 @@ class ServerlessApi(pulumi.ComponentResource):
     def _function_role(
         self, args: ServerlessApiArgs, log_group: aws.cloudwatch.LogGroup
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = aws.iam.Role(
-            f"{self._name}-api",
-            assume_role_policy=service_trust_policy("lambda.amazonaws.com", self._account),
-            description="Identity of the API Lambda",
-            opts=self._child(),
-        )
+        role = function_role(f"{self._name}-api", self._account, "Identity of the API Lambda", self._child())
         policy = aws.iam.RolePolicy(
             f"{self._name}-api",
             role=role.id,
@@ -192,35 +182,11 @@ class ServerlessApi(pulumi.ComponentResource):
                 # The API enqueues work, as the Fargate API task does in standard stacks.
                 statement(["sqs:SendMessage"], [args.queue_arn], sid="EnqueueWork"),
                 statement(["secretsmanager:GetSecretValue"], [args.database_secret_arn], sid="ReadDatabaseSecret"),
-                statement(
-                    ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    [log_group.arn.apply(lambda arn: f"{arn}:*")],
-                    sid="WriteLogs",
-                ),
-                # X-Ray has no resource-level permissions: "*" is the only form AWS accepts.
-                statement(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*", sid="WriteTraces"),
+                *logs_and_traces(log_group),
             ),
             opts=self._child(),
         )
         return role, policy
-
-    def _repository_policy(self, args: ServerlessApiArgs, function_arn: str) -> aws.ecr.RepositoryPolicy:
-        # Lambda pulls the image with its service principal, not the function's role.
-        repository_name = pulumi.Output.from_input(args.repository_arn).apply(lambda arn: arn.split(":repository/", 1)[1])
-        return aws.ecr.RepositoryPolicy(
-            f"{self._name}-api-image-pull",
-            repository=repository_name,
-            policy=policy_document(
-                {
-                    "Sid": "LambdaPullsApiImage",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    "Condition": {"StringLike": {"aws:sourceArn": function_arn}},
-                }
-            ),
-            opts=self._child(),
-        )
 
     def _function(self, args: ServerlessApiArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]) -> aws.lambda_.Function:
         config = self._config
@@ -241,7 +207,7 @@ class ServerlessApi(pulumi.ComponentResource):
             name=self.function_name,
             description="The Flow Builder API behind the HTTP API",
             package_type="Image",
-            image_uri=pulumi.Output.from_input(args.repository_url).apply(lambda url: f"{url}:{config.image_tag}"),
+            image_uri=image_uri(args.repository_url, config.image_tag),
             architectures=[LAMBDA_ARCHITECTURES[config.ecs.architecture]],
             memory_size=lambda_memory_mb(config.api.memory),
             timeout=FUNCTION_TIMEOUT_SECONDS,

@@ -22,7 +22,6 @@ from pathlib import Path
 from policy.offline import evaluate, policy_section
 from stackconfig import ConfigError
 
-from . import docs
 from .analysis import Analysis, analyse
 from .compare import compare
 from .harness import PROJECT, STACKS, run_stack, stack_config
@@ -48,6 +47,9 @@ def _preview(stack: str, args: argparse.Namespace) -> tuple[Analysis, bool]:
 
 
 def _docs(argv: list[str]) -> int:
+    # Imported here: it previews every stack, which a single-stack preview never needs.
+    from . import docs
+
     parser = argparse.ArgumentParser(prog="python -m preview docs", description="Refresh docs/diagrams/*.mmd and README blocks.")
     parser.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
     args = parser.parse_args(argv)
