@@ -152,6 +152,11 @@ monitoring = Monitoring(
         scheduler_failure_queue_name=scheduler.failure_queue_name,
         pipe_name=worker_pipe.pipe_name if worker_pipe else None,
         state_machine_arn=worker_pipe.state_machine_arn if worker_pipe else None,
+        # The zero-scale API serves (function and stage exist) only once imageTag is set.
+        http_api_id=serverless_api.api_id if serverless_api and serverless_api.function_arn is not None else None,
+        api_function_name=(
+            serverless_api.function_name if serverless_api and serverless_api.function_arn is not None else None
+        ),
     ),
     on_aws,
 )

@@ -147,7 +147,8 @@ class EcsCluster(pulumi.ComponentResource):
 
     Creates:
 
-    * cluster ``<name>-cluster`` with Container Insights per ``ecs.containerInsights`` (prod on),
+    * cluster ``<name>-cluster`` with Container Insights per ``ecs.containerInsights`` (prod on;
+      its performance log group declared with ``logRetentionDays``),
       capacity providers FARGATE and FARGATE_SPOT, default strategy from ``worker.onDemandWeight`` /
       ``worker.spotWeight`` (dev all Spot, staging and prod 3 Spot : 1 on-demand);
     * log groups ``/flowbuilder/<stack>/ecs/api`` and ``/ecs/worker`` kept ``logRetentionDays``;
@@ -256,6 +257,20 @@ class EcsCluster(pulumi.ComponentResource):
     # -- cluster -------------------------------------------------------------
     def _create_cluster(self) -> None:
         ecs = self._config.ecs
+        # With Container Insights on, ECS writes performance events to this group and
+        # would create it without a retention; declared first, it keeps the stack's.
+        insights_logs = (
+            [
+                aws.cloudwatch.LogGroup(
+                    f"{self._name}-container-insights",
+                    name=f"/aws/ecs/containerinsights/{self._names['cluster']}/performance",
+                    retention_in_days=self._config.log_retention_days,
+                    opts=self._child(),
+                )
+            ]
+            if ecs.container_insights
+            else []
+        )
         self._cluster = aws.ecs.Cluster(
             f"{self._name}-cluster",
             name=self._names["cluster"],
@@ -271,7 +286,7 @@ class EcsCluster(pulumi.ComponentResource):
                     logging="NONE"
                 )
             ),
-            opts=self._child(),
+            opts=self._child(depends_on=insights_logs),
         )
         self._capacity_providers = aws.ecs.ClusterCapacityProviders(
             f"{self._name}-capacity-providers",

@@ -25,6 +25,12 @@ MIN_REQUESTS_FOR_ERROR_RATE = 10
 """Below this many requests in a period the 5xx rate reads 0: one failed request out of three at
 night is not an outage, and the no-healthy-targets alarm covers a dead API."""
 LATENCY_P95_SECONDS = 2
+HTTP_API_5XX_COUNT = 5
+"""The zero-scale API alarms on a count, not a rate: a rate needs ``Count`` as well, one more alarm
+metric, and ultra's must stay inside CloudWatch's free 10. Five failed requests in five minutes is
+more than a cold start or a single bad request."""
+HTTP_API_STAGE = "$default"
+"""The one stage of the zero-scale HTTP API (components/serverless_api.py)."""
 FREE_STORAGE_FRACTION = 0.10
 FREEABLE_MEMORY_BYTES = 64 * 1024**2
 GIB = 1024**3
@@ -75,6 +81,10 @@ class MonitoringArgs:
     scheduler_failure_queue_name: pulumi.Input[str] | None = None
     pipe_name: pulumi.Input[str] | None = None
     state_machine_arn: pulumi.Input[str] | None = None
+    http_api_id: pulumi.Input[str] | None = None
+    """The zero-scale HTTP API, only once it serves (its ``$default`` stage exists with the function)."""
+    api_function_name: pulumi.Input[str] | None = None
+    """The zero-scale API function, only once it exists (it waits for its first image)."""
 
     def __post_init__(self) -> None:
         if (self.api_service_name is not None or self.worker_service_name is not None) and self.cluster_name is None:
@@ -111,8 +121,9 @@ class Monitoring(pulumi.ComponentResource):
       ``monitoring.oldestMessageAgeSeconds`` (900 s); dead-letter queues not empty; ALB 5xx rate
       > 1% (warning) and > 5% (critical); p95 latency > 2 s; no healthy API target; RDS CPU > 80%,
       free storage < 10% of ``database.allocatedStorageGb``, freeable memory < 64 MiB; scheduler
-      errors and throttles. Zero-scale keeps only the alarms that watch for lost work: dead-letter
-      queues, scheduler errors, pipe and worker-run failures;
+      errors and throttles. Zero-scale keeps only the alarms that watch for lost work and failed
+      requests: dead-letter queues, scheduler errors, pipe and worker-run failures, and, once the
+      API function exists, HTTP API 5xx >= 5 in 5 minutes and API function throttles;
     * when ``monitoring.dashboard`` (standard: on, zero-scale: off) the dashboard
       ``<name>-overview``: alarm status, ECS, SQS, ALB, RDS, Lambda, Pipes and Step Functions
       graphs of this stack's resources;
@@ -260,8 +271,8 @@ class Monitoring(pulumi.ComponentResource):
     # -- alarms --------------------------------------------------------------
     def _alarms(self) -> None:
         args = self._args
-        # Zero-scale keeps the alarms that report lost work and nothing else: each alarm metric
-        # costs $0.10 a month and this topology's budget is $10.
+        # Zero-scale keeps the alarms that report lost work or failed requests and nothing else:
+        # each alarm metric costs $0.10 a month and this topology's budget is $10.
         everything = self._config.is_standard
         if everything:
             for label, service in (("api", args.api_service_name), ("worker", args.worker_service_name)):
@@ -293,6 +304,10 @@ class Monitoring(pulumi.ComponentResource):
             self._pipe_alarm()
         if args.state_machine_arn is not None:
             self._state_machine_alarm()
+        if args.http_api_id is not None:
+            self._http_api_alarm()
+        if args.api_function_name is not None:
+            self._api_function_throttle_alarm()
 
     def _alarm(
         self,
@@ -614,6 +629,47 @@ class Monitoring(pulumi.ComponentResource):
             comparison="GreaterThanOrEqualToThreshold",
             threshold=1,
             evaluation_periods=1,
+            treat_missing_data=NOT_BREACHING,
+        )
+
+    def _http_api_alarm(self) -> None:
+        self._alarm(
+            "api-5xx",
+            severity="critical",
+            summary=f"The HTTP API returned {HTTP_API_5XX_COUNT} or more 5xx responses in 5 minutes.",
+            runbook=(
+                f"Read the access log /flowbuilder/{self._config.stack}/http-api/access (integrationError, "
+                "integrationStatus) and the api function's log for the integrationRequestId; after a deploy, "
+                "roll back by setting the previous imageTag."
+            ),
+            metric=_Metric("AWS/ApiGateway", "5xx", {"ApiId": self._args.http_api_id, "Stage": HTTP_API_STAGE}),
+            statistic="Sum",
+            comparison="GreaterThanOrEqualToThreshold",
+            threshold=HTTP_API_5XX_COUNT,
+            evaluation_periods=1,
+            # API Gateway publishes only for periods with requests: a quiet API is a healthy one.
+            treat_missing_data=NOT_BREACHING,
+        )
+
+    def _api_function_throttle_alarm(self) -> None:
+        concurrency = self._config.api.lambda_reserved_concurrency
+        self._alarm(
+            "api-throttles",
+            severity="warning",
+            summary=(
+                f"API requests were throttled: more than {concurrency} ran at once (the function's reserved "
+                "concurrency), and the callers got errors."
+            ),
+            runbook=(
+                "Check the function's Duration and ConcurrentExecutions; if the load is real, raise "
+                "api.lambdaReservedConcurrency, else find what holds requests open (database, queue)."
+            ),
+            metric=_Metric("AWS/Lambda", "Throttles", {"FunctionName": self._args.api_function_name}),
+            statistic="Sum",
+            comparison="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            evaluation_periods=1,
+            # Lambda publishes only for periods with invocations.
             treat_missing_data=NOT_BREACHING,
         )
 

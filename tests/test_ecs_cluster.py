@@ -120,6 +120,14 @@ def test_container_insights_is_on_in_prod_only(stack, insights):
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": insights}]
 
 
+def test_container_insights_writes_to_a_declared_log_group_with_the_stack_retention(prod, dev):
+    group = prod.one("aws:cloudwatch/logGroup:LogGroup", "-container-insights")
+    assert group.inputs["name"] == "/aws/ecs/containerinsights/flowbuilder-prod-cluster/performance"
+    assert group.inputs["retentionInDays"] == 30
+    assert group.urn in prod.one(CLUSTER, "-cluster").depends_on
+    assert [g for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup") if "containerinsights" in g.inputs["name"]] == []
+
+
 @pytest.mark.parametrize(
     ("stack", "strategy"),
     [

@@ -55,6 +55,8 @@ KNOWN_METRICS: dict[str, set[str]] = {
     "AWS/Lambda": {"Invocations", "Errors", "Throttles", "Duration"},
     "AWS/EventBridge/Pipes": {"Invocations", "ExecutionFailed", "TargetStageFailed", "ExecutionThrottled"},
     "AWS/States": {"ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"},
+    # HTTP APIs publish 4xx/5xx/Count; 4XXError/5XXError are the REST API names and never have data here.
+    "AWS/ApiGateway": {"4xx", "5xx", "Count", "Latency", "IntegrationLatency"},
     BACKLOG_NAMESPACE: set(SAMPLER_METRICS),
 }
 DIMENSIONS: dict[str, set[str]] = {
@@ -67,6 +69,7 @@ DIMENSIONS: dict[str, set[str]] = {
     "AWS/Lambda": {"FunctionName"},
     "AWS/EventBridge/Pipes": {"PipeName"},
     "AWS/States": {"StateMachineArn"},
+    "AWS/ApiGateway": {"ApiId", "Stage"},
 }
 
 STANDARD_ALARMS = {
@@ -86,6 +89,7 @@ STANDARD_ALARMS = {
 }
 STANDARD_ALARMS_WITH_IMAGE = STANDARD_ALARMS | {"api-no-healthy-targets", "scheduler-errors", "scheduler-throttles"}
 ULTRA_ALARMS = {"dlq-not-empty", "scheduler-dlq-not-empty", "worker-pipe-failures", "worker-run-failures"}
+ULTRA_ALARMS_WITH_IMAGE = ULTRA_ALARMS | {"scheduler-errors", "api-5xx", "api-throttles"}
 
 
 # -- runs --------------------------------------------------------------------
@@ -153,6 +157,8 @@ def stack_dimension_values(run: StackRun) -> dict[str, set[str]]:
         "FunctionName": values("aws:lambda/function:Function", "name"),
         "PipeName": values("aws:pipes/pipe:Pipe", "name"),
         "StateMachineArn": values("aws:sfn/stateMachine:StateMachine", "arn", "state"),
+        "ApiId": values("aws:apigatewayv2/api:Api", "id", "state"),
+        "Stage": values("aws:apigatewayv2/stage:Stage", "name"),
     }
 
 
@@ -240,16 +246,60 @@ def test_standard_stack_after_first_image_also_watches_api_health_and_scheduler(
     assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE
 
 
-def test_ultra_keeps_only_the_alarms_that_watch_for_lost_work():
+def test_ultra_keeps_only_the_alarms_that_watch_for_lost_work_and_failed_requests():
     assert set(alarms(committed_run("ultra"))) == ULTRA_ALARMS
-    # Throttles cost an alarm and lose nothing (the event is retried), so ultra skips them.
-    assert set(alarms(with_image("ultra"))) == ULTRA_ALARMS | {"scheduler-errors"}
+    # Scheduler throttles cost an alarm and lose nothing (the event is retried), so ultra skips
+    # them; API throttles are a caller's failed request, so ultra keeps those.
+    assert set(alarms(with_image("ultra"))) == ULTRA_ALARMS_WITH_IMAGE
 
 
 def test_ultra_alarm_metrics_stay_inside_the_free_tier():
     metrics = sum(len(alarm_metrics(alarm)) for alarm in alarms(with_image("ultra")).values())
-    assert metrics == 7  # DLQ, scheduler DLQ, scheduler errors, pipe failures, 3 Step Functions outcomes
+    # DLQ, scheduler DLQ, scheduler errors, pipe failures, 3 Step Functions outcomes, API 5xx, API throttles
+    assert metrics == 9
     assert metrics <= 10
+
+
+def test_ultra_api_5xx_alarm_watches_the_http_apis_default_stage():
+    run = with_image("ultra")
+    alarm = alarms(run)["api-5xx"].inputs
+    api = run.one("aws:apigatewayv2/api:Api")
+    assert api.id and api.inputs["protocolType"] == "HTTP"
+    assert alarm["dimensions"] == {"ApiId": api.id, "Stage": "$default"}
+    stage = run.one("aws:apigatewayv2/stage:Stage")
+    assert (stage.inputs["apiId"], stage.inputs["name"]) == (api.id, "$default")
+    assert (alarm["namespace"], alarm["metricName"], alarm["statistic"]) == ("AWS/ApiGateway", "5xx", "Sum")
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanOrEqualToThreshold", 5)
+    assert (alarm["period"], alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (300, 1, 1)
+    assert alarm["treatMissingData"] == "notBreaching"
+    assert alarm["alarmDescription"].startswith("CRITICAL: ")
+    assert "/flowbuilder/ultra/http-api/access" in alarm["alarmDescription"]
+    assert alarm["alarmActions"] == alarm["okActions"] == [topic_arn(run)]
+
+
+def test_ultra_api_throttles_alarm_watches_the_api_function():
+    run = with_image("ultra")
+    alarm = alarms(run)["api-throttles"].inputs
+    function = run.one("aws:lambda/function:Function", "-api")
+    assert function.inputs["name"] == "flowbuilder-ultra-api"
+    assert function.inputs["reservedConcurrentExecutions"] == 10
+    assert alarm["dimensions"] == {"FunctionName": "flowbuilder-ultra-api"}
+    assert (alarm["namespace"], alarm["metricName"], alarm["statistic"]) == ("AWS/Lambda", "Throttles", "Sum")
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert (alarm["period"], alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (300, 1, 1)
+    assert alarm["treatMissingData"] == "notBreaching"
+    assert alarm["alarmDescription"].startswith("WARNING: ")
+    assert "more than 10 ran at once" in alarm["alarmDescription"]
+    assert alarm["alarmActions"] == alarm["okActions"] == [topic_arn(run)]
+
+
+@pytest.mark.parametrize("label", ["ultra", "dev", "dev+image", "staging+image", "prod+image"])
+def test_api_gateway_and_api_function_alarms_only_where_the_serverless_api_serves(label):
+    found = alarms(run_named(label))
+    assert not {"api-5xx", "api-throttles"} & set(found)
+    assert not any(
+        namespace == "AWS/ApiGateway" for alarm in found.values() for namespace, _, _ in alarm_metrics(alarm)
+    )
 
 
 # -- thresholds --------------------------------------------------------------
