@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import runpy
 import sys
@@ -234,7 +235,18 @@ def run_stack(
     overrides: dict[str, Any] | None = None,
     secrets: dict[str, str] | None = None,
 ) -> StackRun:
-    """Run the whole program for a committed stack, optionally overriding config keys."""
-    config = stack_config(stack, overrides)
-    config.update(secrets or {})
-    return run_program(run_main, stack=stack, config=config, secret_keys=tuple(secrets or ()))
+    """Run the whole program for a committed stack, optionally overriding config keys.
+
+    A run depends only on the stack file and these arguments (the mocks are
+    deterministic), so each distinct run is made once per process and shared:
+    treat the returned :class:`StackRun` as read-only.
+    """
+    return _run_stack_once(stack, json.dumps(overrides or {}, sort_keys=True), json.dumps(secrets or {}, sort_keys=True))
+
+
+@functools.cache
+def _run_stack_once(stack: str, overrides_json: str, secrets_json: str) -> StackRun:
+    secrets = json.loads(secrets_json)
+    config = stack_config(stack, json.loads(overrides_json))
+    config.update(secrets)
+    return run_program(run_main, stack=stack, config=config, secret_keys=tuple(secrets))

@@ -1,17 +1,14 @@
-"""Shared fixtures: runs of the program under mocks, cached per stack."""
+"""Shared fixtures: runs of the program under mocks (``run_stack`` makes each distinct run once)."""
 
 from __future__ import annotations
-
-import functools
 
 import pytest
 
 from preview.harness import STACKS, StackRun, run_stack
 
 
-@functools.cache
 def committed_run(stack: str) -> StackRun:
-    """The whole program for a committed stack file (one run per stack per session)."""
+    """The whole program for a committed stack file."""
     return run_stack(stack)
 
 
