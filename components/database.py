@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from stackconfig import StackConfig, Topology, physical_name
 
-from .iam import policy_document, service_trust_policy, statement
+from .iam import AwsAccount, policy_document, service_trust_policy, statement
 from .networking import POSTGRES_PORT
 
 SECRET_KIND_RDS_MASTER = "rds-master-json"
@@ -194,13 +194,11 @@ class Database(pulumi.ComponentResource):
         self.allocated_storage_gb = database.allocated_storage_gb
 
     def _monitoring_role(self) -> aws.iam.Role:
-        invoke = pulumi.InvokeOptions(parent=self)
-        account = aws.get_caller_identity(opts=invoke).account_id
-        partition = aws.get_partition(opts=invoke).partition
-        log_group = f"arn:{partition}:logs:{self._config.region}:{account}:log-group:RDSOSMetrics"
+        where = AwsAccount.of(self, self._config.region)
+        log_group = where.arn("logs", "log-group:RDSOSMetrics")
         role = aws.iam.Role(
             f"{self._name}-rds-monitoring",
-            assume_role_policy=service_trust_policy("monitoring.rds.amazonaws.com", account),
+            assume_role_policy=service_trust_policy("monitoring.rds.amazonaws.com", where.account),
             description="Lets RDS enhanced monitoring publish OS metrics to CloudWatch Logs",
             opts=pulumi.ResourceOptions(parent=self),
         )

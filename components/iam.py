@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 
 def statement(
@@ -72,3 +74,26 @@ def web_identity_trust_policy(
         }
 
     return pulumi.Output.json_dumps(pulumi.Output.all(provider_arn, issuer).apply(document))
+
+
+@dataclass(frozen=True)
+class AwsAccount:
+    """The partition, region and account this stack's ARNs point into."""
+
+    partition: str
+    region: str
+    account: str
+
+    @classmethod
+    def of(cls, parent: pulumi.Resource, region: str) -> AwsAccount:
+        """Look up the caller's account and partition through ``parent``'s provider."""
+        invoke = pulumi.InvokeOptions(parent=parent)
+        return cls(
+            partition=aws.get_partition(opts=invoke).partition,
+            region=region,
+            account=aws.get_caller_identity(opts=invoke).account_id,
+        )
+
+    def arn(self, service: str, resource: str) -> str:
+        """``arn:<partition>:<service>:<region>:<account>:<resource>``."""
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from stackconfig import StackConfig, physical_name
 
-from .iam import policy_document
+from .iam import AwsAccount, policy_document
 
 PERIOD_SECONDS = 300
 """Alarms evaluate 5-minute periods unless said otherwise: SQS, RDS and ECS publish every minute,
@@ -145,9 +145,7 @@ class Monitoring(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._config = config = args.config
-        invoke = pulumi.InvokeOptions(parent=self)
-        self._account = aws.get_caller_identity(opts=invoke).account_id
-        self._partition = aws.get_partition(opts=invoke).partition
+        self._aws = AwsAccount.of(self, config.region)
 
         key = self._key()
         topic, topic_policy = self._topic(key)
@@ -189,7 +187,7 @@ class Monitoring(pulumi.ComponentResource):
 
     # -- topic ---------------------------------------------------------------
     def _key(self) -> aws.kms.Key:
-        root = f"arn:{self._partition}:iam::{self._account}:root"
+        root = f"arn:{self._aws.partition}:iam::{self._aws.account}:root"
         return aws.kms.Key(
             f"{self._name}-alerts",
             description=f"{self._name}: encrypts the alert topic",
@@ -227,7 +225,7 @@ class Monitoring(pulumi.ComponentResource):
             kms_master_key_id=key.arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        region, account, partition = self._config.region, self._account, self._partition
+        region, account, partition = self._config.region, self._aws.account, self._aws.partition
         policy = aws.sns.TopicPolicy(
             f"{self._name}-alerts",
             arn=topic.arn,

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from stackconfig import StackConfig, Topology, physical_name
 
-from .iam import policy_document, service_trust_policy, statement
+from .iam import AwsAccount, policy_document, service_trust_policy, statement
 from .lambda_image import LAMBDA_ARCHITECTURES, function_log_group, function_role, image_pull_policy, image_uri, logs_and_traces
 from .work_queue import DAY_SECONDS, deny_insecure_transport
 
@@ -88,11 +88,9 @@ class SchedulerLambda(pulumi.ComponentResource):
         self._in_vpc = config.topology is Topology.STANDARD
         if self._in_vpc and (args.subnet_ids is None or args.security_group_id is None):
             raise ValueError("a standard stack's SchedulerLambda needs the private subnets and the scheduler security group")
-        invoke = pulumi.InvokeOptions(parent=self)
-        self._account = aws.get_caller_identity(opts=invoke).account_id
-        self._partition = aws.get_partition(opts=invoke).partition
+        self._aws = AwsAccount.of(self, config.region)
         self.function_name = physical_name(name, "lambda", "scheduler")
-        function_arn = self._arn("lambda", f"function:{self.function_name}")
+        function_arn = self._aws.arn("lambda", f"function:{self.function_name}")
 
         failure_queue = self._failure_queue()
         log_group = function_log_group(f"{name}-scheduler", self.function_name, config.log_retention_days, self._child())
@@ -136,8 +134,6 @@ class SchedulerLambda(pulumi.ComponentResource):
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
-    def _arn(self, service: str, resource: str) -> str:
-        return f"arn:{self._partition}:{service}:{self._config.region}:{self._account}:{resource}"
 
     # -- resources -----------------------------------------------------------
     def _failure_queue(self) -> aws.sqs.Queue:
@@ -159,7 +155,7 @@ class SchedulerLambda(pulumi.ComponentResource):
     def _function_role(
         self, args: SchedulerLambdaArgs, failure_queue: aws.sqs.Queue, log_group: aws.cloudwatch.LogGroup
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = function_role(f"{self._name}-scheduler", self._account, "Identity of the scheduler Lambda", self._child())
+        role = function_role(f"{self._name}-scheduler", self._aws.account, "Identity of the scheduler Lambda", self._child())
         statements = [
             statement(["sqs:SendMessage"], [args.queue_arn], sid="EnqueueWork"),
             statement(["sqs:SendMessage"], [failure_queue.arn], sid="RecordFailedRuns"),
@@ -178,7 +174,7 @@ class SchedulerLambda(pulumi.ComponentResource):
                         "ec2:AssignPrivateIpAddresses",
                         "ec2:UnassignPrivateIpAddresses",
                     ],
-                    [self._arn("ec2", "*/*")],
+                    [self._aws.arn("ec2", "*/*")],
                     sid="ManageNetworkInterfaces",
                 ),
             ]
@@ -231,7 +227,7 @@ class SchedulerLambda(pulumi.ComponentResource):
     def _schedule(self, function: aws.lambda_.Function, failure_queue: aws.sqs.Queue) -> str:
         role = aws.iam.Role(
             f"{self._name}-scheduler-invoke",
-            assume_role_policy=service_trust_policy("scheduler.amazonaws.com", self._account),
+            assume_role_policy=service_trust_policy("scheduler.amazonaws.com", self._aws.account),
             description="Lets the schedule invoke the scheduler Lambda",
             opts=self._child(),
         )

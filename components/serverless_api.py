@@ -13,7 +13,7 @@ import pulumi_aws as aws
 from stackconfig import StackConfig, physical_name
 from stackconfig.aws_limits import LAMBDA_MEMORY_MB
 
-from .iam import policy_document, statement
+from .iam import AwsAccount, policy_document, statement
 from .lambda_image import LAMBDA_ARCHITECTURES, function_log_group, function_role, image_pull_policy, image_uri, logs_and_traces
 
 FUNCTION_TIMEOUT_SECONDS = 29
@@ -110,11 +110,9 @@ class ServerlessApi(pulumi.ComponentResource):
         super().__init__("flowbuilder:index:ServerlessApi", name, None, opts)
         self._name = name
         self._config = config = args.config
-        invoke = pulumi.InvokeOptions(parent=self)
-        self._account = aws.get_caller_identity(opts=invoke).account_id
-        self._partition = aws.get_partition(opts=invoke).partition
+        self._aws = AwsAccount.of(self, config.region)
         self.function_name = physical_name(name, "lambda", "api")
-        function_arn = self._arn("lambda", f"function:{self.function_name}")
+        function_arn = self._aws.arn("lambda", f"function:{self.function_name}")
 
         log_group = function_log_group(f"{name}-api", self.function_name, config.log_retention_days, self._child())
         access_log_group = aws.cloudwatch.LogGroup(
@@ -167,14 +165,12 @@ class ServerlessApi(pulumi.ComponentResource):
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
-    def _arn(self, service: str, resource: str) -> str:
-        return f"arn:{self._partition}:{service}:{self._config.region}:{self._account}:{resource}"
 
     # -- resources -----------------------------------------------------------
     def _function_role(
         self, args: ServerlessApiArgs, log_group: aws.cloudwatch.LogGroup
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = function_role(f"{self._name}-api", self._account, "Identity of the API Lambda", self._child())
+        role = function_role(f"{self._name}-api", self._aws.account, "Identity of the API Lambda", self._child())
         policy = aws.iam.RolePolicy(
             f"{self._name}-api",
             role=role.id,

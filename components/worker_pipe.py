@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from stackconfig import StackConfig, physical_name
 
-from .iam import policy_document, service_trust_policy, statement
+from .iam import AwsAccount, policy_document, service_trust_policy, statement
 
 CONTAINER_NAME = "worker"
 SPOT_STRATEGY = [{"CapacityProvider": "FARGATE_SPOT", "Weight": 100}]
@@ -266,9 +266,7 @@ class WorkerPipe(pulumi.ComponentResource):
         super().__init__("flowbuilder:index:WorkerPipe", name, None, opts)
         self._name = name
         self._config = config = args.config
-        invoke = pulumi.InvokeOptions(parent=self)
-        self._account = aws.get_caller_identity(opts=invoke).account_id
-        self._partition = aws.get_partition(opts=invoke).partition
+        self._aws = AwsAccount.of(self, config.region)
 
         cluster, capacity = self._cluster()
         task_definition, execution_role, task_role = self._task_definition(args)
@@ -313,8 +311,6 @@ class WorkerPipe(pulumi.ComponentResource):
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
-    def _arn(self, service: str, resource: str) -> str:
-        return f"arn:{self._partition}:{service}:{self._config.region}:{self._account}:{resource}"
 
     def _log_group(self, label: str, log_name: str) -> aws.cloudwatch.LogGroup:
         return aws.cloudwatch.LogGroup(
@@ -327,7 +323,7 @@ class WorkerPipe(pulumi.ComponentResource):
     def _role(self, label: str, service: str, description: str) -> aws.iam.Role:
         return aws.iam.Role(
             f"{self._name}-{label}",
-            assume_role_policy=service_trust_policy(service, self._account),
+            assume_role_policy=service_trust_policy(service, self._aws.account),
             description=description,
             opts=self._child(),
         )
@@ -427,7 +423,7 @@ class WorkerPipe(pulumi.ComponentResource):
             task_role,
             statement(
                 ["states:DescribeExecution"],
-                [self._arn("states", f"execution:{state_machine_name}:*")],
+                [self._aws.arn("states", f"execution:{state_machine_name}:*")],
                 sid="ReadOwnExecutionInput",
             ),
         )
@@ -446,7 +442,7 @@ class WorkerPipe(pulumi.ComponentResource):
             "worker-run", f"/aws/vendedlogs/states/{state_machine_name}"
         )
         role = self._role("worker-run", "states.amazonaws.com", "Lets the worker state machine run worker tasks and dead-letter messages")
-        cluster_tasks = cluster.name.apply(lambda cluster_name: self._arn("ecs", f"task/{cluster_name}/*"))
+        cluster_tasks = cluster.name.apply(lambda cluster_name: self._aws.arn("ecs", f"task/{cluster_name}/*"))
         policy = self._role_policy(
             "worker-run",
             role,
@@ -467,7 +463,7 @@ class WorkerPipe(pulumi.ComponentResource):
             # The .sync integration waits for the task through this rule, which Step Functions manages.
             statement(
                 ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                [self._arn("events", "rule/StepFunctionsGetEventsForECSTaskRule")],
+                [self._aws.arn("events", "rule/StepFunctionsGetEventsForECSTaskRule")],
                 sid="WaitForTaskEvents",
             ),
             statement(
