@@ -101,6 +101,10 @@ BAD_INPUTS = [
         "subnet 10.0.0.0/23 (database) overlaps subnet 10.0.0.0/24", id="subnet-overlap",
     ),
     pytest.param(
+        "dev", {"flowbuilder:network": {"publicSubnetCidrs": ["10.0.0.0/24"]}},
+        "publicSubnetCidrs has 1 CIDRs; need one per availability zone (2)", id="too-few-subnet-cidrs",
+    ),
+    pytest.param(
         "dev", {"flowbuilder:network": {"availabilityZones": 1}}, "standard topology needs at least 2 AZs",
         id="one-az-standard",
     ),
