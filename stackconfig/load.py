@@ -92,30 +92,23 @@ def load_stack_config(project: str, stack: str) -> tuple[StackConfig, StackSecre
         if not runtime_config.is_config_secret(f"{namespace}{key}")
     ]
 
-    environment = own.get("environment")
-    topology = own.get("topology")
-    try:
-        layered = defaults_for(Environment(environment), Topology(topology))
-    except ValueError:
-        layered = {}
-        if environment not in {e.value for e in Environment}:
-            problems.append(
-                f"{project}:environment: {environment!r} is not allowed; allowed: {', '.join(e.value for e in Environment)}"
-            )
-        if topology not in {t.value for t in Topology}:
-            problems.append(
-                f"{project}:topology: {topology!r} is not allowed; allowed: {', '.join(t.value for t in Topology)}"
-            )
-
-    document = merge(layered, own)
-    document.update(project=project, stack=stack, region=raw.get("aws:region"))
-    if not problems:
+    unknown_modes = [
+        f"{project}:{key}: {own.get(key)!r} is not allowed; allowed: {', '.join(m.value for m in enum)}"
+        for key, enum in (("environment", Environment), ("topology", Topology))
+        if own.get(key) not in {m.value for m in enum}
+    ]
+    problems += unknown_modes
+    # Without a valid environment and topology there are no defaults to validate against.
+    if not unknown_modes:
+        layered = defaults_for(Environment(own["environment"]), Topology(own["topology"]))
+        document = merge(layered, own)
+        document.update(project=project, stack=stack, region=raw.get("aws:region"))
         try:
             config = StackConfig.model_validate(document)
         except ValidationError as error:
-            problems = [_describe_key(project, e) for e in error.errors()]
+            problems += [_describe_key(project, e) for e in error.errors()]
         else:
-            problems = [f"stack name {stack!r}: {p}" for p in name_length_problems(config.name_prefix)]
+            problems += [f"stack name {stack!r}: {p}" for p in name_length_problems(config.name_prefix)]
     if problems:
         raise _fail(stack, problems)
 

@@ -159,7 +159,11 @@ def test_a_long_stack_name_is_refused_before_any_resource():
 
 def test_all_problems_are_reported_together():
     with pytest.raises(ConfigError) as raised:
-        run_stack("dev", {"flowbuilder:bogus": "1", "flowbuilder:api": {"containerPort": 0}})
+        run_stack(
+            "dev",
+            {"flowbuilder:bogus": "1", "flowbuilder:api": {"containerPort": 0}, "flowbuilder:externalDatabaseUrl": "x"},
+        )
     message = str(raised.value)
+    assert "flowbuilder:externalDatabaseUrl: must be set with `pulumi config set --secret" in message
     assert "flowbuilder:bogus: unknown key" in message
     assert "flowbuilder:api.containerPort" in message
