@@ -29,10 +29,10 @@ from components import (
     SchedulerLambdaArgs,
     ServerlessApi,
     ServerlessApiArgs,
-    WorkQueue,
-    WorkQueueArgs,
     WorkerPipe,
     WorkerPipeArgs,
+    WorkQueue,
+    WorkQueueArgs,
     aws_provider,
 )
 from stackconfig import load_stack_config

@@ -21,7 +21,12 @@ def lifecycle_policy(keep_tagged: int) -> str:
                 {
                     "rulePriority": 1,
                     "description": "Expire untagged images after 1 day",
-                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 1,
+                    },
                     "action": {"type": "expire"},
                 },
                 {

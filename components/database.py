@@ -93,7 +93,9 @@ class Database(pulumi.ComponentResource):
         self._config = args.config
         if args.config.topology is Topology.STANDARD:
             if args.db_subnet_group_name is None or args.security_group_id is None:
-                raise ValueError("a standard stack's Database needs Networking's DB subnet group and database security group")
+                raise ValueError(
+                    "a standard stack's Database needs Networking's DB subnet group and database security group"
+                )
             self._create_rds(args.db_subnet_group_name, args.security_group_id)
         else:
             self._create_url_secret(args.external_database_url)

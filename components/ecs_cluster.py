@@ -220,7 +220,9 @@ class EcsCluster(pulumi.ComponentResource):
                 "at 0 until images are pushed and imageTag is set (see the imagesToPush output)",
                 resource=self,
             )
-            self.awaiting_images = [pulumi.Output.from_input(args.repository_urls[image]) for image in ("api", "worker")]
+            self.awaiting_images = [
+                pulumi.Output.from_input(args.repository_urls[image]) for image in ("api", "worker")
+            ]
 
         self._create_cluster()
         self._create_log_groups()
@@ -389,7 +391,9 @@ class EcsCluster(pulumi.ComponentResource):
             description=description,
             opts=self._child(),
         )
-        aws.iam.RolePolicy(f"{self._name}-{service}-task", role=role.id, policy=policy_document(grant), opts=self._child())
+        aws.iam.RolePolicy(
+            f"{self._name}-{service}-task", role=role.id, policy=policy_document(grant), opts=self._child()
+        )
         if self._config.ecs.exec_enabled:
             # ECS Exec's Session Manager channels: ssmmessages has no resource types, so
             # "*" is the only resource AWS accepts. Present only while ecs.execEnabled.
@@ -660,7 +664,9 @@ class EcsCluster(pulumi.ComponentResource):
             **settings,
         )
 
-    def _scalable_target(self, service: str, ecs_service: aws.ecs.Service, minimum: int, maximum: int) -> aws.appautoscaling.Target:
+    def _scalable_target(
+        self, service: str, ecs_service: aws.ecs.Service, minimum: int, maximum: int
+    ) -> aws.appautoscaling.Target:
         # Without an image to run, scaling is capped at 0 so no policy starts a task that cannot pull.
         if not self._config.image_tag:
             minimum = maximum = 0
@@ -691,7 +697,16 @@ class EcsCluster(pulumi.ComponentResource):
             "api",
             api,
             self._environment({"PORT": str(api.container_port)}),
-            {"portMappings": [{"name": "http", "containerPort": api.container_port, "hostPort": api.container_port, "protocol": "tcp"}]},
+            {
+                "portMappings": [
+                    {
+                        "name": "http",
+                        "containerPort": api.container_port,
+                        "hostPort": api.container_port,
+                        "protocol": "tcp",
+                    }
+                ]
+            },
         )
         service = self._service(
             "api",
@@ -712,7 +727,10 @@ class EcsCluster(pulumi.ComponentResource):
             depends_on=self._listeners,
         )
         target = self._scalable_target("api", service, api.min_count, api.max_count)
-        for label, metric in (("cpu", "ECSServiceAverageCPUUtilization"), ("memory", "ECSServiceAverageMemoryUtilization")):
+        for label, metric in (
+            ("cpu", "ECSServiceAverageCPUUtilization"),
+            ("memory", "ECSServiceAverageMemoryUtilization"),
+        ):
             self._policy(
                 f"api-{label}",
                 target,
@@ -754,7 +772,9 @@ class EcsCluster(pulumi.ComponentResource):
         function_name = physical_name(self._name, "lambda", "queue-backlog")
         sample_seconds = config.worker.backlog_sample_seconds
         samples = 60 // sample_seconds
-        log_group = function_log_group(f"{self._name}-queue-backlog", function_name, config.log_retention_days, self._child())
+        log_group = function_log_group(
+            f"{self._name}-queue-backlog", function_name, config.log_retention_days, self._child()
+        )
         # Where failed samples are recorded: not retried (they are stale), but visible.
         failures = aws.sqs.Queue(
             f"{self._name}-backlog-dlq",
@@ -832,7 +852,9 @@ class EcsCluster(pulumi.ComponentResource):
             maximum_retry_attempts=0,
             maximum_event_age_in_seconds=60,
             destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
-                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=failures.arn),
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=failures.arn
+                ),
             ),
             opts=self._child(),
         )
@@ -855,14 +877,20 @@ class EcsCluster(pulumi.ComponentResource):
             f"{self._name}-queue-backlog",
             rule=rule.name,
             arn=function.arn,
-            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(maximum_retry_attempts=0, maximum_event_age_in_seconds=60),
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_retry_attempts=0, maximum_event_age_in_seconds=60
+            ),
             opts=self._child(),
         )
         self.backlog_function_name = function.name
         self.backlog_failure_queue_name = failures.name
         self.log_group_names["queue_backlog"] = log_group.name
         dimensions = {"ClusterName": self._names["cluster"], "ServiceName": self._names["worker"]}
-        self.backlog_metric = {"namespace": BACKLOG_NAMESPACE, "dimensions": dimensions, "metrics": list(BACKLOG_METRICS)}
+        self.backlog_metric = {
+            "namespace": BACKLOG_NAMESPACE,
+            "dimensions": dimensions,
+            "metrics": list(BACKLOG_METRICS),
+        }
 
     def _create_worker_scaling(self) -> None:
         worker = self._config.worker

@@ -205,8 +205,12 @@ class EksMesh(pulumi.ComponentResource):
     def _managed_policy(self, name: str) -> str:
         return f"arn:{self._partition}:iam::aws:policy/{name}"
 
-    def _role(self, label: str, description: str, trust: pulumi.Input[str], managed: tuple[str, ...] = ()) -> aws.iam.Role:
-        role = aws.iam.Role(f"{self._name}-{label}", assume_role_policy=trust, description=description, opts=self._child())
+    def _role(
+        self, label: str, description: str, trust: pulumi.Input[str], managed: tuple[str, ...] = ()
+    ) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-{label}", assume_role_policy=trust, description=description, opts=self._child()
+        )
         self._attachments[label] = [
             aws.iam.RolePolicyAttachment(
                 f"{self._name}-{label}-{policy.rsplit('/', 1)[-1]}",
@@ -439,7 +443,15 @@ class EksMesh(pulumi.ComponentResource):
         ]
         if eks.spot_node_group:
             groups.append(
-                ("spot", list(eks.spot_instance_types), "SPOT", eks.spot_node_count, eks.spot_node_count, SPOT_LABEL, [SPOT_TAINT])
+                (
+                    "spot",
+                    list(eks.spot_instance_types),
+                    "SPOT",
+                    eks.spot_node_count,
+                    eks.spot_node_count,
+                    SPOT_LABEL,
+                    [SPOT_TAINT],
+                )
             )
         self.node_groups, self._node_group_resources = [], []
         for label, types, capacity, size, max_size, labels, taints in groups:
@@ -666,7 +678,12 @@ class EksMesh(pulumi.ComponentResource):
             repo=ISTIO_REPO,
             namespace=GATEWAY_NAMESPACE,
             values={
-                "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 80},
+                "autoscaling": {
+                    "enabled": True,
+                    "minReplicas": 2,
+                    "maxReplicas": 5,
+                    "targetCPUUtilizationPercentage": 80,
+                },
                 "podDisruptionBudget": {"minAvailable": 1},
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
                 "service": {
@@ -738,8 +755,7 @@ class EksMesh(pulumi.ComponentResource):
                 "hosts": ["*"],
                 "gateways": [f"{APP_NAMESPACE}/{APP_NAMESPACE}"],
                 "http": [
-                    {"name": s.name, "match": [{"uri": {"prefix": s.gateway_path}}], **self._route(s)}
-                    for s in exposed
+                    {"name": s.name, "match": [{"uri": {"prefix": s.gateway_path}}], **self._route(s)} for s in exposed
                 ],
             },
             opts=self._on_cluster(depends_on=[*istio_ready, self._ns[APP_NAMESPACE]]),
@@ -808,7 +824,11 @@ class EksMesh(pulumi.ComponentResource):
             values={
                 "prometheus": {"prometheusSpec": prometheus_spec},
                 "grafana": {
-                    "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"}
+                    "admin": {
+                        "existingSecret": GRAFANA_SECRET,
+                        "userKey": "admin-user",
+                        "passwordKey": "admin-password",
+                    }
                 },
                 # EKS runs these on its hidden control plane (and kube-proxy binds its
                 # metrics to localhost): scraping them only raises TargetDown alerts.
@@ -848,7 +868,12 @@ class EksMesh(pulumi.ComponentResource):
             # X-Ray's trace and sampling APIs have no resource-level permissions.
             policy=policy_document(
                 statement(
-                    ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
+                    [
+                        "xray:PutTraceSegments",
+                        "xray:PutTelemetryRecords",
+                        "xray:GetSamplingRules",
+                        "xray:GetSamplingTargets",
+                    ],
                     "*",
                 )
             ),
@@ -899,7 +924,11 @@ class EksMesh(pulumi.ComponentResource):
             role=role.id,
             policy=policy_document(
                 statement(
-                    ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"],
+                    [
+                        "secretsmanager:GetSecretValue",
+                        "secretsmanager:DescribeSecret",
+                        "secretsmanager:ListSecretVersionIds",
+                    ],
                     [
                         pulumi.Output.concat(
                             f"arn:{self._partition}:secretsmanager:{self._config.region}:",
@@ -962,7 +991,9 @@ class EksMesh(pulumi.ComponentResource):
             # The mesh control plane: configuration (xDS) and workload certificates.
             _egress(_in_namespace(ISTIO_NAMESPACE, ISTIOD_POD_LABELS), [("TCP", ISTIOD_XDS_PORT)]),
             # Mesh peers: calls between services (mTLS, checked by each peer's ingress policy).
-            k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=everything)]),
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=everything)]
+            ),
             # Out of the cluster: AWS APIs and the database, never the instance metadata service.
             _egress(
                 k8s.networking.v1.NetworkPolicyPeerArgs(
@@ -981,7 +1012,9 @@ class EksMesh(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{self._name}-netpol-mesh-egress",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="mesh-egress", namespace=APP_NAMESPACE),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=everything, policy_types=["Egress"], egress=egress),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=everything, policy_types=["Egress"], egress=egress
+            ),
             opts=self._on_cluster(depends_on=[self._ns[APP_NAMESPACE]]),
         )
 
@@ -1066,10 +1099,18 @@ class EksMesh(pulumi.ComponentResource):
                                 # means the same thing on every node.
                                 resources=k8s.core.v1.ResourceRequirementsArgs(requests=resources, limits=resources),
                                 readiness_probe=k8s.core.v1.ProbeArgs(
-                                    http_get=probe, initial_delay_seconds=5, period_seconds=10, timeout_seconds=2, failure_threshold=3
+                                    http_get=probe,
+                                    initial_delay_seconds=5,
+                                    period_seconds=10,
+                                    timeout_seconds=2,
+                                    failure_threshold=3,
                                 ),
                                 liveness_probe=k8s.core.v1.ProbeArgs(
-                                    http_get=probe, initial_delay_seconds=15, period_seconds=20, timeout_seconds=2, failure_threshold=3
+                                    http_get=probe,
+                                    initial_delay_seconds=15,
+                                    period_seconds=20,
+                                    timeout_seconds=2,
+                                    failure_threshold=3,
                                 ),
                                 security_context=k8s.core.v1.SecurityContextArgs(
                                     allow_privilege_escalation=False,
@@ -1084,7 +1125,9 @@ class EksMesh(pulumi.ComponentResource):
                         ],
                         # A writable /tmp, since the root filesystem is read-only.
                         volumes=[
-                            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
+                            k8s.core.v1.VolumeArgs(
+                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")
+                            )
                         ],
                         topology_spread_constraints=[
                             k8s.core.v1.TopologySpreadConstraintArgs(
@@ -1159,7 +1202,10 @@ class EksMesh(pulumi.ComponentResource):
         )
         sources = [
             (_in_namespace(APP_NAMESPACE, {}), [("TCP", service.port)]),
-            (_in_namespace(MONITORING_NAMESPACE, PROMETHEUS_POD_LABELS), [("TCP", ENVOY_METRICS_PORT), ("TCP", MERGED_METRICS_PORT)]),
+            (
+                _in_namespace(MONITORING_NAMESPACE, PROMETHEUS_POD_LABELS),
+                [("TCP", ENVOY_METRICS_PORT), ("TCP", MERGED_METRICS_PORT)],
+            ),
         ]
         if service.gateway_path:
             sources.insert(0, (_in_namespace(GATEWAY_NAMESPACE, GATEWAY_POD_LABELS), [("TCP", service.port)]))

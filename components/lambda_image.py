@@ -24,7 +24,9 @@ def image_uri(repository_url: pulumi.Input[str], image_tag: str) -> pulumi.Outpu
     return pulumi.Output.from_input(repository_url).apply(lambda url: f"{url}:{image_tag}")
 
 
-def function_log_group(name: str, function_name: str, retention_days: int, opts: pulumi.ResourceOptions) -> aws.cloudwatch.LogGroup:
+def function_log_group(
+    name: str, function_name: str, retention_days: int, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.LogGroup:
     """``<name>-logs``: the function's ``/aws/lambda/<function>`` log group, declared so it has a retention."""
     return aws.cloudwatch.LogGroup(
         f"{name}-logs",
@@ -34,7 +36,9 @@ def function_log_group(name: str, function_name: str, retention_days: int, opts:
     )
 
 
-def function_role(name: str, account: pulumi.Input[str], description: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
+def function_role(
+    name: str, account: pulumi.Input[str], description: str, opts: pulumi.ResourceOptions
+) -> aws.iam.Role:
     """``<name>``: a role only Lambda, in this account, may assume."""
     return aws.iam.Role(
         name,
@@ -47,7 +51,11 @@ def function_role(name: str, account: pulumi.Input[str], description: str, opts:
 def logs_and_traces(log_group: aws.cloudwatch.LogGroup) -> list[dict[str, Any]]:
     """The statements letting a function write to its own log group and send traces."""
     return [
-        statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.arn.apply(lambda arn: f"{arn}:*")], sid="WriteLogs"),
+        statement(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [log_group.arn.apply(lambda arn: f"{arn}:*")],
+            sid="WriteLogs",
+        ),
         # X-Ray has no resource-level permissions: "*" is the only form AWS accepts.
         statement(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*", sid="WriteTraces"),
     ]

@@ -165,8 +165,10 @@ class Monitoring(pulumi.ComponentResource):
             dashboard = self._dashboard()
             self.dashboard_name = dashboard.dashboard_name
             self.dashboard_url = dashboard.dashboard_name.apply(
-                lambda dashboard_name: f"https://{config.region}.console.aws.amazon.com/cloudwatch/home"
-                f"?region={config.region}#dashboards/dashboard/{dashboard_name}"
+                lambda dashboard_name: (
+                    f"https://{config.region}.console.aws.amazon.com/cloudwatch/home"
+                    f"?region={config.region}#dashboards/dashboard/{dashboard_name}"
+                )
             )
         if not config.monitoring.alert_emails:
             pulumi.log.warn(
@@ -497,7 +499,9 @@ class Monitoring(pulumi.ComponentResource):
             _sum_query("target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", load_balancer),
             _sum_query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", load_balancer),
             *(
-                aws.cloudwatch.MetricAlarmMetricQueryArgs(id=query_id, expression=expression, label=label, return_data=returned)
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id=query_id, expression=expression, label=label, return_data=returned
+                )
                 for query_id, expression, label, returned in ERROR_RATE_EXPRESSIONS
             ),
         ]
@@ -554,7 +558,9 @@ class Monitoring(pulumi.ComponentResource):
 
     def _scheduler_alarms(self, *, throttles: bool) -> None:
         function = {"FunctionName": self._args.scheduler_function_name}
-        checks = [("scheduler-errors", "Errors", "A scheduler run failed.", "Read the scheduler's log group for the error.")]
+        checks = [
+            ("scheduler-errors", "Errors", "A scheduler run failed.", "Read the scheduler's log group for the error.")
+        ]
         if throttles:
             checks.append(
                 (
@@ -693,7 +699,9 @@ class Monitoring(pulumi.ComponentResource):
             limit_unit="USD",
             # Every resource carries the stack tag through the provider's default tags; Billing must
             # have it activated as a cost-allocation tag for the filter to see any cost.
-            cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[cost_allocation_filter(config.stack)])],
+            cost_filters=[
+                aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[cost_allocation_filter(config.stack)])
+            ],
             notifications=[notification(80, "ACTUAL"), notification(100, "FORECASTED")],
             # Budgets checks it may publish to the topic when the notification is created.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[topic_policy]),
@@ -742,7 +750,9 @@ class Monitoring(pulumi.ComponentResource):
 
     def _ecs_widgets(self) -> list[dict[str, Any]]:
         args = self._args
-        services = [(label, s) for label, s in (("api", args.api_service_name), ("worker", args.worker_service_name)) if s]
+        services = [
+            (label, s) for label, s in (("api", args.api_service_name), ("worker", args.worker_service_name)) if s
+        ]
         widgets = [
             self._graph(
                 f"{label}: CPU and memory (%)",
@@ -773,7 +783,10 @@ class Monitoring(pulumi.ComponentResource):
             widgets.append(
                 self._graph(
                     "Worker backlog (sampler)",
-                    [_series(args.backlog_metric_namespace, metric, worker, label=metric) for metric in BACKLOG_METRICS],
+                    [
+                        _series(args.backlog_metric_namespace, metric, worker, label=metric)
+                        for metric in BACKLOG_METRICS
+                    ],
                     stat="Maximum",
                 )
             )
@@ -782,7 +795,9 @@ class Monitoring(pulumi.ComponentResource):
     def _queue_widgets(self) -> list[dict[str, Any]]:
         args = self._args
         queue = {"QueueName": args.queue_name}
-        dead_letters = [_series("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": args.dlq_name}, label="work DLQ")]
+        dead_letters = [
+            _series("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": args.dlq_name}, label="work DLQ")
+        ]
         if args.scheduler_failure_queue_name is not None:
             dead_letters.append(
                 _series(
@@ -869,9 +884,15 @@ class Monitoring(pulumi.ComponentResource):
             return []
         database = {"DBInstanceIdentifier": args.db_instance_identifier}
         return [
-            self._graph("Database: CPU (%)", [_series("AWS/RDS", "CPUUtilization", database, label="CPU")], threshold=CPU_PERCENT),
             self._graph(
-                "Database: connections", [_series("AWS/RDS", "DatabaseConnections", database, label="connections")], stat="Maximum"
+                "Database: CPU (%)",
+                [_series("AWS/RDS", "CPUUtilization", database, label="CPU")],
+                threshold=CPU_PERCENT,
+            ),
+            self._graph(
+                "Database: connections",
+                [_series("AWS/RDS", "DatabaseConnections", database, label="connections")],
+                stat="Maximum",
             ),
             self._graph(
                 "Database: free storage (bytes)",

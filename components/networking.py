@@ -237,7 +237,9 @@ class Networking(pulumi.ComponentResource):
         elif strategy is NatStrategy.SINGLE_GATEWAY:
             targets = [{"nat_gateway_id": self._nat_gateway(self._zones[0][-1], public[0]).id}] * len(tables)
         elif strategy is NatStrategy.INSTANCE:
-            targets = [{"network_interface_id": self._nat_instance(public[0]).primary_network_interface_id}] * len(tables)
+            targets = [{"network_interface_id": self._nat_instance(public[0]).primary_network_interface_id}] * len(
+                tables
+            )
         else:
             targets = []
         for label, table, target in zip(labels, tables, targets):

@@ -13,7 +13,14 @@ import pulumi_aws as aws
 from stackconfig import StackConfig, Topology, physical_name
 
 from .iam import AwsAccount, policy_document, service_trust_policy, statement
-from .lambda_image import LAMBDA_ARCHITECTURES, function_log_group, function_role, image_pull_policy, image_uri, logs_and_traces
+from .lambda_image import (
+    LAMBDA_ARCHITECTURES,
+    function_log_group,
+    function_role,
+    image_pull_policy,
+    image_uri,
+    logs_and_traces,
+)
 from .work_queue import DAY_SECONDS, deny_insecure_transport
 
 FUNCTION_RETRIES = 1
@@ -87,13 +94,17 @@ class SchedulerLambda(pulumi.ComponentResource):
         self._config = config = args.config
         self._in_vpc = config.topology is Topology.STANDARD
         if self._in_vpc and (args.subnet_ids is None or args.security_group_id is None):
-            raise ValueError("a standard stack's SchedulerLambda needs the private subnets and the scheduler security group")
+            raise ValueError(
+                "a standard stack's SchedulerLambda needs the private subnets and the scheduler security group"
+            )
         self._aws = AwsAccount.of(self, config.region)
         self.function_name = physical_name(name, "lambda", "scheduler")
         function_arn = self._aws.arn("lambda", f"function:{self.function_name}")
 
         failure_queue = self._failure_queue()
-        log_group = function_log_group(f"{name}-scheduler", self.function_name, config.log_retention_days, self._child())
+        log_group = function_log_group(
+            f"{name}-scheduler", self.function_name, config.log_retention_days, self._child()
+        )
         role, role_policy = self._function_role(args, failure_queue, log_group)
         repository_policy = image_pull_policy(
             f"{name}-scheduler", args.repository_arn, function_arn, "LambdaPullsSchedulerImage", self._child()
@@ -134,7 +145,6 @@ class SchedulerLambda(pulumi.ComponentResource):
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
-
     # -- resources -----------------------------------------------------------
     def _failure_queue(self) -> aws.sqs.Queue:
         queue = aws.sqs.Queue(
@@ -155,7 +165,9 @@ class SchedulerLambda(pulumi.ComponentResource):
     def _function_role(
         self, args: SchedulerLambdaArgs, failure_queue: aws.sqs.Queue, log_group: aws.cloudwatch.LogGroup
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = function_role(f"{self._name}-scheduler", self._aws.account, "Identity of the scheduler Lambda", self._child())
+        role = function_role(
+            f"{self._name}-scheduler", self._aws.account, "Identity of the scheduler Lambda", self._child()
+        )
         statements = [
             statement(["sqs:SendMessage"], [args.queue_arn], sid="EnqueueWork"),
             statement(["sqs:SendMessage"], [failure_queue.arn], sid="RecordFailedRuns"),
@@ -178,10 +190,14 @@ class SchedulerLambda(pulumi.ComponentResource):
                     sid="ManageNetworkInterfaces",
                 ),
             ]
-        policy = aws.iam.RolePolicy(f"{self._name}-scheduler", role=role.id, policy=policy_document(*statements), opts=self._child())
+        policy = aws.iam.RolePolicy(
+            f"{self._name}-scheduler", role=role.id, policy=policy_document(*statements), opts=self._child()
+        )
         return role, policy
 
-    def _function(self, args: SchedulerLambdaArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]) -> aws.lambda_.Function:
+    def _function(
+        self, args: SchedulerLambdaArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]
+    ) -> aws.lambda_.Function:
         config = self._config
         environment = {
             **args.database_environment,
@@ -203,7 +219,9 @@ class SchedulerLambda(pulumi.ComponentResource):
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             vpc_config=(
-                aws.lambda_.FunctionVpcConfigArgs(subnet_ids=args.subnet_ids, security_group_ids=[args.security_group_id])
+                aws.lambda_.FunctionVpcConfigArgs(
+                    subnet_ids=args.subnet_ids, security_group_ids=[args.security_group_id]
+                )
                 if self._in_vpc
                 else None
             ),
@@ -219,7 +237,9 @@ class SchedulerLambda(pulumi.ComponentResource):
             maximum_retry_attempts=FUNCTION_RETRIES,
             maximum_event_age_in_seconds=FUNCTION_EVENT_MAX_AGE_SECONDS,
             destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
-                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=failure_queue.arn),
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=failure_queue.arn
+                ),
             ),
             opts=self._child(),
         )

@@ -14,7 +14,14 @@ from stackconfig import StackConfig, physical_name
 from stackconfig.aws_limits import LAMBDA_MEMORY_MB
 
 from .iam import AwsAccount, policy_document, statement
-from .lambda_image import LAMBDA_ARCHITECTURES, function_log_group, function_role, image_pull_policy, image_uri, logs_and_traces
+from .lambda_image import (
+    LAMBDA_ARCHITECTURES,
+    function_log_group,
+    function_role,
+    image_pull_policy,
+    image_uri,
+    logs_and_traces,
+)
 
 FUNCTION_TIMEOUT_SECONDS = 29
 """An HTTP API gives up on its integration after 30 s. Ending the function a second earlier puts
@@ -122,7 +129,9 @@ class ServerlessApi(pulumi.ComponentResource):
             opts=self._child(),
         )
         role, role_policy = self._function_role(args, log_group)
-        repository_policy = image_pull_policy(f"{name}-api", args.repository_arn, function_arn, "LambdaPullsApiImage", self._child())
+        repository_policy = image_pull_policy(
+            f"{name}-api", args.repository_arn, function_arn, "LambdaPullsApiImage", self._child()
+        )
         api = aws.apigatewayv2.Api(
             f"{name}-api",
             name=physical_name(name, "http-api", "api"),
@@ -165,7 +174,6 @@ class ServerlessApi(pulumi.ComponentResource):
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
-
     # -- resources -----------------------------------------------------------
     def _function_role(
         self, args: ServerlessApiArgs, log_group: aws.cloudwatch.LogGroup
@@ -184,7 +192,9 @@ class ServerlessApi(pulumi.ComponentResource):
         )
         return role, policy
 
-    def _function(self, args: ServerlessApiArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]) -> aws.lambda_.Function:
+    def _function(
+        self, args: ServerlessApiArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]
+    ) -> aws.lambda_.Function:
         config = self._config
         port = str(config.api.container_port)
         environment = {

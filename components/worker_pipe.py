@@ -35,7 +35,13 @@ on top of ``worker.maxRunMinutes``."""
 # RunTask calls that fail before a task exists: throttling (20 RunTask calls/s, burst 100),
 # or the Failures list of RunTask (Spot capacity unavailable), which .sync raises as AmazonECS.Unknown.
 ECS_API_ERRORS = ["ECS.AmazonECSException", "AmazonECS.Unknown"]
-API_RETRY = {"IntervalSeconds": 10, "MaxAttempts": 6, "BackoffRate": 2.0, "MaxDelaySeconds": 300, "JitterStrategy": "FULL"}
+API_RETRY = {
+    "IntervalSeconds": 10,
+    "MaxAttempts": 6,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 300,
+    "JitterStrategy": "FULL",
+}
 # A task that ran and failed: non-zero exit, Spot interruption (SIGTERM, then SIGKILL after
 # stopTimeout), failed image pull, or past its timeout.
 TASK_ERRORS = ["States.TaskFailed", "States.Timeout"]
@@ -65,7 +71,12 @@ def execution_timeout_seconds(config: StackConfig) -> int:
     first and its Catch (which owns the message) runs; an execution timeout has no Catch."""
     attempts = worker_attempts(config)
     per_attempt = task_timeout_seconds(config) + sum(
-        retry_delays(API_RETRY["IntervalSeconds"], API_RETRY["MaxAttempts"], API_RETRY["BackoffRate"], API_RETRY["MaxDelaySeconds"])
+        retry_delays(
+            API_RETRY["IntervalSeconds"],
+            API_RETRY["MaxAttempts"],
+            API_RETRY["BackoffRate"],
+            API_RETRY["MaxDelaySeconds"],
+        )
     )
     between_attempts = sum(retry_delays(TASK_RETRY_INTERVAL_SECONDS, attempts - 1, TASK_RETRY_BACKOFF))
     dead_letter = sum(retry_delays(DLQ_RETRY["IntervalSeconds"], DLQ_RETRY["MaxAttempts"], DLQ_RETRY["BackoffRate"]))
@@ -123,7 +134,9 @@ def worker_state_machine(
             },
             "PassExecutionPointer": {
                 "Type": "Pass",
-                "Assign": {"delivery": {"Name": "MESSAGE_EXECUTION_ARN", "Value": "{% $states.context.Execution.Id %}"}},
+                "Assign": {
+                    "delivery": {"Name": "MESSAGE_EXECUTION_ARN", "Value": "{% $states.context.Execution.Id %}"}
+                },
                 "Next": "RunWorker",
             },
             "RunWorker": {
@@ -151,7 +164,10 @@ def worker_state_machine(
                                 "Memory": config.worker.memory,
                                 "Environment": [
                                     {"Name": "MESSAGE_ID", "Value": "{% $messageId %}"},
-                                    {"Name": "MESSAGE_ATTEMPT", "Value": "{% $string($states.context.State.RetryCount + 1) %}"},
+                                    {
+                                        "Name": "MESSAGE_ATTEMPT",
+                                        "Value": "{% $string($states.context.State.RetryCount + 1) %}",
+                                    },
                                     {"Name": "EXIT_AFTER_COMPLETION", "Value": "true"},
                                     "{% $delivery %}",
                                 ],
@@ -311,7 +327,6 @@ class WorkerPipe(pulumi.ComponentResource):
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
-
     def _log_group(self, label: str, log_name: str) -> aws.cloudwatch.LogGroup:
         return aws.cloudwatch.LogGroup(
             f"{self._name}-{label}-logs",
@@ -329,7 +344,9 @@ class WorkerPipe(pulumi.ComponentResource):
         )
 
     def _role_policy(self, label: str, role: aws.iam.Role, *statements: dict[str, Any]) -> aws.iam.RolePolicy:
-        return aws.iam.RolePolicy(f"{self._name}-{label}", role=role.id, policy=policy_document(*statements), opts=self._child())
+        return aws.iam.RolePolicy(
+            f"{self._name}-{label}", role=role.id, policy=policy_document(*statements), opts=self._child()
+        )
 
     # -- cluster and task ----------------------------------------------------
     def _cluster(self) -> tuple[aws.ecs.Cluster, aws.ecs.ClusterCapacityProviders]:
@@ -349,7 +366,9 @@ class WorkerPipe(pulumi.ComponentResource):
             cluster_name=cluster.name,
             capacity_providers=["FARGATE_SPOT"],
             default_capacity_provider_strategies=[
-                aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(capacity_provider="FARGATE_SPOT", weight=100)
+                aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
+                    capacity_provider="FARGATE_SPOT", weight=100
+                )
             ],
             opts=self._child(),
         )
@@ -359,7 +378,9 @@ class WorkerPipe(pulumi.ComponentResource):
         config = self._config
         self._worker_log_group = log_group = self._log_group("worker", f"/flowbuilder/{config.stack}/worker")
         execution_role = self._role(
-            "worker-execution", "ecs-tasks.amazonaws.com", "Lets ECS pull the worker image, write its logs and read the database secret"
+            "worker-execution",
+            "ecs-tasks.amazonaws.com",
+            "Lets ECS pull the worker image, write its logs and read the database secret",
         )
         self._role_policy(
             "worker-execution",
@@ -371,7 +392,11 @@ class WorkerPipe(pulumi.ComponentResource):
                 [args.repository_arn],
                 sid="PullWorkerImage",
             ),
-            statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.arn.apply(lambda arn: f"{arn}:*")], sid="WriteLogs"),
+            statement(
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [log_group.arn.apply(lambda arn: f"{arn}:*")],
+                sid="WriteLogs",
+            ),
             statement(["secretsmanager:GetSecretValue"], [args.database_secret_arn], sid="ReadDatabaseSecret"),
         )
         task_role = self._role("worker-task", "ecs-tasks.amazonaws.com", "Identity of the worker container")
@@ -441,7 +466,11 @@ class WorkerPipe(pulumi.ComponentResource):
         self._state_machine_log_group = log_group = self._log_group(
             "worker-run", f"/aws/vendedlogs/states/{state_machine_name}"
         )
-        role = self._role("worker-run", "states.amazonaws.com", "Lets the worker state machine run worker tasks and dead-letter messages")
+        role = self._role(
+            "worker-run",
+            "states.amazonaws.com",
+            "Lets the worker state machine run worker tasks and dead-letter messages",
+        )
         cluster_tasks = cluster.name.apply(lambda cluster_name: self._aws.arn("ecs", f"task/{cluster_name}/*"))
         policy = self._role_policy(
             "worker-run",
@@ -519,10 +548,14 @@ class WorkerPipe(pulumi.ComponentResource):
         )
 
     # -- pipe ----------------------------------------------------------------
-    def _pipe(self, args: WorkerPipeArgs, state_machine: aws.sfn.StateMachine) -> tuple[aws.pipes.Pipe, aws.cloudwatch.LogGroup]:
+    def _pipe(
+        self, args: WorkerPipeArgs, state_machine: aws.sfn.StateMachine
+    ) -> tuple[aws.pipes.Pipe, aws.cloudwatch.LogGroup]:
         pipe_name = physical_name(self._name, "pipe", "worker")
         log_group = self._log_group("pipe", f"/aws/vendedlogs/pipes/{pipe_name}")
-        role = self._role("pipe", "pipes.amazonaws.com", "Lets the worker pipe read the work queue and start the worker state machine")
+        role = self._role(
+            "pipe", "pipes.amazonaws.com", "Lets the worker pipe read the work queue and start the worker state machine"
+        )
         policy = self._role_policy(
             "pipe",
             role,

@@ -50,7 +50,9 @@ def _docs(argv: list[str]) -> int:
     # Imported here: it previews every stack, which a single-stack preview never needs.
     from . import docs
 
-    parser = argparse.ArgumentParser(prog="python -m preview docs", description="Refresh docs/diagrams/*.mmd and README blocks.")
+    parser = argparse.ArgumentParser(
+        prog="python -m preview docs", description="Refresh docs/diagrams/*.mmd and README blocks."
+    )
     parser.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
     args = parser.parse_args(argv)
     analyses = docs.all_stacks()

@@ -109,10 +109,14 @@ def _computed(state: Any, inputs: Any, path: str) -> Any:
     if isinstance(state, dict):
         for key, value in state.items():
             if key not in ("id", "arn"):
-                yield from _computed(value, inputs.get(key) if isinstance(inputs, dict) else None, f"{path}.{key}" if path else key)
+                yield from _computed(
+                    value, inputs.get(key) if isinstance(inputs, dict) else None, f"{path}.{key}" if path else key
+                )
     elif isinstance(state, list):
         for index, value in enumerate(state):
-            yield from _computed(value, inputs[index] if isinstance(inputs, list) and index < len(inputs) else None, f"{path}[{index}]")
+            yield from _computed(
+                value, inputs[index] if isinstance(inputs, list) and index < len(inputs) else None, f"{path}[{index}]"
+            )
     elif isinstance(state, str) and state != inputs and len(state) >= 12 and COMPUTED.match(state):
         yield path, state
 
@@ -182,7 +186,11 @@ def compare(
     changed, unchanged = [], 0
     for key in sorted(set(index_before) & set(index_after)):
         a, b = _settings(index_before[key], norm_before), _settings(index_after[key], norm_after)
-        settings = [SettingChange(path, a.get(path), b.get(path)) for path in sorted(set(a) | set(b)) if a.get(path) != b.get(path)]
+        settings = [
+            SettingChange(path, a.get(path), b.get(path))
+            for path in sorted(set(a) | set(b))
+            if a.get(path) != b.get(path)
+        ]
         if settings:
             changed.append(ResourceChange(key[0], key[1], settings))
         else:
@@ -196,7 +204,9 @@ def compare(
     cost_changes.sort(key=lambda c: (-abs(c.after_usd - c.before_usd), c.component, c.resource))
     notes = []
     if before_cost.region != after_cost.region:
-        notes.append(f"the stacks are in different regions ({before_cost.region}, {after_cost.region}); prices differ by region")
+        notes.append(
+            f"the stacks are in different regions ({before_cost.region}, {after_cost.region}); prices differ by region"
+        )
     return Comparison(
         before=before.stack,
         after=after.stack,

@@ -65,14 +65,29 @@ class CostEstimate:
 LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("aws:ec2/natGateway:NatGateway",), "nat-gateway-gb", "NAT gateway data processing {price}/GB"),
     (("aws:ec2/vpcEndpoint:VpcEndpoint",), "interface-endpoint-gb", "interface endpoint data processing {price}/GB"),
-    (("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"), "alb-lcu-hour",
-     "ALB capacity units {price}/LCU-h (one LCU all month: {month})"),
+    (
+        ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"),
+        "alb-lcu-hour",
+        "ALB capacity units {price}/LCU-h (one LCU all month: {month})",
+    ),
     (("aws:apigatewayv2/api:Api",), "apigw-http-requests-million", "API Gateway HTTP API requests {price}/million"),
-    (("aws:apigateway/restApi:RestApi",), "apigw-rest-requests-million", "API Gateway REST API requests {price}/million"),
+    (
+        ("aws:apigateway/restApi:RestApi",),
+        "apigw-rest-requests-million",
+        "API Gateway REST API requests {price}/million",
+    ),
     (("aws:sqs/queue:Queue",), "sqs-requests-million", "SQS requests {price}/million (first million a month free)"),
     (("aws:pipes/pipe:Pipe",), "pipes-requests-million", "EventBridge Pipes requests {price}/million"),
-    (("aws:sfn/stateMachine:StateMachine",), "sfn-standard-transition-thousand", "Step Functions state transitions {price}/1,000"),
-    (("aws:lambda/function:Function",), "lambda-requests-million", "Lambda invocations {price}/million plus GB-seconds (400,000 GB-s a month free)"),
+    (
+        ("aws:sfn/stateMachine:StateMachine",),
+        "sfn-standard-transition-thousand",
+        "Step Functions state transitions {price}/1,000",
+    ),
+    (
+        ("aws:lambda/function:Function",),
+        "lambda-requests-million",
+        "Lambda invocations {price}/million plus GB-seconds (400,000 GB-s a month free)",
+    ),
     (("aws:cloudwatch/logGroup:LogGroup",), "logs-ingested-gb", "CloudWatch Logs ingestion {price}/GB plus storage"),
     (("aws:ecr/repository:Repository",), "ecr-storage-gb-month", "ECR image storage {price}/GB-month"),
 )
@@ -93,11 +108,16 @@ def _left_out(run: StackRun, pricing: Pricing) -> list[str]:
         month = f"${price.usd * pricing.hours:.2f}" if price else "?"
         notes.append(text.format(price=shown, month=month))
     transfer = pricing.price("data-transfer-out-gb")
-    notes.append(f"data transfer out to the internet ({'$' + format(transfer.usd, 'g') if transfer else '?'}/GB) and between AZs")
+    notes.append(
+        f"data transfer out to the internet ({'$' + format(transfer.usd, 'g') if transfer else '?'}/GB) and between AZs"
+    )
     if pricing.scales_to_zero or task_launches(run):
         notes.append("worker tasks while there is work (priced per job)")
     for tokens, text in (
-        (("aws:secretsmanager/secret:Secret", "aws:rds/instance:Instance"), "Secrets Manager API calls ($0.05 per 10,000)"),
+        (
+            ("aws:secretsmanager/secret:Secret", "aws:rds/instance:Instance"),
+            "Secrets Manager API calls ($0.05 per 10,000)",
+        ),
         (("aws:kms/key:Key",), "KMS requests ($0.03 per 10,000)"),
         (("aws:rds/instance:Instance",), "RDS backup storage beyond the database's size, and snapshots"),
     ):
@@ -139,18 +159,30 @@ def _jobs(run: StackRun, pricing: Pricing, minutes: float) -> list[JobCost]:
     """A job of ``minutes`` on each runner that starts tasks for work: RunTask callers, and queue workers
     (services that scale to zero and serve no load balancer)."""
     runners = [
-        (launch.runner, launch.where, pricing.refs.find(launch.task_definition, TASK_DEFINITION),
-         {"cpu": launch.cpu, "memory": launch.memory}, launch.strategy or pricing.strategy({"launchType": launch.launch_type}, None),
-         launch.public_ip, launch.steps)
+        (
+            launch.runner,
+            launch.where,
+            pricing.refs.find(launch.task_definition, TASK_DEFINITION),
+            {"cpu": launch.cpu, "memory": launch.memory},
+            launch.strategy or pricing.strategy({"launchType": launch.launch_type}, None),
+            launch.public_ip,
+            launch.steps,
+        )
         for launch in task_launches(run)
     ]
     for service in run.of_type("aws:ecs/service:Service"):
         if service.name in pricing.scales_to_zero and not service.inputs.get("loadBalancers"):
-            runners.append((
-                service, "", pricing.refs.find(service.inputs.get("taskDefinition"), TASK_DEFINITION), {},
-                pricing.strategy(service.inputs, service.inputs.get("cluster")),
-                bool(dig(service.inputs, "networkConfiguration.assignPublicIp")), 0,
-            ))
+            runners.append(
+                (
+                    service,
+                    "",
+                    pricing.refs.find(service.inputs.get("taskDefinition"), TASK_DEFINITION),
+                    {},
+                    pricing.strategy(service.inputs, service.inputs.get("cluster")),
+                    bool(dig(service.inputs, "networkConfiguration.assignPublicIp")),
+                    0,
+                )
+            )
 
     billed_hours = max(minutes, 1.0) / 60  # Fargate bills per second with a one-minute minimum
     ipv4 = pricing.price("public-ipv4-hour")
@@ -158,16 +190,20 @@ def _jobs(run: StackRun, pricing: Pricing, minutes: float) -> list[JobCost]:
     jobs = []
     for runner, where, definition, overrides, strategy, public, steps in runners:
         size = pricing.task_size(definition, overrides)
-        extras = (ipv4.usd * billed_hours if public and ipv4 else 0.0) + (steps * transition.usd / 1000 if transition else 0.0)
+        extras = (ipv4.usd * billed_hours if public and ipv4 else 0.0) + (
+            steps * transition.usd / 1000 if transition else 0.0
+        )
         on_demand = spot = None
         if size:
             on_demand, spot = (
-                pricing.fargate_line(runner, size, 1, billed_hours, spot=use_spot).monthly_usd for use_spot in (False, True)
+                pricing.fargate_line(runner, size, 1, billed_hours, spot=use_spot).monthly_usd
+                for use_spot in (False, True)
             )
         share = spot_share(strategy, 1.0)
         jobs.append(
             JobCost(
-                runner=f"{runner.type.split(':')[-1]} {runner.name}" + (f" ({where})" if where.startswith("definition") else ""),
+                runner=f"{runner.type.split(':')[-1]} {runner.name}"
+                + (f" ({where})" if where.startswith("definition") else ""),
                 task_definition=definition.name if definition else "?",
                 architecture=size[2] if size else "?",
                 vcpu=size[0] if size else 0.0,
@@ -194,23 +230,34 @@ def estimate(
     """The idle monthly cost of everything ``run`` declares, biggest line first."""
     prices = prices or PriceTable.load()
     pricing = Pricing(run, prices, default_region)
-    lines = [line for resource in run.resources if resource.custom and resource.type in RULES
-             for line in RULES[resource.type](resource, pricing)]
+    lines = [
+        line
+        for resource in run.resources
+        if resource.custom and resource.type in RULES
+        for line in RULES[resource.type](resource, pricing)
+    ]
     lines.sort(key=lambda line: (-(line.monthly_usd or 0), line.component, line.resource, line.item))
     credits = _credits(lines, pricing) if free_tier else []
     total = sum(line.monthly_usd or 0 for line in lines + credits)
     present = {r.type for r in run.resources}
-    assumptions = [f"{prices.hours_per_month:g} hours a month; on-demand list prices for {pricing.region} as of {prices.as_of}"]
+    assumptions = [
+        f"{prices.hours_per_month:g} hours a month; on-demand list prices for {pricing.region} as of {prices.as_of}"
+    ]
     if "aws:ecs/service:Service" in present:
         assumptions.append("ECS services at their minimum task count (scaling target minimum, else desiredCount)")
     if task_launches(run) or "aws:ecs/service:Service" in present:
         discount = pricing.price("fargate-spot-discount")
-        assumptions.append(f"Fargate Spot {discount.usd:.0%} below on-demand; Spot prices move with spare capacity" if discount else
-                           "Fargate Spot: no discount in the price table")
+        assumptions.append(
+            f"Fargate Spot {discount.usd:.0%} below on-demand; Spot prices move with spare capacity"
+            if discount
+            else "Fargate Spot: no discount in the price table"
+        )
     if not present.isdisjoint({"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"}):
         assumptions.append("an idle ALB uses no LCUs")
     if free_tier:
-        assumptions.append("CloudWatch free tier (3 dashboards, 10 alarm metrics) applied as if the stack were alone in its account and region")
+        assumptions.append(
+            "CloudWatch free tier (3 dashboards, 10 alarm metrics) applied as if the stack were alone in its account and region"
+        )
     else:
         assumptions.append("no free tier applied (the account's free tier is used by other stacks)")
     if any(line.approximate for line in lines):

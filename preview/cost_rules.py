@@ -9,8 +9,9 @@ the region of the resource's provider.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .harness import RecordedResource, StackRun
 from .prices import Price, PriceTable
@@ -93,7 +94,9 @@ class Pricing:
         """``tasks`` Fargate tasks of ``size`` (vCPU, GB, architecture) for ``hours`` each."""
         vcpu, gb, architecture = size
         family = "arm" if architecture == "ARM64" else "x86"
-        keys = [f"fargate-{family}-vcpu-hour", f"fargate-{family}-gb-hour"] + (["fargate-spot-discount"] if spot else [])
+        keys = [f"fargate-{family}-vcpu-hour", f"fargate-{family}-gb-hour"] + (
+            ["fargate-spot-discount"] if spot else []
+        )
 
         def per_task_hour(found: list[Price]) -> float:
             discount = found[2].usd if spot else 0.0
@@ -106,7 +109,9 @@ class Pricing:
         return self.prices.get(key, self.region)
 
     # -- ECS -------------------------------------------------------------------
-    def task_size(self, task_definition: RecordedResource | None, overrides: dict | None = None) -> tuple[float, float, str] | None:
+    def task_size(
+        self, task_definition: RecordedResource | None, overrides: dict | None = None
+    ) -> tuple[float, float, str] | None:
         """(vCPU, GB, architecture) of a Fargate task, with task-level overrides applied."""
         if task_definition is None:
             return None
@@ -199,7 +204,8 @@ def _instance(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine
     yield pricing.line(resource, f"EBS {volume_type} root volume", f"ebs-{volume_type}-gb-month", size, "GB-month")
     # An Elastic IP replaces the auto-assigned address; it is priced as its own line.
     elastic = {eip.inputs.get("instance") for eip in pricing.run.of_type("aws:ec2/eip:Eip")} | {
-        association.inputs.get("instanceId") for association in pricing.run.of_type("aws:ec2/eipAssociation:EipAssociation")
+        association.inputs.get("instanceId")
+        for association in pricing.run.of_type("aws:ec2/eipAssociation:EipAssociation")
     }
     if inputs.get("associatePublicIpAddress") and resource.id not in elastic:
         yield pricing.line(resource, "public IPv4 address (instance)", "public-ipv4-hour", pricing.hours, "h")
@@ -208,14 +214,21 @@ def _instance(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine
 def _load_balancer(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
     inputs = resource.inputs
     kind = inputs.get("loadBalancerType") or "application"
-    label, key = {"application": ("Application Load Balancer", "alb-hour"), "network": ("Network Load Balancer", "nlb-hour")}.get(
-        kind, (f"{kind} load balancer", f"{kind}-lb-hour")
+    label, key = {
+        "application": ("Application Load Balancer", "alb-hour"),
+        "network": ("Network Load Balancer", "nlb-hour"),
+    }.get(kind, (f"{kind} load balancer", f"{kind}-lb-hour"))
+    yield pricing.line(
+        resource, label, key, pricing.hours, "h", note="idle: 0 LCU assumed" if kind == "application" else ""
     )
-    yield pricing.line(resource, label, key, pricing.hours, "h", note="idle: 0 LCU assumed" if kind == "application" else "")
     if not inputs.get("internal"):
         zones = len(inputs.get("subnets") or inputs.get("subnetMappings") or [])
         yield pricing.line(
-            resource, f"public IPv4 addresses, one per AZ ({zones})", "public-ipv4-hour", pricing.hours * zones, "address-h"
+            resource,
+            f"public IPv4 addresses, one per AZ ({zones})",
+            "public-ipv4-hour",
+            pricing.hours * zones,
+            "address-h",
         )
 
 
@@ -226,14 +239,19 @@ def _vpc_endpoint(resource: RecordedResource, pricing: Pricing) -> Iterator[Cost
     service = ".".join(str(inputs.get("serviceName", "")).split(".")[3:])
     zones = len(inputs.get("subnetIds") or inputs.get("subnetConfigurations") or []) or 1
     yield pricing.line(
-        resource, f"interface endpoint {service} in {zones} AZs", "interface-endpoint-az-hour", pricing.hours * zones, "AZ-h"
+        resource,
+        f"interface endpoint {service} in {zones} AZs",
+        "interface-endpoint-az-hour",
+        pricing.hours * zones,
+        "AZ-h",
     )
 
 
 def _rds_instance(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
     inputs = resource.inputs
     source = pricing.refs.find(inputs.get("replicateSourceDb"), resource.type) or next(
-        (r for r in pricing.run.of_type(resource.type) if r.state.get("identifier") == inputs.get("replicateSourceDb")), None
+        (r for r in pricing.run.of_type(resource.type) if r.state.get("identifier") == inputs.get("replicateSourceDb")),
+        None,
     )
     source_inputs = source.inputs if source else {}
     engine = inputs.get("engine") or source_inputs.get("engine") or "postgres"
@@ -242,15 +260,25 @@ def _rds_instance(resource: RecordedResource, pricing: Pricing) -> Iterator[Cost
     multi = " Multi-AZ (x2)" if copies == 2 else ""
     instance_class = inputs.get("instanceClass", "")
     yield pricing.line(
-        resource, f"RDS {engine} {instance_class}{multi}", f"rds-{engine_key}:{instance_class}", pricing.hours * copies, "instance-h"
+        resource,
+        f"RDS {engine} {instance_class}{multi}",
+        f"rds-{engine_key}:{instance_class}",
+        pricing.hours * copies,
+        "instance-h",
     )
     size = number(inputs.get("allocatedStorage") or source_inputs.get("allocatedStorage"))
     storage_type = inputs.get("storageType") or ("io1" if inputs.get("iops") else "gp2")
     yield pricing.line(
-        resource, f"RDS {storage_type} storage {size:g} GB{multi}", f"rds-storage-{storage_type}-gb-month", size * copies, "GB-month"
+        resource,
+        f"RDS {storage_type} storage {size:g} GB{multi}",
+        f"rds-storage-{storage_type}-gb-month",
+        size * copies,
+        "GB-month",
     )
     if inputs.get("manageMasterUserPassword"):
-        yield pricing.line(resource, "Secrets Manager secret (RDS-managed master password)", "secret-month", 1, "secret-month")
+        yield pricing.line(
+            resource, "Secrets Manager secret (RDS-managed master password)", "secret-month", 1, "secret-month"
+        )
     if inputs.get("performanceInsightsEnabled") and number(inputs.get("performanceInsightsRetentionPeriod"), 7) > 7:
         pricing.unpriced.append(f"{resource.name}: Performance Insights retention beyond the free 7 days")
 
@@ -276,7 +304,13 @@ def _ecs_service(resource: RecordedResource, pricing: Pricing) -> Iterator[CostL
     if spot_tasks > 0:
         yield pricing.fargate_line(resource, size, spot_tasks, pricing.hours, spot=True)
     if dig(inputs, "networkConfiguration.assignPublicIp"):
-        yield pricing.line(resource, f"public IPv4 address per task ({tasks:g})", "public-ipv4-hour", pricing.hours * tasks, "address-h")
+        yield pricing.line(
+            resource,
+            f"public IPv4 address per task ({tasks:g})",
+            "public-ipv4-hour",
+            pricing.hours * tasks,
+            "address-h",
+        )
 
 
 def _eks_cluster(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
@@ -288,25 +322,46 @@ def _eks_cluster(resource: RecordedResource, pricing: Pricing) -> Iterator[CostL
         defaults = pricing.prices.defaults
         count = number(inputs.get("desiredCapacity"), defaults["pulumi_eks_node_count"])
         instance_type = inputs.get("instanceType") or defaults["pulumi_eks_instance_type"]
-        yield from _nodes(resource, pricing, instance_type, count, number(inputs.get("nodeRootVolumeSize"), defaults["eks_node_disk_gb"]))
+        yield from _nodes(
+            resource,
+            pricing,
+            instance_type,
+            count,
+            number(inputs.get("nodeRootVolumeSize"), defaults["eks_node_disk_gb"]),
+        )
 
 
 def _node_group(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
     inputs = resource.inputs
     count = number(dig(inputs, "scalingConfig.desiredSize"))
     instance_type = (inputs.get("instanceTypes") or [pricing.prices.defaults["pulumi_eks_instance_type"]])[0]
-    disk = 0.0 if inputs.get("launchTemplate") else number(inputs.get("diskSize"), pricing.prices.defaults["eks_node_disk_gb"])
+    disk = (
+        0.0
+        if inputs.get("launchTemplate")
+        else number(inputs.get("diskSize"), pricing.prices.defaults["eks_node_disk_gb"])
+    )
     spot = inputs.get("capacityType") == "SPOT"
     yield from _nodes(resource, pricing, instance_type, count, disk, spot=spot)
 
 
-def _nodes(resource: RecordedResource, pricing: Pricing, instance_type: str, count: float, disk_gb: float, spot: bool = False) -> Iterator[CostLine]:
+def _nodes(
+    resource: RecordedResource, pricing: Pricing, instance_type: str, count: float, disk_gb: float, spot: bool = False
+) -> Iterator[CostLine]:
     if count <= 0:
         return
     note = "Spot node group: on-demand price shown as the ceiling" if spot else ""
-    yield pricing.line(resource, f"EKS nodes {instance_type} x {count:g}", f"ec2:{instance_type}", pricing.hours * count, "instance-h", note=note)
+    yield pricing.line(
+        resource,
+        f"EKS nodes {instance_type} x {count:g}",
+        f"ec2:{instance_type}",
+        pricing.hours * count,
+        "instance-h",
+        note=note,
+    )
     if disk_gb:
-        yield pricing.line(resource, f"EKS node volumes {disk_gb:g} GB x {count:g}", "ebs-gp3-gb-month", disk_gb * count, "GB-month")
+        yield pricing.line(
+            resource, f"EKS node volumes {disk_gb:g} GB x {count:g}", "ebs-gp3-gb-month", disk_gb * count, "GB-month"
+        )
 
 
 def _secret(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
@@ -321,11 +376,25 @@ def _metric_alarm(resource: RecordedResource, pricing: Pricing) -> Iterator[Cost
     inputs = resource.inputs
     queries = inputs.get("metricQueries") or []
     metrics = sum(1 for query in queries if query.get("metric")) or 1
-    periods = [number(inputs.get("period"), 60)] + [number(dig(q, "metric.period"), 60) for q in queries if q.get("metric")]
+    periods = [number(inputs.get("period"), 60)] + [
+        number(dig(q, "metric.period"), 60) for q in queries if q.get("metric")
+    ]
     if min(periods) < 60:
-        yield pricing.line(resource, f"CloudWatch high-resolution alarm ({metrics} metric{'s' if metrics > 1 else ''})", "alarm-high-resolution-metric-month", metrics, "alarm-metric-month")
+        yield pricing.line(
+            resource,
+            f"CloudWatch high-resolution alarm ({metrics} metric{'s' if metrics > 1 else ''})",
+            "alarm-high-resolution-metric-month",
+            metrics,
+            "alarm-metric-month",
+        )
     else:
-        yield pricing.line(resource, f"CloudWatch alarm ({metrics} metric{'s' if metrics > 1 else ''})", "alarm-metric-month", metrics, "alarm-metric-month")
+        yield pricing.line(
+            resource,
+            f"CloudWatch alarm ({metrics} metric{'s' if metrics > 1 else ''})",
+            "alarm-metric-month",
+            metrics,
+            "alarm-metric-month",
+        )
 
 
 def _composite_alarm(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:

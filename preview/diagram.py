@@ -18,8 +18,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from .harness import PROJECT, RecordedResource, StackRun
 from .launches import TaskLaunch, task_launches
@@ -35,8 +36,15 @@ ZONES: dict[str, str] = {
     "eks": "EKS",
     "outside": "",
 }
-SHAPES = {"box": ('["', '"]'), "round": ('("', '")'), "db": ('[("', '")]'), "queue": ('[["', '"]]'),
-          "hex": ('{{"', '"}}'), "stadium": ('(["', '"])'), "circle": ('(("', '"))')}
+SHAPES = {
+    "box": ('["', '"]'),
+    "round": ('("', '")'),
+    "db": ('[("', '")]'),
+    "queue": ('[["', '"]]'),
+    "hex": ('{{"', '"}}'),
+    "stadium": ('(["', '"])'),
+    "circle": ('(("', '"))'),
+}
 
 
 @dataclass
@@ -91,7 +99,9 @@ class _Builder:
     def short(self, resource: RecordedResource) -> str:
         return resource.name.removeprefix(self.prefix)
 
-    def add(self, resource: RecordedResource | None, key: str, label: str, zone: str, shape: str = "box", **extra: Any) -> Node:
+    def add(
+        self, resource: RecordedResource | None, key: str, label: str, zone: str, shape: str = "box", **extra: Any
+    ) -> Node:
         node_id = re.sub(r"[^A-Za-z0-9_]", "_", key)
         node = self.nodes.setdefault(node_id, Node(node_id, label, zone, shape, **extra))
         if resource is not None:
@@ -124,10 +134,20 @@ def _nodes(b: _Builder) -> None:
     run = b.run
     for lb in run.of_type("aws:lb/loadBalancer:LoadBalancer"):
         kind = "ALB" if (lb.inputs.get("loadBalancerType") or "application") == "application" else "NLB"
-        b.add(lb, f"lb_{b.short(lb)}", f"{kind} {b.short(lb)}", "private" if lb.inputs.get("internal") else "public",
-              security_groups=list(strings(lb.inputs.get("securityGroups"))))
+        b.add(
+            lb,
+            f"lb_{b.short(lb)}",
+            f"{kind} {b.short(lb)}",
+            "private" if lb.inputs.get("internal") else "public",
+            security_groups=list(strings(lb.inputs.get("securityGroups"))),
+        )
     for nat in run.of_type("aws:ec2/natGateway:NatGateway"):
-        b.add(nat, "nat", "NAT gateway" + (f" x{len(run.of_type(nat.type))}" if len(run.of_type(nat.type)) > 1 else ""), "public")
+        b.add(
+            nat,
+            "nat",
+            "NAT gateway" + (f" x{len(run.of_type(nat.type))}" if len(run.of_type(nat.type)) > 1 else ""),
+            "public",
+        )
     for instance in run.of_type("aws:ec2/instance:Instance"):
         if instance.inputs.get("sourceDestCheck") is False:
             b.add(instance, "nat", f"NAT instance {instance.inputs.get('instanceType', '')}", "public")
@@ -145,20 +165,42 @@ def _nodes(b: _Builder) -> None:
     for function in run.of_type("aws:lambda/function:Function"):
         vpc = function.inputs.get("vpcConfig") or {}
         zone = b.zone(vpc.get("subnetIds")) if vpc.get("subnetIds") else "aws"
-        b.add(function, f"lambda_{b.short(function)}", f"Lambda {b.short(function)}", zone, "round",
-              security_groups=list(strings(vpc.get("securityGroupIds"))), role=function.inputs.get("role"))
+        b.add(
+            function,
+            f"lambda_{b.short(function)}",
+            f"Lambda {b.short(function)}",
+            zone,
+            "round",
+            security_groups=list(strings(vpc.get("securityGroupIds"))),
+            role=function.inputs.get("role"),
+        )
     for api in run.of_type("aws:apigatewayv2/api:Api"):
-        b.add(api, f"apigw_{b.short(api)}", f"API Gateway {api.inputs.get('protocolType', '')} {b.short(api)}", "aws", "stadium")
+        b.add(
+            api,
+            f"apigw_{b.short(api)}",
+            f"API Gateway {api.inputs.get('protocolType', '')} {b.short(api)}",
+            "aws",
+            "stadium",
+        )
     for pipe in run.of_type("aws:pipes/pipe:Pipe"):
         b.add(pipe, f"pipe_{b.short(pipe)}", f"Pipe {b.short(pipe)}", "aws", "stadium", role=pipe.inputs.get("roleArn"))
     for machine in run.of_type("aws:sfn/stateMachine:StateMachine"):
-        b.add(machine, f"sfn_{b.short(machine)}", f"Step Functions {b.short(machine)}", "aws", "stadium",
-              role=machine.inputs.get("roleArn"))
+        b.add(
+            machine,
+            f"sfn_{b.short(machine)}",
+            f"Step Functions {b.short(machine)}",
+            "aws",
+            "stadium",
+            role=machine.inputs.get("roleArn"),
+        )
     for schedule in _schedules(run):
         b.add(schedule, f"schedule_{b.short(schedule)}", f"schedule {_schedule_expression(schedule)}", "aws", "stadium")
     for topic in run.of_type("aws:sns/topic:Topic"):
         b.add(topic, f"sns_{b.short(topic)}", f"SNS {b.short(topic)}", "aws", "queue")
-    alarms, dashboards = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"), run.of_type("aws:cloudwatch/dashboard:Dashboard")
+    alarms, dashboards = (
+        run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"),
+        run.of_type("aws:cloudwatch/dashboard:Dashboard"),
+    )
     if alarms or dashboards:
         parts = []
         if alarms:
@@ -174,11 +216,22 @@ def _nodes(b: _Builder) -> None:
     if repositories:
         b.add(None, "ecr", "ECR<br/>" + ", ".join(b.short(r) for r in repositories), "aws")
     for cluster in run.of_type("aws:eks/cluster:Cluster") + run.of_type("eks:index:Cluster"):
-        b.add(cluster, f"eks_{b.short(cluster)}", f"EKS control plane {cluster.inputs.get('version', '')}".strip(), "eks")
+        b.add(
+            cluster, f"eks_{b.short(cluster)}", f"EKS control plane {cluster.inputs.get('version', '')}".strip(), "eks"
+        )
     for workload in run.resources:
-        if workload.type in ("kubernetes:apps/v1:Deployment", "kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"):
+        if workload.type in (
+            "kubernetes:apps/v1:Deployment",
+            "kubernetes:helm.sh/v3:Release",
+            "kubernetes:helm.sh/v4:Chart",
+        ):
             name = dig(workload.inputs, "metadata.name") or workload.inputs.get("name") or b.short(workload)
-            b.add(workload, f"k8s_{b.short(workload)}", f"{'Deployment' if workload.type.endswith('Deployment') else 'Helm'} {name}", "eks")
+            b.add(
+                workload,
+                f"k8s_{b.short(workload)}",
+                f"{'Deployment' if workload.type.endswith('Deployment') else 'Helm'} {name}",
+                "eks",
+            )
 
 
 def _endpoint_label(endpoint: RecordedResource) -> str:
@@ -189,13 +242,30 @@ def _endpoint_label(endpoint: RecordedResource) -> str:
 def _database(b: _Builder, database: RecordedResource) -> None:
     inputs = database.inputs
     group = next(
-        (g for g in b.run.of_type("aws:rds/subnetGroup:SubnetGroup") if physical_name(g) == inputs.get("dbSubnetGroupName")), None
+        (
+            g
+            for g in b.run.of_type("aws:rds/subnetGroup:SubnetGroup")
+            if physical_name(g) == inputs.get("dbSubnetGroupName")
+        ),
+        None,
     )
     zone = b.zone(group.inputs.get("subnetIds")) if group else "database"
-    role = "replica" if inputs.get("replicateSourceDb") else "PostgreSQL" if inputs.get("engine") == "postgres" else inputs.get("engine", "")
+    role = (
+        "replica"
+        if inputs.get("replicateSourceDb")
+        else "PostgreSQL"
+        if inputs.get("engine") == "postgres"
+        else inputs.get("engine", "")
+    )
     multi = " Multi-AZ" if inputs.get("multiAz") else ""
-    b.add(database, f"rds_{b.short(database)}", f"RDS {role}<br/>{inputs.get('instanceClass', '')}{multi}", zone, "db",
-          security_groups=list(strings(inputs.get("vpcSecurityGroupIds"))))
+    b.add(
+        database,
+        f"rds_{b.short(database)}",
+        f"RDS {role}<br/>{inputs.get('instanceClass', '')}{multi}",
+        zone,
+        "db",
+        security_groups=list(strings(inputs.get("vpcSecurityGroupIds"))),
+    )
 
 
 def _service(b: _Builder, service: RecordedResource) -> None:
@@ -204,12 +274,20 @@ def _service(b: _Builder, service: RecordedResource) -> None:
     definition = b.refs.find(inputs.get("taskDefinition"), TASK_DEFINITION)
     counts = _scaling(b.run, physical_name(service)) or (number(inputs.get("desiredCount")),) * 2
     providers = {item.get("capacityProvider") for item in inputs.get("capacityProviderStrategies") or []}
-    capacity = " + ".join(sorted(p.replace("FARGATE_SPOT", "Spot").replace("FARGATE", "on-demand") for p in providers if p)) or "Fargate"
-    b.add(service, f"ecs_{b.short(service)}", f"ECS {b.short(service)}<br/>{capacity}, {counts[0]:g}-{counts[1]:g} tasks",
-          b.zone(network.get("subnets"), bool(network.get("assignPublicIp"))), "box",
-          security_groups=list(strings(network.get("securityGroups"))),
-          role=definition.inputs.get("taskRoleArn") if definition else None,
-          public_ip=bool(network.get("assignPublicIp")))
+    capacity = (
+        " + ".join(sorted(p.replace("FARGATE_SPOT", "Spot").replace("FARGATE", "on-demand") for p in providers if p))
+        or "Fargate"
+    )
+    b.add(
+        service,
+        f"ecs_{b.short(service)}",
+        f"ECS {b.short(service)}<br/>{capacity}, {counts[0]:g}-{counts[1]:g} tasks",
+        b.zone(network.get("subnets"), bool(network.get("assignPublicIp"))),
+        "box",
+        security_groups=list(strings(network.get("securityGroups"))),
+        role=definition.inputs.get("taskRoleArn") if definition else None,
+        public_ip=bool(network.get("assignPublicIp")),
+    )
 
 
 def _scaling(run: StackRun, service_name: str) -> tuple[float, float] | None:
@@ -224,11 +302,21 @@ def _task(b: _Builder, launch: TaskLaunch) -> None:
     definition = b.refs.find(launch.task_definition, TASK_DEFINITION)
     label = b.short(definition) if definition else "task"
     providers = {item.get("capacityProvider") for item in launch.strategy} or {launch.launch_type}
-    capacity = " + ".join(sorted(str(p).replace("FARGATE_SPOT", "Spot").replace("FARGATE", "on-demand") for p in providers if p)) or "Fargate"
-    task = b.add(definition, f"task_{label}", f"ECS task {label}<br/>{capacity}, one per run", b.zone(launch.subnets, launch.public_ip),
-                 security_groups=launch.security_groups,
-                 role=definition.inputs.get("taskRoleArn") if definition else None,
-                 public_ip=launch.public_ip)
+    capacity = (
+        " + ".join(
+            sorted(str(p).replace("FARGATE_SPOT", "Spot").replace("FARGATE", "on-demand") for p in providers if p)
+        )
+        or "Fargate"
+    )
+    task = b.add(
+        definition,
+        f"task_{label}",
+        f"ECS task {label}<br/>{capacity}, one per run",
+        b.zone(launch.subnets, launch.public_ip),
+        security_groups=launch.security_groups,
+        role=definition.inputs.get("taskRoleArn") if definition else None,
+        public_ip=launch.public_ip,
+    )
     b.link(b.node_of(launch.runner), task.id, "RunTask")
 
 
@@ -261,10 +349,17 @@ def _edges(b: _Builder) -> None:
         api = refs.find(integration.inputs.get("apiId"), "aws:apigatewayv2/api:Api")
         uri = str(integration.inputs.get("integrationUri", ""))
         # A Lambda proxy's URI is the function's invoke ARN, which embeds the function ARN.
-        target = next((f for f in run.of_type("aws:lambda/function:Function") if f.state.get("arn") and f.state["arn"] in uri), None)
+        target = next(
+            (f for f in run.of_type("aws:lambda/function:Function") if f.state.get("arn") and f.state["arn"] in uri),
+            None,
+        )
         b.link(b.node_of(api), b.node_of(target), "invoke")
     for url in run.of_type("aws:lambda/functionUrl:FunctionUrl"):
-        b.link("internet", b.node_of(refs.find(url.inputs.get("functionName"), "aws:lambda/function:Function")), "function URL")
+        b.link(
+            "internet",
+            b.node_of(refs.find(url.inputs.get("functionName"), "aws:lambda/function:Function")),
+            "function URL",
+        )
     for pipe in run.of_type("aws:pipes/pipe:Pipe"):
         b.link(b.node_of(refs.find(pipe.inputs.get("source"))), b.node_of(pipe), "poll")
         b.link(b.node_of(pipe), b.node_of(refs.find(pipe.inputs.get("target"))), "start")
@@ -344,7 +439,9 @@ def _statements(b: _Builder) -> dict[str, list[dict[str, Any]]]:
             except (ValueError, AttributeError):
                 continue
             statements = [statements] if isinstance(statements, dict) else statements
-            result.setdefault(urn, []).extend(s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow")
+            result.setdefault(urn, []).extend(
+                s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow"
+            )
     return result
 
 
@@ -393,7 +490,9 @@ def _secret_edges(b: _Builder) -> None:
             continue
         for container in containers if isinstance(containers, list) else []:
             for entry in container.get("secrets") or [] if isinstance(container, dict) else []:
-                secret = next((s for s in secrets if str(entry.get("valueFrom", "")).startswith(s.state.get("arn", "-"))), None)
+                secret = next(
+                    (s for s in secrets if str(entry.get("valueFrom", "")).startswith(s.state.get("arn", "-"))), None
+                )
                 if secret is not None and consumer:
                     b.link(consumer, b.node_of(secret), "read", dotted=True)
                     if not has_rds and "database" in secret.name:
@@ -467,7 +566,11 @@ def build_diagram(run: StackRun) -> Diagram:
     _edges(builder)
     vpc = next(iter(run.of_type("aws:ec2/vpc:Vpc")), None)
     zones = len({s.inputs.get("availabilityZone") for s in run.of_type("aws:ec2/subnet:Subnet")})
-    vpc_label = f"VPC {vpc.inputs.get('cidrBlock', '')}" + (f", {zones} AZs" if zones else "") if vpc else "existing VPC (public subnets)"
+    vpc_label = (
+        f"VPC {vpc.inputs.get('cidrBlock', '')}" + (f", {zones} AZs" if zones else "")
+        if vpc
+        else "existing VPC (public subnets)"
+    )
     diagram = Diagram(run.stack, vpc_label, list(builder.nodes.values()), _in_flow_order(list(builder.edges.values())))
     diagram.mermaid = _mermaid(diagram)
     return diagram

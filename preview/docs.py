@@ -48,7 +48,9 @@ def cost_table(analyses: dict[str, Analysis]) -> str:
         cost = analysis.cost
         top = "; ".join(f"{line.item} {usd(line.monthly_usd)}" for line in cost.lines[:TOP_LINES])
         partial = " + unpriced" if not cost.complete else ""
-        lines.append(f"| `{stack}` | {analysis.report.topology} | {cost.region} | {usd(cost.total_usd)}{partial} | {top} |")
+        lines.append(
+            f"| `{stack}` | {analysis.report.topology} | {cost.region} | {usd(cost.total_usd)}{partial} | {top} |"
+        )
     first = next(iter(analyses.values())).cost
     lines += [
         "",
@@ -93,7 +95,9 @@ def expected_files(analyses: dict[str, Analysis]) -> dict[Path, str]:
 
 def stale(analyses: dict[str, Analysis]) -> list[Path]:
     """The generated files whose content on disk differs from what the stacks produce."""
-    return [path for path, content in expected_files(analyses).items() if not path.exists() or path.read_text() != content]
+    return [
+        path for path, content in expected_files(analyses).items() if not path.exists() or path.read_text() != content
+    ]
 
 
 def write(analyses: dict[str, Analysis]) -> list[Path]:

@@ -11,7 +11,8 @@ members), so the rules are AWS's own, not a copy.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from stackconfig.aws_limits import service_model
 
@@ -19,12 +20,21 @@ from .refs import as_document
 
 IDENTITY, TRUST, RESOURCE = "identity", "trust", "resource"
 TOP_KEYS = {"Version", "Id", "Statement"}
-STATEMENT_KEYS = {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"}
+STATEMENT_KEYS = {
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+}
 PRINCIPAL_KEYS = {"AWS", "Service", "Federated", "CanonicalUser"}
 VERSIONS = {"2012-10-17", "2008-10-17"}
 ACTION = re.compile(r"^(\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$")
 IAM_SID = re.compile(r"^[A-Za-z0-9]*$")
-
 
 
 def policy_problems(raw: Any, kind: str) -> Iterator[str]:
@@ -99,7 +109,7 @@ def _principal_problems(key: str, value: Any) -> Iterator[str]:
     if value == "*":
         return
     if not isinstance(value, dict) or not value:
-        yield f"{key} must be \"*\" or an object of AWS/Service/Federated/CanonicalUser"
+        yield f'{key} must be "*" or an object of AWS/Service/Federated/CanonicalUser'
         return
     for name in sorted(set(value) - PRINCIPAL_KEYS):
         yield f"{key} has unknown principal type {name!r}"

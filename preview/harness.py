@@ -13,9 +13,10 @@ import functools
 import json
 import runpy
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pulumi
 import yaml
@@ -241,7 +242,9 @@ def run_stack(
     deterministic), so each distinct run is made once per process and shared:
     treat the returned :class:`StackRun` as read-only.
     """
-    return _run_stack_once(stack, json.dumps(overrides or {}, sort_keys=True), json.dumps(secrets or {}, sort_keys=True))
+    return _run_stack_once(
+        stack, json.dumps(overrides or {}, sort_keys=True), json.dumps(secrets or {}, sort_keys=True)
+    )
 
 
 @functools.cache

@@ -8,8 +8,9 @@ shape for the cost of a job, the preflight rules and the diagram.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from .harness import RecordedResource, StackRun
 from .refs import as_document, dig
@@ -46,7 +47,11 @@ def _camel(value: Any) -> Any:
 
 
 def _launch(runner: RecordedResource, where: str, request: dict[str, Any], task_key: str, steps: int = 0) -> TaskLaunch:
-    network = dig(request, "networkConfiguration.awsVpcConfiguration") or dig(request, "networkConfiguration.awsvpcConfiguration") or {}
+    network = (
+        dig(request, "networkConfiguration.awsVpcConfiguration")
+        or dig(request, "networkConfiguration.awsvpcConfiguration")
+        or {}
+    )
     public = network.get("assignPublicIp")
     overrides = request.get("overrides") or {}
     return TaskLaunch(

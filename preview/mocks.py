@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 
@@ -147,7 +148,10 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
         return {"allocationId": f"eipalloc-{fake_hex(logical)}", "publicIp": "198.51.100.10"}
 
     def _vpc(self, state: dict[str, Any], logical: str) -> dict[str, Any]:
-        return {"defaultSecurityGroupId": f"sg-{fake_hex('default' + logical)}", "mainRouteTableId": f"rtb-{fake_hex('main' + logical)}"}
+        return {
+            "defaultSecurityGroupId": f"sg-{fake_hex('default' + logical)}",
+            "mainRouteTableId": f"rtb-{fake_hex('main' + logical)}",
+        }
 
     def _log_group(self, state: dict[str, Any], _: str) -> dict[str, Any]:
         return {"arn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{state['name']}"}
@@ -244,7 +248,10 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
 
     def _schedule(self, state: dict[str, Any], _: str) -> dict[str, Any]:
         group = state.get("groupName") or "default"
-        return {"arn": f"arn:aws:scheduler:{self.region}:{ACCOUNT_ID}:schedule/{group}/{state['name']}", "groupName": group}
+        return {
+            "arn": f"arn:aws:scheduler:{self.region}:{ACCOUNT_ID}:schedule/{group}/{state['name']}",
+            "groupName": group,
+        }
 
     def _eks_cluster(self, state: dict[str, Any], _: str) -> dict[str, Any]:
         name = state["name"]
@@ -252,9 +259,14 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
         return {
             "arn": f"arn:aws:eks:{self.region}:{ACCOUNT_ID}:cluster/{name}",
             "endpoint": f"https://{cluster_id}.gr7.{self.region}.eks.amazonaws.com",
-            "certificateAuthority": {"data": base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()},
+            "certificateAuthority": {
+                "data": base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()
+            },
             "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{cluster_id}"}]}],
-            "vpcConfig": {**(state.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{fake_hex('eks-cluster' + name)}"},
+            "vpcConfig": {
+                **(state.get("vpcConfig") or {}),
+                "clusterSecurityGroupId": f"sg-{fake_hex('eks-cluster' + name)}",
+            },
             "platformVersion": "eks.1",
             "status": "ACTIVE",
         }
@@ -275,8 +287,17 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
         if token == "kubernetes:helm.sh/v3:Release":
             name = state.get("name") or autoname(logical)
             namespace = state.get("namespace") or "default"
-            status = {"name": name, "namespace": namespace, "chart": state.get("chart"), "version": state.get("version")}
-            return f"{namespace}/{name}", {**state, "name": name, "status": {**status, "revision": 1, "status": "deployed"}}
+            status = {
+                "name": name,
+                "namespace": namespace,
+                "chart": state.get("chart"),
+                "version": state.get("version"),
+            }
+            return f"{namespace}/{name}", {
+                **state,
+                "name": name,
+                "status": {**status, "revision": 1, "status": "deployed"},
+            }
         metadata = dict(state.get("metadata") or {})
         metadata.setdefault("name", autoname(logical))
         metadata.setdefault("uid", fake_hex("uid" + logical, 32))

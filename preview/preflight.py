@@ -17,8 +17,9 @@ or Kubernetes would reject, naming the resource and the rule. Rules:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from stackconfig.aws_limits import (
     LAMBDA_MEMORY_MB,
@@ -128,7 +129,10 @@ def _name_length(run: StackRun) -> Iterator[Finding | int]:
         if isinstance(explicit, str) and explicit:
             name, how = explicit, "explicit name"
         elif isinstance(prefix, str) and prefix:
-            name, how = prefix + "x" * PREFIX_SUFFIX_LENGTH, f"{prefix_key} + {PREFIX_SUFFIX_LENGTH}-character unique suffix"
+            name, how = (
+                prefix + "x" * PREFIX_SUFFIX_LENGTH,
+                f"{prefix_key} + {PREFIX_SUFFIX_LENGTH}-character unique suffix",
+            )
         else:
             name, how = autoname(resource.name), "auto-named: logical name + 8-character suffix"
         yield 1
@@ -153,7 +157,9 @@ def _fargate_size(run: StackRun) -> Iterator[Finding | int]:
 
 def _pair(resource: RecordedResource, cpu: Any, memory: Any, what: str) -> Iterator[Finding]:
     if cpu is None or memory is None:
-        yield _finding("fargate-size", resource, f"{what}: Fargate needs both cpu and memory (got cpu={cpu!r}, memory={memory!r})")
+        yield _finding(
+            "fargate-size", resource, f"{what}: Fargate needs both cpu and memory (got cpu={cpu!r}, memory={memory!r})"
+        )
         return
     problem = fargate_pair_error(cpu_units(cpu), memory_mib(memory))
     if problem:
@@ -197,9 +203,7 @@ def _subnet_cidr(run: StackRun) -> Iterator[Finding | int]:
             continue
         blocks = vpc_blocks.get(vpc_id)
         if blocks is not None and not any(network.subnet_of(block) for block in blocks):
-            yield _finding(
-                "subnet-cidr", subnet, f"{cidr} is outside its VPC's CIDR ({', '.join(map(str, blocks))})"
-            )
+            yield _finding("subnet-cidr", subnet, f"{cidr} is outside its VPC's CIDR ({', '.join(map(str, blocks))})")
         for other, other_network in placed.get(vpc_id, []):
             if network.overlaps(other_network):
                 yield _finding("subnet-cidr", subnet, f"{cidr} overlaps {other.name} ({other_network})")
@@ -232,6 +236,7 @@ POLICY_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": (("policyDocument", RESOURCE),),
 }
 
+
 def _documents(resource: RecordedResource) -> Iterator[tuple[str, str, Any]]:
     for path, kind in POLICY_INPUTS.get(resource.type, ()):
         if "[]." in path:
@@ -261,9 +266,13 @@ def _container_definitions(run: StackRun) -> Iterator[Finding | int]:
 
 # -- exclusive-fields ---------------------------------------------------------------------------------
 def _exclusive_fields(run: StackRun) -> Iterator[Finding | int]:
-    requests = [(service, "", service.inputs.get("launchType"), service.inputs.get("capacityProviderStrategies"))
-                for service in run.of_type("aws:ecs/service:Service")]
-    requests += [(launch.runner, f"{launch.where}: ", launch.launch_type, launch.strategy) for launch in task_launches(run)]
+    requests = [
+        (service, "", service.inputs.get("launchType"), service.inputs.get("capacityProviderStrategies"))
+        for service in run.of_type("aws:ecs/service:Service")
+    ]
+    requests += [
+        (launch.runner, f"{launch.where}: ", launch.launch_type, launch.strategy) for launch in task_launches(run)
+    ]
     for resource, where, launch_type, strategy in requests:
         yield 1
         if launch_type and strategy:
@@ -301,6 +310,8 @@ def preflight(run: StackRun, kubernetes_version: str | None = None) -> Preflight
         findings += sorted(found, key=lambda f: (f.resource, f.message))
     kubernetes = kubernetes_findings(run, kubernetes_version)
     checked["kubernetes-schema"] = kubernetes.checked
-    findings += sorted((Finding("kubernetes-schema", r.name, r.type, message) for r, message in kubernetes.problems),
-                       key=lambda f: (f.resource, f.message))
+    findings += sorted(
+        (Finding("kubernetes-schema", r.name, r.type, message) for r, message in kubernetes.problems),
+        key=lambda f: (f.resource, f.message),
+    )
     return PreflightResult(checked=checked, findings=findings, notes=kubernetes.notes)

@@ -49,4 +49,6 @@ class PriceTable:
         entry = self._entries.get(key)
         if entry is None or region not in entry["usd"]:
             return None
-        return Price(key, float(entry["usd"][region]), entry["unit"], entry["source"], region in entry.get("approximate", ()))
+        return Price(
+            key, float(entry["usd"][region]), entry["unit"], entry["source"], region in entry.get("approximate", ())
+        )

@@ -8,7 +8,8 @@ all need to go from such a value back to the resource that produced it.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .harness import PROJECT, RecordedResource, StackRun
 

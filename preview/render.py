@@ -8,7 +8,8 @@ as JSON so nothing attached is ever silently dropped.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import render_sections
 from .report import Report
@@ -110,14 +111,26 @@ def render_markdown(report: Report) -> str:
         f"{report.topology} topology, {report.environment} sizes, {report.region}: {total} resources "
         "(offline, under Pulumi mocks; nothing was sent to AWS)",
     ]
-    names = [n for n in MARKDOWN_ORDER if n in report.sections] + [n for n in report.sections if n not in MARKDOWN_ORDER]
+    names = [n for n in MARKDOWN_ORDER if n in report.sections] + [
+        n for n in report.sections if n not in MARKDOWN_ORDER
+    ]
     for name in names:
         renderer = MARKDOWN_SECTIONS.get(name)
-        body = renderer(report.sections[name]) if renderer else (
-            f"<details><summary>{name}</summary>\n\n```json\n{json.dumps(report.sections[name], indent=2, default=str)}\n```\n\n</details>"
+        body = (
+            renderer(report.sections[name])
+            if renderer
+            else (
+                f"<details><summary>{name}</summary>\n\n```json\n{json.dumps(report.sections[name], indent=2, default=str)}\n```\n\n</details>"
+            )
         )
         lines += ["", body]
-    lines += ["", f"<details><summary>Resources ({total})</summary>", "", "| component | type | name | settings |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"<details><summary>Resources ({total})</summary>",
+        "",
+        "| component | type | name | settings |",
+        "|---|---|---|---|",
+    ]
     for group in report.components:
         for resource in group.resources:
             settings = _markdown_cell(_settings(resource.settings))

@@ -44,7 +44,11 @@ def _job_lines(estimate: CostEstimate) -> list[str]:
             extras.append(f"{job.state_transitions} Step Functions transitions")
         included = f"; includes {' and '.join(extras)}" if extras else ""
         paid = job.spot_usd if job.as_configured == "spot" else job.on_demand_usd
-        thousand = f"; 1,000 jobs as configured: {usd(paid * 1000)}" if paid is not None and job.as_configured != "mixed" else ""
+        thousand = (
+            f"; 1,000 jobs as configured: {usd(paid * 1000)}"
+            if paid is not None and job.as_configured != "mixed"
+            else ""
+        )
         lines.append(
             f"{job.runner}: {job.architecture} {job.vcpu:g} vCPU / {job.memory_gb:g} GB for {job.minutes:g} min: "
             f"on-demand {usd(job.on_demand_usd, 4)}, Spot {usd(job.spot_usd, 4)} "
@@ -55,11 +59,15 @@ def _job_lines(estimate: CostEstimate) -> list[str]:
 
 # -- cost ------------------------------------------------------------------------------
 def cost_text(estimate: CostEstimate) -> str:
-    out = [f"Idle monthly cost: {usd(estimate.total_usd)}"
-           f"{'' if estimate.complete else ' + unpriced lines'} ({estimate.region}, list prices as of {estimate.as_of})"]
+    out = [
+        f"Idle monthly cost: {usd(estimate.total_usd)}"
+        f"{'' if estimate.complete else ' + unpriced lines'} ({estimate.region}, list prices as of {estimate.as_of})"
+    ]
     width = max((len(line.resource) for line in estimate.lines), default=8)
     for line in estimate.lines + estimate.credits:
-        out.append(f"  {usd(line.monthly_usd):>10}  {line.component:<12} {line.resource:<{width}}  {_item(line)}  [{_quantity(line)}]")
+        out.append(
+            f"  {usd(line.monthly_usd):>10}  {line.component:<12} {line.resource:<{width}}  {_item(line)}  [{_quantity(line)}]"
+        )
     out.append(f"  {usd(estimate.total_usd):>10}  total at idle")
     if estimate.unpriced:
         out.append("  Not priced (add the price to preview/prices.yaml):")
@@ -89,9 +97,17 @@ def cost_markdown(estimate: CostEstimate) -> str:
         out.append(f"| {usd(line.monthly_usd)} | {line.component} | {resource} | {_item(line)} | {_quantity(line)} |")
     out.append(f"| **{usd(estimate.total_usd)}** | | | **total at idle** | |")
     if estimate.unpriced:
-        out += ["", "Not priced (add the price to `preview/prices.yaml`):", *[f"- {text}" for text in estimate.unpriced]]
+        out += [
+            "",
+            "Not priced (add the price to `preview/prices.yaml`):",
+            *[f"- {text}" for text in estimate.unpriced],
+        ]
     if estimate.jobs:
-        out += ["", "One worker job (billed per second, one-minute minimum):", *[f"- {text}" for text in _job_lines(estimate)]]
+        out += [
+            "",
+            "One worker job (billed per second, one-minute minimum):",
+            *[f"- {text}" for text in _job_lines(estimate)],
+        ]
     out += ["", "<details><summary>Left out and assumptions</summary>", ""]
     out += [f"- left out: {text}" for text in estimate.left_out]
     out += [f"- assumed: {text}" for text in estimate.assumptions]
@@ -136,7 +152,9 @@ def diagram_text(diagram: Diagram) -> str:
 
 
 def diagram_markdown(diagram: Diagram) -> str:
-    return "\n".join(["<details><summary>Diagram</summary>", "", "```mermaid", diagram.mermaid.rstrip(), "```", "", "</details>"])
+    return "\n".join(
+        ["<details><summary>Diagram</summary>", "", "```mermaid", diagram.mermaid.rstrip(), "```", "", "</details>"]
+    )
 
 
 # -- compare -----------------------------------------------------------------------------------
@@ -153,8 +171,10 @@ def compare_text(c: Comparison) -> str:
         *[f"  note: {note}" for note in c.notes],
         "",
         "Cost differences (biggest first)",
-        *[f"  {signed_usd(x.after_usd - x.before_usd):>11}  {x.component:<12} {x.resource}  ({usd(x.before_usd)} -> {usd(x.after_usd)})"
-          for x in c.cost_changes],
+        *[
+            f"  {signed_usd(x.after_usd - x.before_usd):>11}  {x.component:<12} {x.resource}  ({usd(x.before_usd)} -> {usd(x.after_usd)})"
+            for x in c.cost_changes
+        ],
         "",
         f"Only in {c.after}",
         *[f"  + {token}  {name}" for token, name in c.added],
@@ -189,8 +209,10 @@ def compare_markdown(c: Comparison) -> str:
         "",
         "| cost change | component | resource | before | after |",
         "|---:|---|---|---:|---:|",
-        *[f"| {signed_usd(x.after_usd - x.before_usd)} | {x.component} | `{x.resource}` | {usd(x.before_usd)} | {usd(x.after_usd)} |"
-          for x in c.cost_changes],
+        *[
+            f"| {signed_usd(x.after_usd - x.before_usd)} | {x.component} | `{x.resource}` | {usd(x.before_usd)} | {usd(x.after_usd)} |"
+            for x in c.cost_changes
+        ],
         "",
         f"<details><summary>Only in {c.after} ({len(c.added)}) and only in {c.before} ({len(c.removed)})</summary>",
         "",
@@ -204,7 +226,9 @@ def compare_markdown(c: Comparison) -> str:
     ]
     for change in c.changed:
         out.append(f"- `{change.type}` `{change.name}`")
-        out.extend(f"  - `{s.path}`: `{_value(s.before)}` → `{_value(s.after)}`" for s in change.settings[:MAX_SETTINGS_SHOWN])
+        out.extend(
+            f"  - `{s.path}`: `{_value(s.before)}` → `{_value(s.after)}`" for s in change.settings[:MAX_SETTINGS_SHOWN]
+        )
         if len(change.settings) > MAX_SETTINGS_SHOWN:
             out.append(f"  - ... {len(change.settings) - MAX_SETTINGS_SHOWN} more")
     out += ["", "</details>"]

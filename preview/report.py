@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .harness import PROJECT, RecordedResource, StackRun
 
@@ -24,16 +25,35 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:ec2/flowLog:FlowLog": ("trafficType", "logDestinationType"),
     "aws:ec2/securityGroup:SecurityGroup": ("name", "description"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
-        "description", "ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6", "referencedSecurityGroupId",
+        "description",
+        "ipProtocol",
+        "fromPort",
+        "toPort",
+        "cidrIpv4",
+        "cidrIpv6",
+        "referencedSecurityGroupId",
     ),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
-        "description", "ipProtocol", "fromPort", "toPort", "cidrIpv4", "referencedSecurityGroupId",
+        "description",
+        "ipProtocol",
+        "fromPort",
+        "toPort",
+        "cidrIpv4",
+        "referencedSecurityGroupId",
     ),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
     "aws:rds/subnetGroup:SubnetGroup": ("name",),
     "aws:rds/instance:Instance": (
-        "identifier", "instanceClass", "engineVersion", "allocatedStorage", "maxAllocatedStorage", "multiAz",
-        "backupRetentionPeriod", "deletionProtection", "finalSnapshotIdentifier", "replicateSourceDb",
+        "identifier",
+        "instanceClass",
+        "engineVersion",
+        "allocatedStorage",
+        "maxAllocatedStorage",
+        "multiAz",
+        "backupRetentionPeriod",
+        "deletionProtection",
+        "finalSnapshotIdentifier",
+        "replicateSourceDb",
     ),
     "aws:rds/parameterGroup:ParameterGroup": ("family", "parameters"),
     "aws:secretsmanager/secret:Secret": ("description",),
@@ -44,7 +64,10 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     # Never the kubeconfig: it is a secret input.
     "pulumi:providers:kubernetes": ("enableServerSideApply",),
     "pulumi:providers:aws": ("region",),
-    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": ("capacityProviders", "defaultCapacityProviderStrategies"),
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": (
+        "capacityProviders",
+        "defaultCapacityProviderStrategies",
+    ),
     "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform"),
     "aws:ecs/service:Service": ("name", "desiredCount", "enableExecuteCommand", "healthCheckGracePeriodSeconds"),
     "aws:appautoscaling/target:Target": ("resourceId", "minCapacity", "maxCapacity"),
@@ -55,14 +78,26 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:pipes/pipe:Pipe": ("name", "desiredState", "sourceParameters", "targetParameters"),
     "aws:sfn/stateMachine:StateMachine": ("name", "type"),
     "aws:lambda/function:Function": (
-        "name", "packageType", "memorySize", "timeout", "reservedConcurrentExecutions", "tracingConfig", "vpcConfig",
+        "name",
+        "packageType",
+        "memorySize",
+        "timeout",
+        "reservedConcurrentExecutions",
+        "tracingConfig",
+        "vpcConfig",
     ),
     "aws:scheduler/schedule:Schedule": ("name", "scheduleExpression", "state"),
     "aws:apigatewayv2/integration:Integration": ("integrationType", "payloadFormatVersion", "timeoutMilliseconds"),
     "aws:apigatewayv2/stage:Stage": ("name", "autoDeploy", "defaultRouteSettings"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": (
-        "metricName", "statistic", "extendedStatistic", "comparisonOperator", "threshold", "period",
-        "evaluationPeriods", "treatMissingData",
+        "metricName",
+        "statistic",
+        "extendedStatistic",
+        "comparisonOperator",
+        "threshold",
+        "period",
+        "evaluationPeriods",
+        "treatMissingData",
     ),
     "aws:sns/topic:Topic": ("name", "kmsMasterKeyId"),
     "aws:budgets/budget:Budget": ("limitAmount", "limitUnit", "timeUnit", "costFilters"),
@@ -82,11 +117,15 @@ def _run_task_steps(resource: RecordedResource) -> dict[str, Any]:
         arguments = state.get("Arguments") or state.get("Parameters") or {}
         network = arguments.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
         overrides = arguments.get("Overrides", {}).get("ContainerOverrides", [{}])[0]
-        shown[f"{name}.capacity"] = [f"{s['CapacityProvider']}:{s['Weight']}" for s in arguments.get("CapacityProviderStrategy", [])]
+        shown[f"{name}.capacity"] = [
+            f"{s['CapacityProvider']}:{s['Weight']}" for s in arguments.get("CapacityProviderStrategy", [])
+        ]
         shown[f"{name}.launchType"] = arguments.get("LaunchType", "none")
         shown[f"{name}.publicIp"] = network.get("AssignPublicIp", "DISABLED")
         shown[f"{name}.cpu/memory"] = f"{overrides.get('Cpu', 'unset')}/{overrides.get('Memory', 'unset')}"
-        shown[f"{name}.retries"] = [f"{'|'.join(r['ErrorEquals'])} x{r.get('MaxAttempts', 3)}" for r in state.get("Retry", [])]
+        shown[f"{name}.retries"] = [
+            f"{'|'.join(r['ErrorEquals'])} x{r.get('MaxAttempts', 3)}" for r in state.get("Retry", [])
+        ]
         shown[f"{name}.onFailure"] = [c["Next"] for c in state.get("Catch", [])]
     return shown
 

@@ -83,7 +83,7 @@ def load_stack_config(project: str, stack: str) -> tuple[StackConfig, StackSecre
     """Validate the current stack's configuration; raise :class:`ConfigError` on any problem."""
     raw = _all_raw_config()
     namespace = f"{project}:"
-    own = {key[len(namespace):]: _parse_value(value) for key, value in raw.items() if key.startswith(namespace)}
+    own = {key[len(namespace) :]: _parse_value(value) for key, value in raw.items() if key.startswith(namespace)}
 
     secret_values = {key: own.pop(key) for key in list(own) if key in SECRET_KEYS}
     problems = [

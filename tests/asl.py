@@ -11,8 +11,9 @@ so a test can play a Spot interruption, a crash or a throttled API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import jsonata
 
@@ -83,7 +84,10 @@ def run(
     for _ in range(max_transitions):
         state = states[name]
         execution.path.append(name)
-        context = {"Execution": {"Id": EXECUTION_ARN, "Input": execution_input}, "State": {"Name": name, "RetryCount": 0}}
+        context = {
+            "Execution": {"Id": EXECUTION_ARN, "Input": execution_input},
+            "State": {"Name": name, "RetryCount": 0},
+        }
 
         def bindings(**extra: Any) -> dict[str, Any]:
             return {**variables, "states": {"input": state_input, "context": context, **extra}}
@@ -93,15 +97,15 @@ def run(
             variables.update(_evaluate(state.get("Assign", {}), bindings()))
             output = state_input
         elif kind == "Choice":
-            chosen = next(
-                (rule for rule in state["Choices"] if _evaluate(rule["Condition"], bindings()) is True), None
-            )
+            chosen = next((rule for rule in state["Choices"] if _evaluate(rule["Condition"], bindings()) is True), None)
             if chosen is None and "Default" not in state:
                 return _fail(execution, "States.NoChoiceMatched", name)
             name = chosen["Next"] if chosen else state["Default"]
             continue
         elif kind == "Fail":
-            return _fail(execution, _evaluate(state.get("Error"), bindings()), _evaluate(state.get("Cause"), bindings()))
+            return _fail(
+                execution, _evaluate(state.get("Error"), bindings()), _evaluate(state.get("Cause"), bindings())
+            )
         elif kind == "Task":
             attempts: dict[int, int] = {}
             while True:
@@ -115,11 +119,15 @@ def run(
                     index = next((i for i, r in enumerate(retriers) if _matches(r["ErrorEquals"], failure.error)), None)
                     if index is not None and attempts.get(index, 0) < retriers[index].get("MaxAttempts", 3):
                         retrier = retriers[index]
-                        delay = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** attempts.get(index, 0)
+                        delay = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** attempts.get(
+                            index, 0
+                        )
                         execution.waits.append(min(delay, retrier.get("MaxDelaySeconds", delay)))
                         attempts[index] = attempts.get(index, 0) + 1
                         continue
-                    catcher = next((c for c in state.get("Catch", []) if _matches(c["ErrorEquals"], failure.error)), None)
+                    catcher = next(
+                        (c for c in state.get("Catch", []) if _matches(c["ErrorEquals"], failure.error)), None
+                    )
                     if catcher is None:
                         return _fail(execution, failure.error, failure.cause)
                     error_output = {"Error": failure.error, "Cause": failure.cause}

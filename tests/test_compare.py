@@ -16,9 +16,18 @@ def _stack(stack: str, *, instance_class: str, retention: int, nat: bool):
     def build():
         vpc = aws.ec2.Vpc(f"flowbuilder-{stack}-vpc", cidr_block="10.0.0.0/16")
         subnet = aws.ec2.Subnet(f"flowbuilder-{stack}-public-a", vpc_id=vpc.id, cidr_block="10.0.0.0/24")
-        aws.rds.Instance(f"flowbuilder-{stack}-postgres", identifier=f"flowbuilder-{stack}-postgres", engine="postgres",
-                         instance_class=instance_class, allocated_storage=20, storage_type="gp3", username="app")
-        aws.cloudwatch.LogGroup(f"flowbuilder-{stack}-api-logs", name=f"/flowbuilder/{stack}/api", retention_in_days=retention)
+        aws.rds.Instance(
+            f"flowbuilder-{stack}-postgres",
+            identifier=f"flowbuilder-{stack}-postgres",
+            engine="postgres",
+            instance_class=instance_class,
+            allocated_storage=20,
+            storage_type="gp3",
+            username="app",
+        )
+        aws.cloudwatch.LogGroup(
+            f"flowbuilder-{stack}-api-logs", name=f"/flowbuilder/{stack}/api", retention_in_days=retention
+        )
         if nat:
             address = aws.ec2.Eip(f"flowbuilder-{stack}-nat-eip", domain="vpc")
             aws.ec2.NatGateway(f"flowbuilder-{stack}-nat", allocation_id=address.allocation_id, subnet_id=subnet.id)
@@ -56,7 +65,13 @@ def test_promotion_lists_added_resources_changed_settings_and_cost():
 def test_a_stack_compared_with_itself_has_no_differences():
     dev = _stack("dev", instance_class="db.t4g.micro", retention=7, nat=True)
     result = _compare(dev, dev)
-    assert (result.added, result.removed, result.changed, result.cost_changes, result.cost_delta_usd) == ([], [], [], [], 0)
+    assert (result.added, result.removed, result.changed, result.cost_changes, result.cost_delta_usd) == (
+        [],
+        [],
+        [],
+        [],
+        0,
+    )
 
 
 def test_dev_to_prod():

@@ -52,11 +52,15 @@ def test_committed_stack_files_load(stack, environment, topology, nat):
 def test_environment_defaults_follow_the_design_sizes():
     dev, staging, prod = load("dev"), load("staging"), load("prod")
     assert (dev.database.instance_class, dev.database.allocated_storage_gb, dev.database.backup_retention_days) == (
-        "db.t4g.micro", 20, 1,
+        "db.t4g.micro",
+        20,
+        1,
     )
     assert (staging.database.instance_class, staging.database.allocated_storage_gb) == ("db.t4g.small", 50)
     assert (prod.database.instance_class, prod.database.backup_retention_days, prod.database.multi_az) == (
-        "db.t4g.medium", 30, True,
+        "db.t4g.medium",
+        30,
+        True,
     )
     assert (dev.api.cpu, dev.api.memory, prod.api.cpu, prod.api.memory) == (256, 512, 1024, 2048)
     assert (dev.worker.cpu, dev.worker.memory, prod.worker.cpu, prod.worker.memory) == (1024, 2048, 2048, 4096)
@@ -82,55 +86,88 @@ def test_default_tags_name_project_stack_environment_and_cost_center():
 
 
 BAD_INPUTS = [
-    pytest.param("dev", {"flowbuilder:natStrategy": "instance"}, "flowbuilder:natStrategy: unknown key", id="unknown-top-key"),
     pytest.param(
-        "dev", {"flowbuilder:network": {"natStrategey": "instance"}}, "flowbuilder:network.natStrategey: unknown key",
+        "dev", {"flowbuilder:natStrategy": "instance"}, "flowbuilder:natStrategy: unknown key", id="unknown-top-key"
+    ),
+    pytest.param(
+        "dev",
+        {"flowbuilder:network": {"natStrategey": "instance"}},
+        "flowbuilder:network.natStrategey: unknown key",
         id="unknown-nested-key",
     ),
     pytest.param(
-        "dev", {"flowbuilder:api": {"desiredCount": "two"}}, "flowbuilder:api.desiredCount: Input should be a valid integer",
+        "dev",
+        {"flowbuilder:api": {"desiredCount": "two"}},
+        "flowbuilder:api.desiredCount: Input should be a valid integer",
         id="wrong-type",
     ),
-    pytest.param("dev", {"aws:region": "us-central-9"}, "aws:region: 'us-central-9' is not an AWS region", id="bad-region"),
     pytest.param(
-        "dev", {"flowbuilder:network": {"privateSubnetCidrs": ["10.1.10.0/24", "10.0.11.0/24"]}},
-        "subnet 10.1.10.0/24 (private) is outside vpcCidr 10.0.0.0/16", id="subnet-outside-vpc",
+        "dev", {"aws:region": "us-central-9"}, "aws:region: 'us-central-9' is not an AWS region", id="bad-region"
     ),
     pytest.param(
-        "dev", {"flowbuilder:network": {"databaseSubnetCidrs": ["10.0.0.0/23", "10.0.21.0/24"]}},
-        "subnet 10.0.0.0/23 (database) overlaps subnet 10.0.0.0/24", id="subnet-overlap",
+        "dev",
+        {"flowbuilder:network": {"privateSubnetCidrs": ["10.1.10.0/24", "10.0.11.0/24"]}},
+        "subnet 10.1.10.0/24 (private) is outside vpcCidr 10.0.0.0/16",
+        id="subnet-outside-vpc",
     ),
     pytest.param(
-        "dev", {"flowbuilder:network": {"publicSubnetCidrs": ["10.0.0.0/24"]}},
-        "publicSubnetCidrs has 1 CIDRs; need one per availability zone (2)", id="too-few-subnet-cidrs",
+        "dev",
+        {"flowbuilder:network": {"databaseSubnetCidrs": ["10.0.0.0/23", "10.0.21.0/24"]}},
+        "subnet 10.0.0.0/23 (database) overlaps subnet 10.0.0.0/24",
+        id="subnet-overlap",
     ),
     pytest.param(
-        "dev", {"flowbuilder:network": {"availabilityZones": 1}}, "standard topology needs at least 2 AZs",
+        "dev",
+        {"flowbuilder:network": {"publicSubnetCidrs": ["10.0.0.0/24"]}},
+        "publicSubnetCidrs has 1 CIDRs; need one per availability zone (2)",
+        id="too-few-subnet-cidrs",
+    ),
+    pytest.param(
+        "dev",
+        {"flowbuilder:network": {"availabilityZones": 1}},
+        "standard topology needs at least 2 AZs",
         id="one-az-standard",
     ),
     pytest.param(
-        "dev", {"flowbuilder:network": {"natStrategy": "nat-gw"}},
+        "dev",
+        {"flowbuilder:network": {"natStrategy": "nat-gw"}},
         "flowbuilder:network.natStrategy: Input should be 'none', 'single-gateway', 'gateway-per-az' or 'instance'",
         id="unknown-nat-strategy",
     ),
     pytest.param(
-        "dev", {"flowbuilder:worker": {"cpu": 1024, "memory": 1024}},
+        "dev",
+        {"flowbuilder:worker": {"cpu": 1024, "memory": 1024}},
         "flowbuilder:worker: memory 1024 is not allowed with cpu 1024; allowed memory: 2048-8192 MiB",
         id="invalid-fargate-pair",
     ),
     pytest.param(
-        "dev", {"flowbuilder:api": {"cpu": 300, "memory": 512}}, "cpu 300 is not a Fargate size", id="invalid-fargate-cpu",
+        "dev",
+        {"flowbuilder:api": {"cpu": 300, "memory": 512}},
+        "cpu 300 is not a Fargate size",
+        id="invalid-fargate-cpu",
     ),
-    pytest.param("dev", {"flowbuilder:topology": "serverless"}, "flowbuilder:topology: 'serverless' is not allowed; allowed: standard, zero-scale", id="unknown-topology"),
     pytest.param(
-        "ultra", {"flowbuilder:network": {"natStrategy": "single-gateway"}}, "zero-scale runs in public subnets",
+        "dev",
+        {"flowbuilder:topology": "serverless"},
+        "flowbuilder:topology: 'serverless' is not allowed; allowed: standard, zero-scale",
+        id="unknown-topology",
+    ),
+    pytest.param(
+        "ultra",
+        {"flowbuilder:network": {"natStrategy": "single-gateway"}},
+        "zero-scale runs in public subnets",
         id="nat-in-zero-scale",
     ),
     pytest.param(
-        "dev", {"flowbuilder:logRetentionDays": 10}, "flowbuilder:logRetentionDays: CloudWatch accepts only", id="retention",
+        "dev",
+        {"flowbuilder:logRetentionDays": 10},
+        "flowbuilder:logRetentionDays: CloudWatch accepts only",
+        id="retention",
     ),
     pytest.param(
-        "dev", {"flowbuilder:externalDatabaseUrl": "postgresql://x"}, "must be set with `pulumi config set --secret",
+        "dev",
+        {"flowbuilder:externalDatabaseUrl": "postgresql://x"},
+        "must be set with `pulumi config set --secret",
         id="secret-in-plaintext",
     ),
 ]

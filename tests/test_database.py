@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pulumi
 import pytest
@@ -14,7 +15,6 @@ from components import Database, DatabaseArgs, Networking, NetworkingArgs
 from components.database import SECRET_KIND_RDS_MASTER, SECRET_KIND_URL
 from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, read_stack_file, run_program, run_stack
 from stackconfig import ConfigError, load_stack_config
-
 from tests.conftest import committed_run
 
 INSTANCE = "aws:rds/instance:Instance"
@@ -119,9 +119,7 @@ def test_log_exports_land_in_log_groups_with_retention_created_first(stack):
     run = committed_run(stack)
     db = primary(run)
     retention = {"dev": 7, "staging": 14, "prod": 30}[stack]
-    groups = {
-        g.inputs["name"]: g for g in run.of_type(LOG_GROUP) if g.inputs["name"].startswith("/aws/rds/instance/")
-    }
+    groups = {g.inputs["name"]: g for g in run.of_type(LOG_GROUP) if g.inputs["name"].startswith("/aws/rds/instance/")}
     assert sorted(groups) == [
         f"/aws/rds/instance/flowbuilder-{stack}-postgres/postgresql",
         f"/aws/rds/instance/flowbuilder-{stack}-postgres/upgrade",
@@ -403,7 +401,9 @@ def test_no_plaintext_credentials_in_any_resource_or_output(which):
             ("inputs", resource.inputs, resource.secret_inputs),
             ("state", resource.state, resource.secret_state),
         ):
-            leaks += [f"{resource.name} {where}.{p}" for p in plaintext_credentials(values, secret, (EXTERNAL_PASSWORD,))]
+            leaks += [
+                f"{resource.name} {where}.{p}" for p in plaintext_credentials(values, secret, (EXTERNAL_PASSWORD,))
+            ]
     public_outputs = {k: v for k, v in run.outputs.items() if k not in run.secret_outputs}
     leaks += [f"output {p}" for p in plaintext_credentials(public_outputs, frozenset(), (EXTERNAL_PASSWORD,))]
     assert leaks == []

@@ -57,55 +57,133 @@ def _standard():
         return aws.ec2.SecurityGroup(f"flowbuilder-dev-{name}-sg", name=f"flowbuilder-dev-{name}", vpc_id=vpc.id)
 
     def role(name: str, *statements: dict) -> aws.iam.Role:
-        trust = document({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"})
+        trust = document(
+            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        )
         created = aws.iam.Role(f"flowbuilder-dev-{name}", assume_role_policy=trust)
-        aws.iam.RolePolicy(f"flowbuilder-dev-{name}", role=created.id, policy=pulumi.Output.json_dumps(
-            {"Version": "2012-10-17", "Statement": list(statements)}))
+        aws.iam.RolePolicy(
+            f"flowbuilder-dev-{name}",
+            role=created.id,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)}),
+        )
         return created
 
     def task(name: str, task_role: aws.iam.Role) -> aws.ecs.TaskDefinition:
-        return aws.ecs.TaskDefinition(f"flowbuilder-dev-{name}", family=f"flowbuilder-dev-{name}", cpu="256", memory="512",
-                                      network_mode="awsvpc", requires_compatibilities=["FARGATE"], task_role_arn=task_role.arn,
-                                      container_definitions=json.dumps([{"name": name, "image": f"{name}:1"}]))
+        return aws.ecs.TaskDefinition(
+            f"flowbuilder-dev-{name}",
+            family=f"flowbuilder-dev-{name}",
+            cpu="256",
+            memory="512",
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            task_role_arn=task_role.arn,
+            container_definitions=json.dumps([{"name": name, "image": f"{name}:1"}]),
+        )
 
     vpc = aws.ec2.Vpc("flowbuilder-dev-vpc", cidr_block="10.0.0.0/16")
     tiers = {
-        tier: [aws.ec2.Subnet(f"flowbuilder-dev-{tier}-{zone}", vpc_id=vpc.id, cidr_block=f"10.0.{base + i}.0/24",
-                              availability_zone=f"us-east-1{zone}", tags={"tier": tier}) for i, zone in enumerate("ab")]
+        tier: [
+            aws.ec2.Subnet(
+                f"flowbuilder-dev-{tier}-{zone}",
+                vpc_id=vpc.id,
+                cidr_block=f"10.0.{base + i}.0/24",
+                availability_zone=f"us-east-1{zone}",
+                tags={"tier": tier},
+            )
+            for i, zone in enumerate("ab")
+        ]
         for tier, base in (("public", 0), ("private", 10), ("database", 20))
     }
     alb_sg, api_sg, worker_sg, scheduler_sg, db_sg = (sg(n) for n in ("alb", "api", "worker", "scheduler", "database"))
-    aws.vpc.SecurityGroupIngressRule("api-from-alb", security_group_id=api_sg.id, referenced_security_group_id=alb_sg.id,
-                                     ip_protocol="tcp", from_port=8080, to_port=8080)
+    aws.vpc.SecurityGroupIngressRule(
+        "api-from-alb",
+        security_group_id=api_sg.id,
+        referenced_security_group_id=alb_sg.id,
+        ip_protocol="tcp",
+        from_port=8080,
+        to_port=8080,
+    )
     for client, group in (("api", api_sg), ("worker", worker_sg), ("scheduler", scheduler_sg)):
-        aws.vpc.SecurityGroupIngressRule(f"db-from-{client}", security_group_id=db_sg.id, referenced_security_group_id=group.id,
-                                         ip_protocol="tcp", from_port=5432, to_port=5432)
+        aws.vpc.SecurityGroupIngressRule(
+            f"db-from-{client}",
+            security_group_id=db_sg.id,
+            referenced_security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=5432,
+            to_port=5432,
+        )
     queue = aws.sqs.Queue("flowbuilder-dev-work", name="flowbuilder-dev-work")
     send = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue.arn}
     receive = {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": queue.arn}
-    alb = aws.lb.LoadBalancer("flowbuilder-dev-alb", internal=False, subnets=[s.id for s in tiers["public"]], security_groups=[alb_sg.id])
-    target_group = aws.lb.TargetGroup("flowbuilder-dev-api-tg", port=8080, protocol="HTTP", target_type="ip", vpc_id=vpc.id)
-    aws.lb.Listener("flowbuilder-dev-http", load_balancer_arn=alb.arn, port=80,
-                    default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)])
+    alb = aws.lb.LoadBalancer(
+        "flowbuilder-dev-alb", internal=False, subnets=[s.id for s in tiers["public"]], security_groups=[alb_sg.id]
+    )
+    target_group = aws.lb.TargetGroup(
+        "flowbuilder-dev-api-tg", port=8080, protocol="HTTP", target_type="ip", vpc_id=vpc.id
+    )
+    aws.lb.Listener(
+        "flowbuilder-dev-http",
+        load_balancer_arn=alb.arn,
+        port=80,
+        default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)],
+    )
     private = aws.ecs.ServiceNetworkConfigurationArgs
-    aws.ecs.Service("flowbuilder-dev-api", name="flowbuilder-dev-api", cluster="c", desired_count=1,
-                    task_definition=task("api", role("api-task", send)).arn,
-                    network_configuration=private(subnets=[s.id for s in tiers["private"]], security_groups=[api_sg.id]),
-                    load_balancers=[aws.ecs.ServiceLoadBalancerArgs(target_group_arn=target_group.arn, container_name="api", container_port=8080)])
-    aws.ecs.Service("flowbuilder-dev-worker", name="flowbuilder-dev-worker", cluster="c", desired_count=0,
-                    task_definition=task("worker", role("worker-task", receive)).arn,
-                    network_configuration=private(subnets=[s.id for s in tiers["private"]], security_groups=[worker_sg.id]))
+    aws.ecs.Service(
+        "flowbuilder-dev-api",
+        name="flowbuilder-dev-api",
+        cluster="c",
+        desired_count=1,
+        task_definition=task("api", role("api-task", send)).arn,
+        network_configuration=private(subnets=[s.id for s in tiers["private"]], security_groups=[api_sg.id]),
+        load_balancers=[
+            aws.ecs.ServiceLoadBalancerArgs(
+                target_group_arn=target_group.arn, container_name="api", container_port=8080
+            )
+        ],
+    )
+    aws.ecs.Service(
+        "flowbuilder-dev-worker",
+        name="flowbuilder-dev-worker",
+        cluster="c",
+        desired_count=0,
+        task_definition=task("worker", role("worker-task", receive)).arn,
+        network_configuration=private(subnets=[s.id for s in tiers["private"]], security_groups=[worker_sg.id]),
+    )
     function = aws.lambda_.Function(
-        "flowbuilder-dev-scheduler", package_type="Image", image_uri="scheduler:1", role=role("scheduler", send).arn,
-        vpc_config=aws.lambda_.FunctionVpcConfigArgs(subnet_ids=[s.id for s in tiers["private"]], security_group_ids=[scheduler_sg.id]))
-    aws.scheduler.Schedule("flowbuilder-dev-scheduler", schedule_expression="rate(5 minutes)",
-                           flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-                           target=aws.scheduler.ScheduleTargetArgs(arn=function.arn, role_arn=f"arn:aws:iam::{ACCOUNT}:role/invoke"))
-    subnet_group = aws.rds.SubnetGroup("flowbuilder-dev-db", name="flowbuilder-dev-db", subnet_ids=[s.id for s in tiers["database"]])
-    aws.rds.Instance("flowbuilder-dev-postgres", engine="postgres", instance_class="db.t4g.micro", allocated_storage=20,
-                     db_subnet_group_name=subnet_group.name, vpc_security_group_ids=[db_sg.id], username="app")
-    aws.ec2.Instance("flowbuilder-dev-nat", ami="ami-1", instance_type="t4g.nano", source_dest_check=False,
-                     subnet_id=tiers["public"][0].id, associate_public_ip_address=True)
+        "flowbuilder-dev-scheduler",
+        package_type="Image",
+        image_uri="scheduler:1",
+        role=role("scheduler", send).arn,
+        vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+            subnet_ids=[s.id for s in tiers["private"]], security_group_ids=[scheduler_sg.id]
+        ),
+    )
+    aws.scheduler.Schedule(
+        "flowbuilder-dev-scheduler",
+        schedule_expression="rate(5 minutes)",
+        flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+        target=aws.scheduler.ScheduleTargetArgs(arn=function.arn, role_arn=f"arn:aws:iam::{ACCOUNT}:role/invoke"),
+    )
+    subnet_group = aws.rds.SubnetGroup(
+        "flowbuilder-dev-db", name="flowbuilder-dev-db", subnet_ids=[s.id for s in tiers["database"]]
+    )
+    aws.rds.Instance(
+        "flowbuilder-dev-postgres",
+        engine="postgres",
+        instance_class="db.t4g.micro",
+        allocated_storage=20,
+        db_subnet_group_name=subnet_group.name,
+        vpc_security_group_ids=[db_sg.id],
+        username="app",
+    )
+    aws.ec2.Instance(
+        "flowbuilder-dev-nat",
+        ami="ami-1",
+        instance_type="t4g.nano",
+        source_dest_check=False,
+        subnet_id=tiers["public"][0].id,
+        associate_public_ip_address=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +207,17 @@ def test_standard_flow_api_queue_worker_database(standard):
 
 
 def test_standard_nodes_sit_in_the_tier_of_their_subnets(standard):
-    assert [zone_of(standard, n) for n in ("lb_alb", "nat", "ecs_api", "ecs_worker", "lambda_scheduler", "rds_postgres", "sqs_work")] == [
-        "public", "public", "private", "private", "private", "database", "aws",
+    assert [
+        zone_of(standard, n)
+        for n in ("lb_alb", "nat", "ecs_api", "ecs_worker", "lambda_scheduler", "rds_postgres", "sqs_work")
+    ] == [
+        "public",
+        "public",
+        "private",
+        "private",
+        "private",
+        "database",
+        "aws",
     ]
     assert standard.vpc_label == "VPC 10.0.0.0/16, 2 AZs"
     public_block = standard.mermaid.split('subgraph public["Public subnets"]')[1].split("end")[0]
@@ -147,12 +234,23 @@ def test_without_a_permission_there_is_no_queue_edge():
     def build():
         queue = aws.sqs.Queue("flowbuilder-dev-work", name="flowbuilder-dev-work")
         other = aws.sqs.Queue("flowbuilder-dev-other", name="flowbuilder-dev-other")
-        trust = document({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
+        trust = document(
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        )
         role = aws.iam.Role("flowbuilder-dev-fn", assume_role_policy=trust)
-        aws.iam.RolePolicy("flowbuilder-dev-fn", role=role.id, policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "sqs:GetQueueAttributes", "Resource": queue.arn},
-            {"Effect": "Allow", "Action": "sqs:Send*", "Resource": other.arn},
-        ]}))
+        aws.iam.RolePolicy(
+            "flowbuilder-dev-fn",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "sqs:GetQueueAttributes", "Resource": queue.arn},
+                        {"Effect": "Allow", "Action": "sqs:Send*", "Resource": other.arn},
+                    ],
+                }
+            ),
+        )
         aws.lambda_.Function("flowbuilder-dev-fn", package_type="Image", image_uri="fn:1", role=role.arn)
 
     diagram = build_diagram(program(build))
@@ -162,13 +260,20 @@ def test_without_a_permission_there_is_no_queue_edge():
 def test_http_api_and_function_url_edges():
     def build():
         role = f"arn:aws:iam::{ACCOUNT}:role/fn"
-        api_function = aws.lambda_.Function("flowbuilder-ultra-api", name="flowbuilder-ultra-api", package_type="Image",
-                                            image_uri="api:1", role=role)
-        hook = aws.lambda_.Function("flowbuilder-ultra-hook", name="flowbuilder-ultra-hook", package_type="Image",
-                                    image_uri="hook:1", role=role)
+        api_function = aws.lambda_.Function(
+            "flowbuilder-ultra-api", name="flowbuilder-ultra-api", package_type="Image", image_uri="api:1", role=role
+        )
+        hook = aws.lambda_.Function(
+            "flowbuilder-ultra-hook", name="flowbuilder-ultra-hook", package_type="Image", image_uri="hook:1", role=role
+        )
         api = aws.apigatewayv2.Api("flowbuilder-ultra-api", name="flowbuilder-ultra-api", protocol_type="HTTP")
-        aws.apigatewayv2.Integration("flowbuilder-ultra-api", api_id=api.id, integration_type="AWS_PROXY",
-                                     integration_uri=api_function.invoke_arn, payload_format_version="2.0")
+        aws.apigatewayv2.Integration(
+            "flowbuilder-ultra-api",
+            api_id=api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=api_function.invoke_arn,
+            payload_format_version="2.0",
+        )
         aws.lambda_.FunctionUrl("flowbuilder-ultra-hook", function_name=hook.name, authorization_type="AWS_IAM")
 
     diagram = build_diagram(program(build, stack="ultra"))
@@ -183,22 +288,56 @@ def test_http_api_and_function_url_edges():
 # -- a zero-scale stack in miniature ------------------------------------------------------------
 def _zero_scale():
     secret = aws.secretsmanager.Secret("flowbuilder-ultra-database-url", name="flowbuilder-ultra-database-url")
-    trust = document({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"})
+    trust = document(
+        {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
     task_role = aws.iam.Role("flowbuilder-ultra-worker-task", assume_role_policy=trust)
     definition = aws.ecs.TaskDefinition(
-        "flowbuilder-ultra-worker", family="flowbuilder-ultra-worker", cpu="1024", memory="2048", network_mode="awsvpc",
-        requires_compatibilities=["FARGATE"], task_role_arn=task_role.arn,
-        container_definitions=secret.arn.apply(lambda arn: json.dumps([
-            {"name": "worker", "image": "worker:1", "secrets": [{"name": "DATABASE_URL", "valueFrom": arn}]}])),
+        "flowbuilder-ultra-worker",
+        family="flowbuilder-ultra-worker",
+        cpu="1024",
+        memory="2048",
+        network_mode="awsvpc",
+        requires_compatibilities=["FARGATE"],
+        task_role_arn=task_role.arn,
+        container_definitions=secret.arn.apply(
+            lambda arn: json.dumps(
+                [{"name": "worker", "image": "worker:1", "secrets": [{"name": "DATABASE_URL", "valueFrom": arn}]}]
+            )
+        ),
     )
     queue = aws.sqs.Queue("flowbuilder-ultra-work", name="flowbuilder-ultra-work")
-    machine = aws.sfn.StateMachine("flowbuilder-ultra-worker-run", role_arn=f"arn:aws:iam::{ACCOUNT}:role/run",
-                                   definition=definition.arn.apply(lambda arn: json.dumps({"StartAt": "Run", "States": {"Run": {
-                                       "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True,
-                                       "Arguments": {"TaskDefinition": arn, "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}],
-                                                     "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": ["subnet-default-a"],
-                                                                                                      "AssignPublicIp": "ENABLED"}}}}}})))
-    aws.pipes.Pipe("flowbuilder-ultra-worker", role_arn=f"arn:aws:iam::{ACCOUNT}:role/pipe", source=queue.arn, target=machine.arn)
+    machine = aws.sfn.StateMachine(
+        "flowbuilder-ultra-worker-run",
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/run",
+        definition=definition.arn.apply(
+            lambda arn: json.dumps(
+                {
+                    "StartAt": "Run",
+                    "States": {
+                        "Run": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::ecs:runTask.sync",
+                            "End": True,
+                            "Arguments": {
+                                "TaskDefinition": arn,
+                                "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}],
+                                "NetworkConfiguration": {
+                                    "AwsvpcConfiguration": {
+                                        "Subnets": ["subnet-default-a"],
+                                        "AssignPublicIp": "ENABLED",
+                                    }
+                                },
+                            },
+                        }
+                    },
+                }
+            )
+        ),
+    )
+    aws.pipes.Pipe(
+        "flowbuilder-ultra-worker", role_arn=f"arn:aws:iam::{ACCOUNT}:role/pipe", source=queue.arn, target=machine.arn
+    )
 
 
 def test_zero_scale_flow_queue_pipe_state_machine_task_external_database():
@@ -213,7 +352,7 @@ def test_zero_scale_flow_queue_pipe_state_machine_task_external_database():
     } <= edges(diagram)
     assert zone_of(diagram, "task_worker") == "public"
     assert diagram.vpc_label == "existing VPC (public subnets)"
-    assert "task_worker[\"ECS task worker<br/>Spot, one per run\"]" in diagram.mermaid
+    assert 'task_worker["ECS task worker<br/>Spot, one per run"]' in diagram.mermaid
     assert_valid_mermaid(diagram)
 
 

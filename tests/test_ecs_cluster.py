@@ -139,7 +139,9 @@ def test_container_insights_writes_to_a_declared_log_group_with_the_stack_retent
 def test_both_capacity_providers_and_a_per_stack_default_strategy(stack, strategy):
     providers = committed_run(stack).one(CAPACITY)
     assert providers.inputs["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
-    assert [(s["capacityProvider"], s["weight"]) for s in providers.inputs["defaultCapacityProviderStrategies"]] == strategy
+    assert [
+        (s["capacityProvider"], s["weight"]) for s in providers.inputs["defaultCapacityProviderStrategies"]
+    ] == strategy
     assert all(s["base"] == 0 for s in providers.inputs["defaultCapacityProviderStrategies"])
 
 
@@ -169,10 +171,14 @@ def test_prod_alb_is_protected_and_logs_to_an_sse_s3_bucket(prod):
     assert alb.inputs["enableDeletionProtection"] is True
     assert alb.inputs["accessLogs"] == {"enabled": True, "bucket": bucket_name, "prefix": "alb"}
     assert prod.one("aws:s3/bucket:Bucket").inputs["bucket"] == bucket_name
-    (rule,) = prod.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs["rules"]
+    (rule,) = prod.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs[
+        "rules"
+    ]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
     block = prod.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
-    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     ownership = prod.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     (lifecycle,) = prod.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
@@ -211,7 +217,9 @@ def test_newer_regions_grant_only_the_log_delivery_service_principal():
 
     holder = {}
     run_program(
-        lambda: alb_log_bucket_policy("arn:aws:s3:::logs", ACCOUNT_ID, "eu-south-2").apply(holder.setdefault("p", []).append),
+        lambda: alb_log_bucket_policy("arn:aws:s3:::logs", ACCOUNT_ID, "eu-south-2").apply(
+            holder.setdefault("p", []).append
+        ),
         stack="dev",
         config={},
     )
@@ -286,7 +294,9 @@ def test_api_service_sits_behind_the_target_group_with_a_grace_period(prod):
     }
     assert service.inputs["healthCheckGracePeriodSeconds"] == 60
     assert service.inputs["availabilityZoneRebalancing"] == "ENABLED"
-    assert [(s["capacityProvider"], s["weight"]) for s in service.inputs["capacityProviderStrategies"]] == [("FARGATE", 1)]
+    assert [(s["capacityProvider"], s["weight"]) for s in service.inputs["capacityProviderStrategies"]] == [
+        ("FARGATE", 1)
+    ]
     # The target group must be attached to a listener before ECS accepts it.
     assert {prod.by_urn(urn).type for urn in service.depends_on} >= {LISTENER, CAPACITY}
 
@@ -429,7 +439,11 @@ def test_application_secrets_are_injected_by_reference_and_readable_exactly():
     readable = by_sid(statements(run, "-execution"))["ReadInjectedSecrets"]
     assert readable["Action"] == ["secretsmanager:GetSecretValue"]
     assert sorted(readable["Resource"]) == sorted(
-        [database_secret_arn(run), STRIPE, "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W"]
+        [
+            database_secret_arn(run),
+            STRIPE,
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W",
+        ]
     )
 
 
@@ -449,7 +463,10 @@ def test_application_secrets_must_name_a_complete_secret_arn():
 
 def test_secret_resource_strips_the_json_key_suffix():
     assert secret_resource(f"{STRIPE}") == STRIPE
-    assert secret_resource(SENTRY) == "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W"
+    assert (
+        secret_resource(SENTRY)
+        == "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W"
+    )
 
 
 # -- IAM -----------------------------------------------------------------------
@@ -472,7 +489,8 @@ def test_execution_role_pulls_logs_and_reads_only_what_it_injects(prod):
     assert set(repositories) == {"api", "worker", "scheduler"}
     assert found["WriteServiceLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert found["WriteServiceLogs"]["Resource"] == [
-        f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:/flowbuilder/prod/ecs/{service}:*" for service in ("api", "worker")
+        f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:/flowbuilder/prod/ecs/{service}:*"
+        for service in ("api", "worker")
     ]
     assert found["ReadInjectedSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert found["ReadInjectedSecrets"]["Resource"] == [database_secret_arn(prod)]
@@ -637,7 +655,11 @@ def test_one_to_many_tracks_backlog_per_task_without_scaling_in():
     assert tracking["disableScaleIn"] is True
     assert tracking["scaleOutCooldown"] == 60
     metric = tracking["customizedMetricSpecification"]
-    assert (metric["namespace"], metric["metricName"], metric["statistic"]) == (BACKLOG_NAMESPACE, "BacklogPerTask", "Average")
+    assert (metric["namespace"], metric["metricName"], metric["statistic"]) == (
+        BACKLOG_NAMESPACE,
+        "BacklogPerTask",
+        "Average",
+    )
     assert {d["name"]: d["value"] for d in metric["dimensions"]} == {
         "ClusterName": "flowbuilder-prod-cluster",
         "ServiceName": "flowbuilder-prod-worker",
@@ -731,7 +753,9 @@ def test_backlog_function_reads_one_queue_one_service_and_publishes_one_namespac
         f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:/aws/lambda/flowbuilder-prod-queue-backlog:*"
     ]
     assert found["RecordFailedSamples"]["Action"] == ["sqs:SendMessage"]
-    assert found["RecordFailedSamples"]["Resource"] == [f"arn:aws:sqs:us-east-1:{ACCOUNT_ID}:flowbuilder-prod-backlog-dlq"]
+    assert found["RecordFailedSamples"]["Resource"] == [
+        f"arn:aws:sqs:us-east-1:{ACCOUNT_ID}:flowbuilder-prod-backlog-dlq"
+    ]
     assert (found["WriteTraces"]["Action"], found["WriteTraces"]["Resource"]) == (
         ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
         "*",

@@ -191,7 +191,11 @@ def test_nodes_keep_pods_off_the_instance_role(prod):
         if r.name.startswith("flowbuilder-prod-eks-node-")
     }
     # The CNI policy sits on the vpc-cni IRSA role, not on every node.
-    assert policies == {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore"}
+    assert policies == {
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEC2ContainerRegistryPullOnly",
+        "AmazonSSMManagedInstanceCore",
+    }
 
 
 def test_spot_group_is_tainted_and_only_spot_services_tolerate_it():
@@ -203,7 +207,9 @@ def test_spot_group_is_tainted_and_only_spot_services_tolerate_it():
     assert spot.inputs["taints"] == [{"key": "flowbuilder.io/capacity", "value": "spot", "effect": "NO_SCHEDULE"}]
     worker = one_k8s(run, "Deployment", "worker", "mindflow")
     tolerations = worker.inputs["spec"]["template"]["spec"]["tolerations"]
-    assert tolerations == [{"key": "flowbuilder.io/capacity", "operator": "Equal", "value": "spot", "effect": "NoSchedule"}]
+    assert tolerations == [
+        {"key": "flowbuilder.io/capacity", "operator": "Equal", "value": "spot", "effect": "NoSchedule"}
+    ]
     api = one_k8s(run, "Deployment", "api", "mindflow")
     assert "tolerations" not in api.inputs["spec"]["template"]["spec"]
 
@@ -226,7 +232,9 @@ def test_control_plane_reaches_the_istio_webhook_on_the_nodes(prod):
         and r.inputs["ipProtocol"] == "tcp"
     }
     assert from_control_plane == {(443, 443), (10250, 10251), (15017, 15017), (15012, 15012)}
-    api_from_nodes = prod.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "-eks-control-plane-from-nodes-in")
+    api_from_nodes = prod.one(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "-eks-control-plane-from-nodes-in"
+    )
     assert api_from_nodes.inputs["securityGroupId"] == control_plane_sg.id
     assert api_from_nodes.inputs["referencedSecurityGroupId"] == node_sg.id
     assert (api_from_nodes.inputs["fromPort"], api_from_nodes.inputs["toPort"]) == (443, 443)
@@ -239,7 +247,9 @@ def test_addons_with_network_policy_enforcement(prod):
     assert set(addons) == {"vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver", "metrics-server"}
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert addons["vpc-cni"].inputs["serviceAccountRoleArn"] == role_by_label(prod, "eks-vpc-cni").state["arn"]
-    assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"] == role_by_label(prod, "eks-ebs-csi").state["arn"]
+    assert (
+        addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"] == role_by_label(prod, "eks-ebs-csi").state["arn"]
+    )
     (group,) = prod.of_type("aws:eks/nodeGroup:NodeGroup")
     # Nodes need pod networking to become Ready; coredns needs nodes to run on.
     assert {addons["vpc-cni"].urn, addons["kube-proxy"].urn} <= set(group.depends_on)
@@ -303,7 +313,13 @@ def test_external_secrets_reads_only_this_stacks_path(prod):
     [
         ("istio-base", "base", "1.30.5", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
         ("istiod", "istiod", "1.30.5", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
-        ("istio-ingressgateway", "gateway", "1.30.5", "https://istio-release.storage.googleapis.com/charts", "istio-ingress"),
+        (
+            "istio-ingressgateway",
+            "gateway",
+            "1.30.5",
+            "https://istio-release.storage.googleapis.com/charts",
+            "istio-ingress",
+        ),
         (
             "kube-prometheus-stack",
             "kube-prometheus-stack",
@@ -311,7 +327,13 @@ def test_external_secrets_reads_only_this_stacks_path(prod):
             "https://prometheus-community.github.io/helm-charts",
             "mindflow-monitoring",
         ),
-        ("external-secrets", "external-secrets", "2.10.0", "https://charts.external-secrets.io", "external-secrets-system"),
+        (
+            "external-secrets",
+            "external-secrets",
+            "2.10.0",
+            "https://charts.external-secrets.io",
+            "external-secrets-system",
+        ),
     ],
 )
 def test_helm_charts_are_pinned(prod, name, chart, version, repo, namespace):
@@ -336,14 +358,22 @@ def test_istio_installs_in_order(prod):
     annotations = gateway.inputs["values"]["service"]["annotations"]
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] == "true"
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-subnets"] == ",".join(prod.outputs["privateSubnetIds"])
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-subnets"] == ",".join(
+        prod.outputs["privateSubnetIds"]
+    )
     assert gateway.inputs["values"]["autoscaling"]["minReplicas"] == 2
 
 
 # -- mesh policy -------------------------------------------------------------------------
 def test_namespaces_and_their_labels(prod):
     labels = {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"] for r in k8s(prod, "Namespace")}
-    assert set(labels) == {"mindflow", "mindflow-monitoring", "external-secrets-system", "istio-system", "istio-ingress"}
+    assert set(labels) == {
+        "mindflow",
+        "mindflow-monitoring",
+        "external-secrets-system",
+        "istio-system",
+        "istio-ingress",
+    }
     assert labels["mindflow"]["istio-injection"] == "enabled"
     assert labels["mindflow-monitoring"]["istio-injection"] == "disabled"
     assert labels["external-secrets-system"]["istio-injection"] == "disabled"
@@ -431,7 +461,9 @@ def test_grafana_admin_password_is_generated_and_secret(prod):
 def test_envoy_metrics_are_scraped_from_the_application_namespace(prod):
     monitor = one_k8s(prod, "PodMonitor", "envoy-stats", "mindflow-monitoring").inputs["spec"]
     assert monitor["namespaceSelector"] == {"matchNames": ["mindflow"]}
-    assert monitor["podMetricsEndpoints"] == [{"port": "http-envoy-prom", "path": "/stats/prometheus", "interval": "30s"}]
+    assert monitor["podMetricsEndpoints"] == [
+        {"port": "http-envoy-prom", "path": "/stats/prometheus", "interval": "30s"}
+    ]
 
 
 def test_tracing_sends_mesh_traces_to_xray():
@@ -515,7 +547,11 @@ def test_each_service_gets_service_hpa_and_pdb(prod, name):
     (metric,) = hpa.inputs["spec"]["metrics"]
     assert metric == {
         "type": "ContainerResource",
-        "containerResource": {"container": name, "name": "cpu", "target": {"type": "Utilization", "averageUtilization": percent}},
+        "containerResource": {
+            "container": name,
+            "name": "cpu",
+            "target": {"type": "Utilization", "averageUtilization": percent},
+        },
     }
     pdb = one_k8s(prod, "PodDisruptionBudget", name, "mindflow")
     assert pdb.type == "kubernetes:policy/v1:PodDisruptionBudget"
@@ -529,7 +565,9 @@ def test_a_fully_qualified_image_is_used_as_given():
 
 def _peer(rule: dict[str, Any], key: str) -> tuple[str, dict[str, str]]:
     (peer,) = rule[key]
-    return peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"], peer["podSelector"].get("matchLabels", {})
+    return peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"], peer["podSelector"].get(
+        "matchLabels", {}
+    )
 
 
 def test_application_namespace_denies_by_default(prod):
@@ -564,7 +602,9 @@ def test_service_ingress_allows_gateway_peers_and_prometheus_only(prod):
     }
     worker = one_k8s(prod, "NetworkPolicy", "worker", "mindflow").inputs["spec"]
     namespaces = {_peer(rule, "from")[0] for rule in worker["ingress"]}
-    assert namespaces == {"mindflow", "mindflow-monitoring"}, "a service without gatewayPath is not reachable from the gateway"
+    assert namespaces == {"mindflow", "mindflow-monitoring"}, (
+        "a service without gatewayPath is not reachable from the gateway"
+    )
 
 
 # -- service config rules ------------------------------------------------------------------

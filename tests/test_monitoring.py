@@ -14,7 +14,6 @@ from components.ecs_cluster import BACKLOG_NAMESPACE
 from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, read_stack_file, run_program, run_stack
 from preview.mocks import ACCOUNT_ID
 from stackconfig import load_stack_config
-
 from tests.conftest import committed_run
 
 MONITORING = f"{PROJECT}:index:Monitoring"
@@ -54,7 +53,13 @@ KNOWN_METRICS: dict[str, set[str]] = {
     "AWS/RDS": {"CPUUtilization", "DatabaseConnections", "FreeStorageSpace", "FreeableMemory"},
     "AWS/Lambda": {"Invocations", "Errors", "Throttles", "Duration"},
     "AWS/EventBridge/Pipes": {"Invocations", "ExecutionFailed", "TargetStageFailed", "ExecutionThrottled"},
-    "AWS/States": {"ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"},
+    "AWS/States": {
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+    },
     # HTTP APIs publish 4xx/5xx/Count; 4XXError/5XXError are the REST API names and never have data here.
     "AWS/ApiGateway": {"4xx", "5xx", "Count", "Latency", "IntegrationLatency"},
     BACKLOG_NAMESPACE: set(SAMPLER_METRICS),
@@ -144,6 +149,7 @@ def topic_arn(run: StackRun) -> str:
 
 def stack_dimension_values(run: StackRun) -> dict[str, set[str]]:
     """Every value a CloudWatch dimension may take: the names and ids of this stack's resources."""
+
     def values(token: str, key: str, source: str = "inputs") -> set[str]:
         return {getattr(r, source)[key] for r in run.of_type(token) if getattr(r, source).get(key)}
 
@@ -192,13 +198,17 @@ def alarm_metrics(alarm: RecordedResource) -> list[tuple[str, str, dict[str, str
     ]
 
 
-def assert_metric_names_the_stack(run: StackRun, namespace: str, metric: str, dimensions: dict[str, str], where: str) -> None:
+def assert_metric_names_the_stack(
+    run: StackRun, namespace: str, metric: str, dimensions: dict[str, str], where: str
+) -> None:
     assert metric in KNOWN_METRICS[namespace], f"{where}: {namespace} has no metric {metric}"
     assert dimensions, f"{where}: {namespace}/{metric} has no dimension, so it watches nothing of this stack"
     assert set(dimensions) <= DIMENSIONS[namespace], f"{where}: {namespace} has no dimensions {set(dimensions)}"
     known = stack_dimension_values(run)
     for dimension, value in dimensions.items():
-        assert value in known[dimension], f"{where}: {dimension}={value!r} is not a resource of the stack ({known[dimension]})"
+        assert value in known[dimension], (
+            f"{where}: {dimension}={value!r} is not a resource of the stack ({known[dimension]})"
+        )
 
 
 # -- alarms -> topic ---------------------------------------------------------
@@ -308,28 +318,97 @@ SINGLE_METRIC_ALARMS = {
     "api-cpu-high": ("AWS/ECS", "CPUUtilization", "Average", "GreaterThanThreshold", 80, 300, 2, "notBreaching"),
     "worker-cpu-high": ("AWS/ECS", "CPUUtilization", "Average", "GreaterThanThreshold", 80, 300, 2, "notBreaching"),
     "queue-backlog-warning": (
-        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "GreaterThanThreshold", 100, 300, 3, "ignore",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+        "GreaterThanThreshold",
+        100,
+        300,
+        3,
+        "ignore",
     ),
     "queue-backlog-critical": (
-        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "GreaterThanThreshold", 1000, 300, 2, "ignore",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+        "GreaterThanThreshold",
+        1000,
+        300,
+        2,
+        "ignore",
     ),
     "queue-oldest-message-age": (
-        "AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum", "GreaterThanThreshold", 900, 300, 1, "ignore",
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "Maximum",
+        "GreaterThanThreshold",
+        900,
+        300,
+        1,
+        "ignore",
     ),
     "dlq-not-empty": (
-        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "GreaterThanOrEqualToThreshold", 1, 300, 1, "ignore",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+        300,
+        1,
+        "ignore",
     ),
     "scheduler-dlq-not-empty": (
-        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "GreaterThanOrEqualToThreshold", 1, 300, 1, "ignore",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+        300,
+        1,
+        "ignore",
     ),
-    "api-p95-latency": ("AWS/ApplicationELB", "TargetResponseTime", "p95", "GreaterThanThreshold", 2, 300, 2, "notBreaching"),
-    "api-no-healthy-targets": ("AWS/ApplicationELB", "HealthyHostCount", "Minimum", "LessThanThreshold", 1, 60, 3, "breaching"),
+    "api-p95-latency": (
+        "AWS/ApplicationELB",
+        "TargetResponseTime",
+        "p95",
+        "GreaterThanThreshold",
+        2,
+        300,
+        2,
+        "notBreaching",
+    ),
+    "api-no-healthy-targets": (
+        "AWS/ApplicationELB",
+        "HealthyHostCount",
+        "Minimum",
+        "LessThanThreshold",
+        1,
+        60,
+        3,
+        "breaching",
+    ),
     "db-cpu-high": ("AWS/RDS", "CPUUtilization", "Average", "GreaterThanThreshold", 80, 300, 2, "breaching"),
     "db-freeable-memory-low": (
-        "AWS/RDS", "FreeableMemory", "Average", "LessThanThreshold", 64 * 1024**2, 300, 2, "missing",
+        "AWS/RDS",
+        "FreeableMemory",
+        "Average",
+        "LessThanThreshold",
+        64 * 1024**2,
+        300,
+        2,
+        "missing",
     ),
     "scheduler-errors": ("AWS/Lambda", "Errors", "Sum", "GreaterThanOrEqualToThreshold", 1, 300, 1, "notBreaching"),
-    "scheduler-throttles": ("AWS/Lambda", "Throttles", "Sum", "GreaterThanOrEqualToThreshold", 1, 300, 1, "notBreaching"),
+    "scheduler-throttles": (
+        "AWS/Lambda",
+        "Throttles",
+        "Sum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+        300,
+        1,
+        "notBreaching",
+    ),
 }
 
 
@@ -438,13 +517,21 @@ def test_worker_run_failures_sum_failed_timed_out_and_aborted_executions():
     alarm = alarms(run)["worker-run-failures"].inputs
     machine = run.one("aws:sfn/stateMachine:StateMachine").state["arn"]
     metrics = {q["id"]: q["metric"] for q in alarm["metricQueries"] if q.get("metric")}
-    assert {m["metricName"] for m in metrics.values()} == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    assert {m["metricName"] for m in metrics.values()} == {
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+    }
     assert all(m["dimensions"] == {"StateMachineArn": machine} and m["stat"] == "Sum" for m in metrics.values())
     returned = [q for q in alarm["metricQueries"] if q["returnData"]]
     assert [q["expression"] for q in returned] == ["FILL(failed, 0) + FILL(timedout, 0) + FILL(aborted, 0)"]
     assert (alarm["threshold"], alarm["comparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     pipe = alarms(run)["worker-pipe-failures"].inputs
-    assert (pipe["namespace"], pipe["metricName"], pipe["statistic"]) == ("AWS/EventBridge/Pipes", "ExecutionFailed", "Sum")
+    assert (pipe["namespace"], pipe["metricName"], pipe["statistic"]) == (
+        "AWS/EventBridge/Pipes",
+        "ExecutionFailed",
+        "Sum",
+    )
     assert pipe["dimensions"] == {"PipeName": run.one("aws:pipes/pipe:Pipe").inputs["name"]}
 
 
@@ -686,7 +773,9 @@ SYNTHETIC = {
 
 def run_monitoring(stack: str, overrides: dict[str, Any] | None = None, **inputs: Any) -> StackRun:
     config_values = read_stack_file(stack)
-    config_values.update({key: json.dumps(value) if not isinstance(value, str) else value for key, value in (overrides or {}).items()})
+    config_values.update(
+        {key: json.dumps(value) if not isinstance(value, str) else value for key, value in (overrides or {}).items()}
+    )
 
     def program() -> None:
         config, _ = load_stack_config(PROJECT, stack)

@@ -16,8 +16,14 @@ EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 GROUP = "aws:ec2/securityGroup:SecurityGroup"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 NO_VPC_TYPES = {
-    "aws:ec2/vpc:Vpc", SUBNET, "aws:ec2/natGateway:NatGateway", "aws:ec2/internetGateway:InternetGateway",
-    "aws:ec2/eip:Eip", "aws:ec2/instance:Instance", "aws:ec2/routeTable:RouteTable", ENDPOINT,
+    "aws:ec2/vpc:Vpc",
+    SUBNET,
+    "aws:ec2/natGateway:NatGateway",
+    "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/eip:Eip",
+    "aws:ec2/instance:Instance",
+    "aws:ec2/routeTable:RouteTable",
+    ENDPOINT,
 }
 
 
@@ -54,9 +60,14 @@ def test_three_azs_when_configured():
 
 def default_routes(run: StackRun) -> dict[str, dict]:
     """Route-table label -> the target of its 0.0.0.0/0 route."""
-    tables = {t.id: t.name.removeprefix(f"flowbuilder-{run.stack}-").removesuffix("-rt") for t in run.of_type("aws:ec2/routeTable:RouteTable")}
+    tables = {
+        t.id: t.name.removeprefix(f"flowbuilder-{run.stack}-").removesuffix("-rt")
+        for t in run.of_type("aws:ec2/routeTable:RouteTable")
+    }
     return {
-        tables[r.inputs["routeTableId"]]: {k: v for k, v in r.inputs.items() if k.endswith("Id") and k != "routeTableId"}
+        tables[r.inputs["routeTableId"]]: {
+            k: v for k, v in r.inputs.items() if k.endswith("Id") and k != "routeTableId"
+        }
         for r in run.of_type(ROUTE)
         if r.inputs["destinationCidrBlock"] == "0.0.0.0/0"
     }
@@ -113,8 +124,12 @@ def test_s3_gateway_endpoint_everywhere_interface_endpoints_only_in_prod(dev, st
         assert (s3.inputs["serviceName"], s3.inputs["vpcEndpointType"]) == ("com.amazonaws.us-east-1.s3", "Gateway")
         assert len(s3.inputs["routeTableIds"]) == 4  # public, two private, database
     assert [e.inputs["vpcEndpointType"] for e in dev.of_type(ENDPOINT)] == ["Gateway"]
-    interface = {e.inputs["serviceName"]: e for e in prod.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Interface"}
-    assert sorted(interface) == [f"com.amazonaws.us-east-1.{s}" for s in ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sqs")]
+    interface = {
+        e.inputs["serviceName"]: e for e in prod.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Interface"
+    }
+    assert sorted(interface) == [
+        f"com.amazonaws.us-east-1.{s}" for s in ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sqs")
+    ]
     private_ids = {prod.one(SUBNET, "private-a").id, prod.one(SUBNET, "private-b").id}
     for endpoint in interface.values():
         assert endpoint.inputs["privateDnsEnabled"] is True
@@ -138,15 +153,24 @@ def test_security_group_chain_alb_to_api_to_database(any_stack):
         pytest.skip("zero-scale has no ALB or database")
     ids = {label: group_id(run, label) for label in ("alb", "api", "worker", "scheduler", "database")}
     rules = {
-        (label, r.inputs.get("fromPort"), r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6") or r.inputs.get("referencedSecurityGroupId"))
+        (
+            label,
+            r.inputs.get("fromPort"),
+            r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6") or r.inputs.get("referencedSecurityGroupId"),
+        )
         for r in run.of_type(INGRESS)
         for label, gid in ids.items()
         if r.inputs["securityGroupId"] == gid
     }
     assert rules == {
-        ("alb", 80, "0.0.0.0/0"), ("alb", 80, "::/0"), ("alb", 443, "0.0.0.0/0"), ("alb", 443, "::/0"),
+        ("alb", 80, "0.0.0.0/0"),
+        ("alb", 80, "::/0"),
+        ("alb", 443, "0.0.0.0/0"),
+        ("alb", 443, "::/0"),
         ("api", 8080, ids["alb"]),
-        ("database", 5432, ids["api"]), ("database", 5432, ids["worker"]), ("database", 5432, ids["scheduler"]),
+        ("database", 5432, ids["api"]),
+        ("database", 5432, ids["worker"]),
+        ("database", 5432, ids["scheduler"]),
     }
     alb_egress = [r.inputs for r in run.of_type(EGRESS) if r.inputs["securityGroupId"] == ids["alb"]]
     assert alb_egress == [{**alb_egress[0], "fromPort": 8080, "toPort": 8080, "referencedSecurityGroupId": ids["api"]}]
@@ -156,7 +180,9 @@ def test_every_rule_is_described_and_only_the_alb_is_open_to_the_internet(any_st
     for rule in any_stack.of_type(INGRESS) + any_stack.of_type(EGRESS):
         assert rule.inputs.get("description"), rule.name
     open_ingress = [
-        r.name for r in any_stack.of_type(INGRESS) if r.inputs.get("cidrIpv4") == "0.0.0.0/0" or r.inputs.get("cidrIpv6") == "::/0"
+        r.name
+        for r in any_stack.of_type(INGRESS)
+        if r.inputs.get("cidrIpv4") == "0.0.0.0/0" or r.inputs.get("cidrIpv6") == "::/0"
     ]
     assert all("-alb-" in name for name in open_ingress)
 
@@ -192,8 +218,11 @@ def test_every_aws_resource_uses_the_stack_provider_with_default_tags(any_stack)
     provider = any_stack.one("pulumi:providers:aws")
     tags = json.loads(provider.inputs["defaultTags"])["tags"]
     assert tags == {
-        "project": "flowbuilder", "stack": any_stack.stack, "environment": tags["environment"],
-        "managed-by": "pulumi", "cost-center": "flowbuilder-platform",
+        "project": "flowbuilder",
+        "stack": any_stack.stack,
+        "environment": tags["environment"],
+        "managed-by": "pulumi",
+        "cost-center": "flowbuilder-platform",
     }
     assert provider.inputs["region"] == "us-east-1"
     for resource in any_stack.resources:

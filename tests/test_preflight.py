@@ -28,7 +28,9 @@ def findings(run, rule: str, kubernetes_version: str | None = None) -> list[str]
 def test_explicit_alb_and_target_group_names_over_32_characters():
     def build():
         aws.lb.LoadBalancer("alb", name="flowbuilder-integration-tests-api", subnets=["subnet-a"])  # 33
-        aws.lb.TargetGroup("tg", name="flowbuilder-integration-test-api", port=80, protocol="HTTP", vpc_id="vpc-1")  # 32
+        aws.lb.TargetGroup(
+            "tg", name="flowbuilder-integration-test-api", port=80, protocol="HTTP", vpc_id="vpc-1"
+        )  # 32
 
     problems = findings(program(build), "name-length")
     assert problems == [
@@ -41,7 +43,9 @@ def test_auto_named_role_counts_pulumis_suffix():
     longer = logical + "-xx"  # 58 + 8 = 66: over 64
 
     def build():
-        trust = document({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"})
+        trust = document(
+            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        )
         aws.iam.Role(logical, assume_role_policy=trust)
         aws.iam.Role(longer, assume_role_policy=trust)
 
@@ -80,10 +84,17 @@ def test_every_named_type_has_an_aws_limit():
 
 # -- fargate-size ----------------------------------------------------------------------------
 def _task_definition(cpu, memory):
-    return resource("aws:ecs/taskDefinition:TaskDefinition", "td", {
-        "family": "app", "requiresCompatibilities": ["FARGATE"], "cpu": cpu, "memory": memory,
-        "containerDefinitions": json.dumps([{"name": "app", "image": "app:1"}]),
-    })
+    return resource(
+        "aws:ecs/taskDefinition:TaskDefinition",
+        "td",
+        {
+            "family": "app",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": cpu,
+            "memory": memory,
+            "containerDefinitions": json.dumps([{"name": "app", "image": "app:1"}]),
+        },
+    )
 
 
 @pytest.mark.parametrize("cpu, memory", [("256", "512"), ("1024", "8192"), ("1 vCPU", "2 GB"), ("16384", "122880")])
@@ -105,12 +116,30 @@ def test_invalid_fargate_sizes(cpu, memory, message):
 
 
 def test_run_task_override_sizes_are_checked_too():
-    machine = resource("aws:sfn/stateMachine:StateMachine", "run", {"definition": json.dumps({
-        "StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True,
-                                             "Arguments": {"TaskDefinition": "td", "Overrides": {"Cpu": "512", "Memory": "512"}}}},
-    })})
+    machine = resource(
+        "aws:sfn/stateMachine:StateMachine",
+        "run",
+        {
+            "definition": json.dumps(
+                {
+                    "StartAt": "Run",
+                    "States": {
+                        "Run": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::ecs:runTask.sync",
+                            "End": True,
+                            "Arguments": {"TaskDefinition": "td", "Overrides": {"Cpu": "512", "Memory": "512"}},
+                        }
+                    },
+                }
+            )
+        },
+    )
     [problem] = findings(runs_of(machine), "fargate-size")
-    assert problem == "run: definition state Run: task override: memory 512 is not allowed with cpu 512; allowed memory: 1024-4096 MiB in steps of 1024"
+    assert (
+        problem
+        == "run: definition state Run: task override: memory 512 is not allowed with cpu 512; allowed memory: 1024-4096 MiB in steps of 1024"
+    )
 
 
 # -- lambda-limits -----------------------------------------------------------------------------
@@ -159,23 +188,57 @@ def test_a_secondary_vpc_cidr_admits_its_subnets():
     [
         ("{not json", "identity", "is not JSON"),
         (json.dumps({"Version": "2012-10-17", "Statements": []}), "identity", "unknown top-level key 'Statements'"),
-        (json.dumps({"Version": "2021-01-01", "Statement": [ALLOW_SEND]}), "identity", "Version '2021-01-01' is not 2012-10-17"),
+        (
+            json.dumps({"Version": "2021-01-01", "Statement": [ALLOW_SEND]}),
+            "identity",
+            "Version '2021-01-01' is not 2012-10-17",
+        ),
         (document(), "identity", "Statement must be a statement or a non-empty list"),
         (document({**ALLOW_SEND, "Effect": "allow"}), "identity", "Effect must be Allow or Deny (got 'allow')"),
         (document({**ALLOW_SEND, "Actions": ["sqs:SendMessage"]}), "identity", "unknown key 'Actions'"),
-        (document({**ALLOW_SEND, "Action": "sqs-SendMessage"}), "identity", "Action 'sqs-SendMessage' is not service:Action"),
+        (
+            document({**ALLOW_SEND, "Action": "sqs-SendMessage"}),
+            "identity",
+            "Action 'sqs-SendMessage' is not service:Action",
+        ),
         (document({**ALLOW_SEND, "Action": []}), "identity", "Action is empty"),
-        (document({**ALLOW_SEND, "NotAction": "sqs:DeleteQueue"}), "identity", "needs exactly one of Action or NotAction"),
+        (
+            document({**ALLOW_SEND, "NotAction": "sqs:DeleteQueue"}),
+            "identity",
+            "needs exactly one of Action or NotAction",
+        ),
         (document({**ALLOW_SEND, "Resource": "work-queue"}), "identity", "Resource 'work-queue' is not an ARN or *"),
-        (document({k: v for k, v in ALLOW_SEND.items() if k != "Resource"}), "identity", "needs exactly one of Resource or NotResource"),
+        (
+            document({k: v for k, v in ALLOW_SEND.items() if k != "Resource"}),
+            "identity",
+            "needs exactly one of Resource or NotResource",
+        ),
         (document({**ALLOW_SEND, "Principal": "*"}), "identity", "an identity policy must not have Principal"),
         (document({**ALLOW_SEND, "Sid": "send-work"}), "identity", "Sid 'send-work' may hold only letters and digits"),
         (document(ALLOW_SEND), "resource", "needs a Principal"),
         (document({**ALLOW_SEND, "Principal": {"Aws": "*"}}), "resource", "Principal has unknown principal type 'Aws'"),
-        (document({**ALLOW_SEND, "Principal": {"AWS": []}}), "resource", "Principal.AWS must be a string or a non-empty list"),
-        (document({**ALLOW_SEND, "Principal": "*", "Condition": {"Bool": True}}), "resource", "Condition 'Bool' must map condition keys"),
-        (document({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole", "Resource": "*"}),
-         "trust", "a trust policy must not have Resource"),
+        (
+            document({**ALLOW_SEND, "Principal": {"AWS": []}}),
+            "resource",
+            "Principal.AWS must be a string or a non-empty list",
+        ),
+        (
+            document({**ALLOW_SEND, "Principal": "*", "Condition": {"Bool": True}}),
+            "resource",
+            "Condition 'Bool' must map condition keys",
+        ),
+        (
+            document(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Resource": "*",
+                }
+            ),
+            "trust",
+            "a trust policy must not have Resource",
+        ),
     ],
 )
 def test_policy_grammar(raw, kind, problem):
@@ -183,19 +246,46 @@ def test_policy_grammar(raw, kind, problem):
 
 
 def test_valid_policies_pass():
-    assert list(policy_problems(document(ALLOW_SEND, {**ALLOW_SEND, "Effect": "Deny", "Sid": "NoDelete", "Action": ["sqs:Delete*"]}), "identity")) == []
-    trust = document({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole",
-                      "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}})
+    assert (
+        list(
+            policy_problems(
+                document(ALLOW_SEND, {**ALLOW_SEND, "Effect": "Deny", "Sid": "NoDelete", "Action": ["sqs:Delete*"]}),
+                "identity",
+            )
+        )
+        == []
+    )
+    trust = document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+        }
+    )
     assert list(policy_problems(trust, "trust")) == []
-    tls = document({"Sid": "Deny insecure transport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
-                    "Resource": "arn:aws:sqs:us-east-1:123456789012:work", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+    tls = document(
+        {
+            "Sid": "Deny insecure transport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": "arn:aws:sqs:us-east-1:123456789012:work",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
     assert list(policy_problems(tls, "resource")) == []
 
 
 def test_every_policy_input_is_checked_with_its_kind():
     def build():
-        role = aws.iam.Role("role", assume_role_policy=document({**ALLOW_SEND, "Principal": {"Service": "lambda.amazonaws.com"}}),
-                            inline_policies=[aws.iam.RoleInlinePolicyArgs(name="p", policy=document({**ALLOW_SEND, "Effect": "Permit"}))])
+        role = aws.iam.Role(
+            "role",
+            assume_role_policy=document({**ALLOW_SEND, "Principal": {"Service": "lambda.amazonaws.com"}}),
+            inline_policies=[
+                aws.iam.RoleInlinePolicyArgs(name="p", policy=document({**ALLOW_SEND, "Effect": "Permit"}))
+            ],
+        )
         aws.iam.RolePolicy("role-policy", role=role.id, policy=document({**ALLOW_SEND, "Principal": "*"}))
         aws.sqs.QueuePolicy("queue-policy", queue_url="https://sqs/work", policy=document(ALLOW_SEND))
 
@@ -211,18 +301,32 @@ def test_every_policy_input_is_checked_with_its_kind():
 @pytest.mark.parametrize(
     "container, problem",
     [
-        ({"name": "api", "image": "api:1", "portMapping": [{"containerPort": 80}]},
-         "containerDefinitions[0]: unknown key 'portMapping' (not in ECS ContainerDefinition)"),
+        (
+            {"name": "api", "image": "api:1", "portMapping": [{"containerPort": 80}]},
+            "containerDefinitions[0]: unknown key 'portMapping' (not in ECS ContainerDefinition)",
+        ),
         ({"name": "api", "image": "api:1", "cpu": "256"}, "containerDefinitions[0].cpu must be an integer (got '256')"),
-        ({"name": "api", "image": "api:1", "portMappings": [{"containerPort": 80, "protocol": "TCP"}]},
-         "containerDefinitions[0].portMappings[0].protocol 'TCP' is not one of tcp, udp"),
+        (
+            {"name": "api", "image": "api:1", "portMappings": [{"containerPort": 80, "protocol": "TCP"}]},
+            "containerDefinitions[0].portMappings[0].protocol 'TCP' is not one of tcp, udp",
+        ),
         ({"name": "api"}, "containerDefinitions[0].image is required"),
-        ({"name": "api", "image": "api:1", "logConfiguration": {"options": {"awslogs-group": "/g"}}},
-         "containerDefinitions[0].logConfiguration.logDriver is required"),
-        ({"name": "api", "image": "api:1", "essential": "true"}, "containerDefinitions[0].essential must be true or false"),
-        ({"name": "api", "image": "api:1", "secrets": [{"name": "DB", "value": "x"}]},
-         "containerDefinitions[0].secrets[0]: unknown key 'value' (not in ECS Secret)"),
-        ({"name": "api", "image": "api:1", "dockerLabels": {"team": 7}}, "containerDefinitions[0].dockerLabels.team must be a string"),
+        (
+            {"name": "api", "image": "api:1", "logConfiguration": {"options": {"awslogs-group": "/g"}}},
+            "containerDefinitions[0].logConfiguration.logDriver is required",
+        ),
+        (
+            {"name": "api", "image": "api:1", "essential": "true"},
+            "containerDefinitions[0].essential must be true or false",
+        ),
+        (
+            {"name": "api", "image": "api:1", "secrets": [{"name": "DB", "value": "x"}]},
+            "containerDefinitions[0].secrets[0]: unknown key 'value' (not in ECS Secret)",
+        ),
+        (
+            {"name": "api", "image": "api:1", "dockerLabels": {"team": 7}},
+            "containerDefinitions[0].dockerLabels.team must be a string",
+        ),
     ],
 )
 def test_container_definitions_against_the_botocore_model(container, problem):
@@ -236,20 +340,32 @@ def test_container_definitions_must_be_a_json_list():
 
 def test_a_full_container_definition_passes():
     container = {
-        "name": "api", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:abc", "essential": True,
-        "portMappings": [{"containerPort": 8080, "protocol": "tcp"}], "readonlyRootFilesystem": True,
+        "name": "api",
+        "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:abc",
+        "essential": True,
+        "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+        "readonlyRootFilesystem": True,
         "environment": [{"name": "STACK", "value": "dev"}],
         "secrets": [{"name": "DATABASE_URL", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db"}],
         "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/flowbuilder/dev/api"}},
         "healthCheck": {"command": ["CMD-SHELL", "curl -f localhost:8080/health"], "interval": 30},
-        "linuxParameters": {"initProcessEnabled": True}, "stopTimeout": 120,
+        "linuxParameters": {"initProcessEnabled": True},
+        "stopTimeout": 120,
     }
     assert list(container_definition_problems(json.dumps([container]))) == []
 
 
 def test_task_definitions_are_checked_in_the_run():
-    run = runs_of(resource("aws:ecs/taskDefinition:TaskDefinition", "td",
-                           {"family": "app", "containerDefinitions": json.dumps([{"name": "app", "image": "a:1", "memoryReservaton": 64}])}))
+    run = runs_of(
+        resource(
+            "aws:ecs/taskDefinition:TaskDefinition",
+            "td",
+            {
+                "family": "app",
+                "containerDefinitions": json.dumps([{"name": "app", "image": "a:1", "memoryReservaton": 64}]),
+            },
+        )
+    )
     assert findings(run, "ecs-container-definitions") == [
         "td: containerDefinitions[0]: unknown key 'memoryReservaton' (not in ECS ContainerDefinition)"
     ]
@@ -258,12 +374,18 @@ def test_task_definitions_are_checked_in_the_run():
 # -- kubernetes-schema --------------------------------------------------------------------------------
 def _deployment(**extra):
     def build():
-        k8s.apps.v1.Deployment("api", metadata={"name": "api", "namespace": "mindflow"}, spec={
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "api"}},
-            "template": {"metadata": {"labels": {"app": "api"}},
-                         "spec": {"containers": [{"name": "api", "image": "api:1.0", **extra}]}},
-        })
+        k8s.apps.v1.Deployment(
+            "api",
+            metadata={"name": "api", "namespace": "mindflow"},
+            spec={
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "api"}},
+                "template": {
+                    "metadata": {"labels": {"app": "api"}},
+                    "spec": {"containers": [{"name": "api", "image": "api:1.0", **extra}]},
+                },
+            },
+        )
 
     return program(build)
 
@@ -275,8 +397,12 @@ def test_a_valid_deployment_passes_for_the_cluster_version():
 
 
 def test_an_unknown_container_field_is_rejected():
-    [problem] = findings(_deployment(imagePullPolicy="Always", ports=[{"containerPort": "http"}]), "kubernetes-schema", "1.33")
-    assert problem.startswith("api: spec.template.spec.containers.0.ports.0.containerPort: 'http' is not of type 'integer'")
+    [problem] = findings(
+        _deployment(imagePullPolicy="Always", ports=[{"containerPort": "http"}]), "kubernetes-schema", "1.33"
+    )
+    assert problem.startswith(
+        "api: spec.template.spec.containers.0.ports.0.containerPort: 'http' is not of type 'integer'"
+    )
     assert problem.endswith("(Kubernetes 1.33 schema)")
 
 
@@ -287,10 +413,14 @@ def test_an_unknown_field_is_rejected_by_the_strict_schema():
 
 def test_a_kind_kubernetes_does_not_serve_is_rejected_and_custom_resources_are_noted():
     typo = resource("kubernetes:apps/v1:Deploymnt", "typo", {"metadata": {"name": "x"}})
-    istio = resource("kubernetes:security.istio.io/v1:PeerAuthentication", "mtls", {"spec": {"mtls": {"mode": "STRICT"}}})
+    istio = resource(
+        "kubernetes:security.istio.io/v1:PeerAuthentication", "mtls", {"spec": {"mtls": {"mode": "STRICT"}}}
+    )
     result = preflight(runs_of(typo, istio), "1.33")
     assert [f.message for f in result.findings] == ["Kubernetes 1.33 has no Deploymnt in apps/v1"]
-    assert result.notes == ["1 custom resources (1 kinds) have no published schema, not validated: PeerAuthentication (security.istio.io/v1)"]
+    assert result.notes == [
+        "1 custom resources (1 kinds) have no published schema, not validated: PeerAuthentication (security.istio.io/v1)"
+    ]
 
 
 def test_an_unsupported_kubernetes_version_is_reported():
@@ -300,9 +430,14 @@ def test_an_unsupported_kubernetes_version_is_reported():
 
 # -- exclusive-fields ------------------------------------------------------------------------------------
 def test_service_with_launch_type_and_capacity_providers():
-    service = resource("aws:ecs/service:Service", "svc", {
-        "launchType": "FARGATE", "capacityProviderStrategies": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
-    })
+    service = resource(
+        "aws:ecs/service:Service",
+        "svc",
+        {
+            "launchType": "FARGATE",
+            "capacityProviderStrategies": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+        },
+    )
     assert findings(runs_of(service), "exclusive-fields") == [
         "svc: launchType 'FARGATE' and a capacity-provider strategy are both set; ECS accepts one or the other"
     ]
@@ -310,24 +445,54 @@ def test_service_with_launch_type_and_capacity_providers():
 
 def test_pipe_with_launch_type_and_capacity_providers():
     def build():
-        aws.pipes.Pipe("pipe", role_arn="arn:aws:iam::123456789012:role/p", source="arn:aws:sqs:us-east-1:123456789012:q",
-                       target="arn:aws:ecs:us-east-1:123456789012:cluster/c",
-                       target_parameters=aws.pipes.PipeTargetParametersArgs(ecs_task_parameters=aws.pipes.PipeTargetParametersEcsTaskParametersArgs(
-                           task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/w:1", launch_type="FARGATE",
-                           capacity_provider_strategies=[aws.pipes.PipeTargetParametersEcsTaskParametersCapacityProviderStrategyArgs(
-                               capacity_provider="FARGATE_SPOT", weight=1)],
-                       )))
+        aws.pipes.Pipe(
+            "pipe",
+            role_arn="arn:aws:iam::123456789012:role/p",
+            source="arn:aws:sqs:us-east-1:123456789012:q",
+            target="arn:aws:ecs:us-east-1:123456789012:cluster/c",
+            target_parameters=aws.pipes.PipeTargetParametersArgs(
+                ecs_task_parameters=aws.pipes.PipeTargetParametersEcsTaskParametersArgs(
+                    task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/w:1",
+                    launch_type="FARGATE",
+                    capacity_provider_strategies=[
+                        aws.pipes.PipeTargetParametersEcsTaskParametersCapacityProviderStrategyArgs(
+                            capacity_provider="FARGATE_SPOT", weight=1
+                        )
+                    ],
+                )
+            ),
+        )
 
     [problem] = findings(program(build), "exclusive-fields")
-    assert problem.startswith("pipe: targetParameters.ecsTaskParameters: launchType 'FARGATE' and a capacity-provider strategy")
+    assert problem.startswith(
+        "pipe: targetParameters.ecsTaskParameters: launchType 'FARGATE' and a capacity-provider strategy"
+    )
 
 
 def test_step_functions_run_task_with_both():
-    machine = resource("aws:sfn/stateMachine:StateMachine", "run", {"definition": json.dumps({
-        "StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True, "Parameters": {
-            "TaskDefinition": "td", "LaunchType": "FARGATE", "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}],
-        }}},
-    })})
+    machine = resource(
+        "aws:sfn/stateMachine:StateMachine",
+        "run",
+        {
+            "definition": json.dumps(
+                {
+                    "StartAt": "Run",
+                    "States": {
+                        "Run": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::ecs:runTask.sync",
+                            "End": True,
+                            "Parameters": {
+                                "TaskDefinition": "td",
+                                "LaunchType": "FARGATE",
+                                "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}],
+                            },
+                        }
+                    },
+                }
+            )
+        },
+    )
     [problem] = findings(runs_of(machine), "exclusive-fields")
     assert problem.startswith("run: definition state Run: launchType 'FARGATE' and a capacity-provider strategy")
 
@@ -342,6 +507,8 @@ def test_the_committed_stacks_pass_preflight(any_stack):
 
 def test_the_schema_version_is_the_clusters_else_the_stack_config():
     cluster = resource("aws:eks/cluster:Cluster", "mesh", {"version": "1.31"})
-    assert kubernetes_version(runs_of(cluster), {"flowbuilder:eks": json.dumps({"kubernetesVersion": "1.32"})}) == "1.31"
+    assert (
+        kubernetes_version(runs_of(cluster), {"flowbuilder:eks": json.dumps({"kubernetesVersion": "1.32"})}) == "1.31"
+    )
     assert kubernetes_version(runs_of(), {"flowbuilder:eks": json.dumps({"kubernetesVersion": "1.32"})}) == "1.32"
     assert kubernetes_version(runs_of(), {}) == COMMON["eks"]["kubernetesVersion"]

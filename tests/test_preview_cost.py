@@ -38,11 +38,29 @@ def test_price_table_is_dated_sourced_and_covers_both_regions():
             assert price is not None, f"{key} has no {region} price"
             assert price.source.startswith("https://aws.amazon.com/"), key
     required = [
-        "rds-postgres:db.t4g.micro", "rds-postgres:db.t4g.small", "rds-postgres:db.t4g.medium", "rds-storage-gp3-gb-month",
-        "nat-gateway-hour", "public-ipv4-hour", "alb-hour", "interface-endpoint-az-hour",
-        "fargate-x86-vcpu-hour", "fargate-x86-gb-hour", "fargate-arm-vcpu-hour", "fargate-arm-gb-hour", "fargate-spot-discount",
-        "eks-cluster-hour", "ec2:t4g.nano", "ec2:t4g.medium", "ec2:t4g.large", "ec2:t3.medium", "ec2:t3.large",
-        "secret-month", "dashboard-month", "alarm-metric-month", "kms-key-month",
+        "rds-postgres:db.t4g.micro",
+        "rds-postgres:db.t4g.small",
+        "rds-postgres:db.t4g.medium",
+        "rds-storage-gp3-gb-month",
+        "nat-gateway-hour",
+        "public-ipv4-hour",
+        "alb-hour",
+        "interface-endpoint-az-hour",
+        "fargate-x86-vcpu-hour",
+        "fargate-x86-gb-hour",
+        "fargate-arm-vcpu-hour",
+        "fargate-arm-gb-hour",
+        "fargate-spot-discount",
+        "eks-cluster-hour",
+        "ec2:t4g.nano",
+        "ec2:t4g.medium",
+        "ec2:t4g.large",
+        "ec2:t3.medium",
+        "ec2:t3.large",
+        "secret-month",
+        "dashboard-month",
+        "alarm-metric-month",
+        "kms-key-month",
     ]
     assert [key for key in required if key not in table.keys()] == []
 
@@ -81,7 +99,11 @@ def test_nat_gateway_and_its_elastic_ip():
 def test_nat_instance_pays_instance_root_volume_and_public_ip():
     def build():
         aws.ec2.Instance(
-            "nat", ami="ami-1", instance_type="t4g.nano", associate_public_ip_address=True, source_dest_check=False,
+            "nat",
+            ami="ami-1",
+            instance_type="t4g.nano",
+            associate_public_ip_address=True,
+            source_dest_check=False,
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(volume_size=8, volume_type="gp3"),
         )
 
@@ -102,7 +124,9 @@ def test_an_instance_behind_an_elastic_ip_is_not_charged_twice_for_its_address()
 
 def test_internet_facing_alb_pays_one_public_address_per_az():
     def build():
-        aws.lb.LoadBalancer("public", load_balancer_type="application", internal=False, subnets=["subnet-a", "subnet-b"])
+        aws.lb.LoadBalancer(
+            "public", load_balancer_type="application", internal=False, subnets=["subnet-a", "subnet-b"]
+        )
         aws.lb.LoadBalancer("inside", load_balancer_type="application", internal=True, subnets=["subnet-c", "subnet-d"])
 
     result = estimate(program(build))
@@ -113,9 +137,16 @@ def test_internet_facing_alb_pays_one_public_address_per_az():
 
 def test_interface_endpoints_bill_per_az_and_gateway_endpoints_are_free():
     def build():
-        aws.ec2.VpcEndpoint("sqs", vpc_id="vpc-1", service_name="com.amazonaws.us-east-1.sqs", vpc_endpoint_type="Interface",
-                            subnet_ids=["subnet-a", "subnet-b", "subnet-c"])
-        aws.ec2.VpcEndpoint("s3", vpc_id="vpc-1", service_name="com.amazonaws.us-east-1.s3", vpc_endpoint_type="Gateway")
+        aws.ec2.VpcEndpoint(
+            "sqs",
+            vpc_id="vpc-1",
+            service_name="com.amazonaws.us-east-1.sqs",
+            vpc_endpoint_type="Interface",
+            subnet_ids=["subnet-a", "subnet-b", "subnet-c"],
+        )
+        aws.ec2.VpcEndpoint(
+            "s3", vpc_id="vpc-1", service_name="com.amazonaws.us-east-1.s3", vpc_endpoint_type="Gateway"
+        )
 
     result = estimate(program(build))
     assert [(line.item, line.quantity, round(line.monthly_usd, 2)) for line in result.lines] == [
@@ -135,8 +166,16 @@ def test_an_http_api_bills_only_per_request():
 # -- database ----------------------------------------------------------------------------------
 def test_multi_az_rds_doubles_instance_and_storage_and_counts_its_managed_secret():
     def build():
-        aws.rds.Instance("db", engine="postgres", instance_class="db.t4g.medium", allocated_storage=100, storage_type="gp3",
-                         multi_az=True, manage_master_user_password=True, username="app")
+        aws.rds.Instance(
+            "db",
+            engine="postgres",
+            instance_class="db.t4g.medium",
+            allocated_storage=100,
+            storage_type="gp3",
+            multi_az=True,
+            manage_master_user_password=True,
+            username="app",
+        )
 
     result = estimate(program(build))
     assert monthly(result, "db.t4g.medium Multi-AZ") == round(0.065 * HOURS * 2, 2) == 94.9
@@ -146,32 +185,65 @@ def test_multi_az_rds_doubles_instance_and_storage_and_counts_its_managed_secret
 
 def test_single_az_micro_database():
     def build():
-        aws.rds.Instance("db", engine="postgres", instance_class="db.t4g.micro", allocated_storage=20, storage_type="gp3", username="app")
+        aws.rds.Instance(
+            "db",
+            engine="postgres",
+            instance_class="db.t4g.micro",
+            allocated_storage=20,
+            storage_type="gp3",
+            username="app",
+        )
 
     result = estimate(program(build))
     assert [round(line.monthly_usd, 2) for line in result.lines] == [11.68, 2.3]
 
 
 # -- Fargate ----------------------------------------------------------------------------------
-def _service_program(*, desired: int, strategy: list[tuple[str, int, int]], architecture: str, cpu: str, memory: str,
-                     minimum: int | None = None, public_ip: bool = False):
+def _service_program(
+    *,
+    desired: int,
+    strategy: list[tuple[str, int, int]],
+    architecture: str,
+    cpu: str,
+    memory: str,
+    minimum: int | None = None,
+    public_ip: bool = False,
+):
     def build():
         definition = aws.ecs.TaskDefinition(
-            "td", family="app", cpu=cpu, memory=memory, network_mode="awsvpc", requires_compatibilities=["FARGATE"],
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(cpu_architecture=architecture, operating_system_family="LINUX"),
+            "td",
+            family="app",
+            cpu=cpu,
+            memory=memory,
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                cpu_architecture=architecture, operating_system_family="LINUX"
+            ),
             container_definitions=json.dumps([{"name": "app", "image": "app:1"}]),
         )
         service = aws.ecs.Service(
-            "svc", name="app", cluster="cluster", task_definition=definition.arn, desired_count=desired,
+            "svc",
+            name="app",
+            cluster="cluster",
+            task_definition=definition.arn,
+            desired_count=desired,
             capacity_provider_strategies=[
-                aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider=p, weight=w, base=b) for p, w, b in strategy
+                aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider=p, weight=w, base=b)
+                for p, w, b in strategy
             ],
-            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(subnets=["subnet-a"], assign_public_ip=public_ip),
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=["subnet-a"], assign_public_ip=public_ip
+            ),
         )
         if minimum is not None:
             aws.appautoscaling.Target(
-                "svc-scaling", min_capacity=minimum, max_capacity=5, service_namespace="ecs",
-                scalable_dimension="ecs:service:DesiredCount", resource_id=pulumi.Output.concat("service/cluster/", service.name),
+                "svc-scaling",
+                min_capacity=minimum,
+                max_capacity=5,
+                service_namespace="ecs",
+                scalable_dimension="ecs:service:DesiredCount",
+                resource_id=pulumi.Output.concat("service/cluster/", service.name),
             )
 
     return program(build)
@@ -179,8 +251,9 @@ def _service_program(*, desired: int, strategy: list[tuple[str, int, int]], arch
 
 def test_fargate_arm_service_split_between_on_demand_and_spot():
     # base 1 on FARGATE, the second task split 1:1 -> 1.5 on-demand, 0.5 Spot.
-    run = _service_program(desired=2, strategy=[("FARGATE", 1, 1), ("FARGATE_SPOT", 1, 0)], architecture="ARM64",
-                           cpu="1024", memory="2048")
+    run = _service_program(
+        desired=2, strategy=[("FARGATE", 1, 1), ("FARGATE_SPOT", 1, 0)], architecture="ARM64", cpu="1024", memory="2048"
+    )
     result = estimate(run)
     per_task_hour = 1 * 0.03238 + 2 * 0.00356
     assert monthly(result, "x 1.5 on-demand") == round(1.5 * HOURS * per_task_hour, 2)
@@ -189,14 +262,20 @@ def test_fargate_arm_service_split_between_on_demand_and_spot():
 
 
 def test_fargate_x86_service_with_public_ips():
-    run = _service_program(desired=1, strategy=[("FARGATE", 1, 0)], architecture="X86_64", cpu="512", memory="1024", public_ip=True)
+    run = _service_program(
+        desired=1, strategy=[("FARGATE", 1, 0)], architecture="X86_64", cpu="512", memory="1024", public_ip=True
+    )
     result = estimate(run)
-    assert monthly(result, "Fargate X86_64 0.5 vCPU / 1 GB x 1 on-demand") == round(HOURS * (0.5 * 0.04048 + 1 * 0.004445), 2)
+    assert monthly(result, "Fargate X86_64 0.5 vCPU / 1 GB x 1 on-demand") == round(
+        HOURS * (0.5 * 0.04048 + 1 * 0.004445), 2
+    )
     assert monthly(result, "public IPv4 address per task (1)") == 3.65
 
 
 def test_a_service_scaled_to_zero_costs_nothing_idle_and_gets_a_job_price():
-    run = _service_program(desired=1, minimum=0, strategy=[("FARGATE_SPOT", 1, 0)], architecture="ARM64", cpu="1024", memory="2048")
+    run = _service_program(
+        desired=1, minimum=0, strategy=[("FARGATE_SPOT", 1, 0)], architecture="ARM64", cpu="1024", memory="2048"
+    )
     result = estimate(run, job_minutes=30)
     assert result.lines == []
     assert result.scales_to_zero == ["svc"]
@@ -211,8 +290,22 @@ def test_a_service_scaled_to_zero_costs_nothing_idle_and_gets_a_job_price():
     "strategy, tasks, spot",
     [
         ([{"capacityProvider": "FARGATE_SPOT", "weight": 1}], 4, 4),
-        ([{"capacityProvider": "FARGATE", "weight": 1, "base": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 3}], 5, 3),
-        ([{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 2}, {"capacityProvider": "FARGATE", "weight": 1}], 2, 2),
+        (
+            [
+                {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+                {"capacityProvider": "FARGATE_SPOT", "weight": 3},
+            ],
+            5,
+            3,
+        ),
+        (
+            [
+                {"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 2},
+                {"capacityProvider": "FARGATE", "weight": 1},
+            ],
+            2,
+            2,
+        ),
         ([{"capacityProvider": "FARGATE", "weight": 1}], 3, 0),
         ([], 3, 0),
     ],
@@ -225,23 +318,42 @@ def test_spot_share_places_base_first_then_by_weight(strategy, tasks, spot):
 def _run_task_state_machine(public: str = "ENABLED"):
     def build():
         definition = aws.ecs.TaskDefinition(
-            "worker", family="worker", cpu="1024", memory="2048", network_mode="awsvpc", requires_compatibilities=["FARGATE"],
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(cpu_architecture="ARM64", operating_system_family="LINUX"),
+            "worker",
+            family="worker",
+            cpu="1024",
+            memory="2048",
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                cpu_architecture="ARM64", operating_system_family="LINUX"
+            ),
             container_definitions=json.dumps([{"name": "worker", "image": "worker:1"}]),
         )
         aws.sfn.StateMachine(
-            "worker-run", role_arn="arn:aws:iam::123456789012:role/run",
-            definition=definition.arn.apply(lambda arn: json.dumps({
-                "StartAt": "Run",
-                "States": {"Run": {
-                    "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True,
-                    "Parameters": {
-                        "Cluster": "cluster", "TaskDefinition": arn,
-                        "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}],
-                        "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": ["subnet-a"], "AssignPublicIp": public}},
-                    },
-                }},
-            })),
+            "worker-run",
+            role_arn="arn:aws:iam::123456789012:role/run",
+            definition=definition.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "StartAt": "Run",
+                        "States": {
+                            "Run": {
+                                "Type": "Task",
+                                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                                "End": True,
+                                "Parameters": {
+                                    "Cluster": "cluster",
+                                    "TaskDefinition": arn,
+                                    "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}],
+                                    "NetworkConfiguration": {
+                                        "AwsvpcConfiguration": {"Subnets": ["subnet-a"], "AssignPublicIp": public}
+                                    },
+                                },
+                            }
+                        },
+                    }
+                )
+            ),
         )
 
     return program(build)
@@ -271,16 +383,26 @@ def test_a_job_is_billed_at_least_one_minute():
 def test_job_cost_of_a_pipe_uses_its_task_override():
     def build():
         definition = aws.ecs.TaskDefinition(
-            "worker", family="worker", cpu="1024", memory="2048", requires_compatibilities=["FARGATE"], network_mode="awsvpc",
+            "worker",
+            family="worker",
+            cpu="1024",
+            memory="2048",
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
             container_definitions=json.dumps([{"name": "worker", "image": "worker:1"}]),
         )
         aws.pipes.Pipe(
-            "pipe", role_arn="arn:aws:iam::123456789012:role/pipe", source="arn:aws:sqs:us-east-1:123456789012:work",
+            "pipe",
+            role_arn="arn:aws:iam::123456789012:role/pipe",
+            source="arn:aws:sqs:us-east-1:123456789012:work",
             target="arn:aws:ecs:us-east-1:123456789012:cluster/c",
-            target_parameters=aws.pipes.PipeTargetParametersArgs(ecs_task_parameters=aws.pipes.PipeTargetParametersEcsTaskParametersArgs(
-                task_definition_arn=definition.arn, launch_type="FARGATE",
-                overrides=aws.pipes.PipeTargetParametersEcsTaskParametersOverridesArgs(cpu="2048", memory="4096"),
-            )),
+            target_parameters=aws.pipes.PipeTargetParametersArgs(
+                ecs_task_parameters=aws.pipes.PipeTargetParametersEcsTaskParametersArgs(
+                    task_definition_arn=definition.arn,
+                    launch_type="FARGATE",
+                    overrides=aws.pipes.PipeTargetParametersEcsTaskParametersOverridesArgs(cpu="2048", memory="4096"),
+                )
+            ),
         )
 
     [job] = estimate(program(build), job_minutes=60).jobs
@@ -292,11 +414,20 @@ def test_job_cost_of_a_pipe_uses_its_task_override():
 # -- EKS ----------------------------------------------------------------------------------------
 def test_eks_control_plane_nodes_and_their_volumes():
     def build():
-        aws.eks.Cluster("mesh", role_arn="arn:aws:iam::123456789012:role/eks", version="1.33",
-                        vpc_config=aws.eks.ClusterVpcConfigArgs(subnet_ids=["subnet-a"]))
-        aws.eks.NodeGroup("nodes", cluster_name="mesh", node_role_arn="arn:aws:iam::123456789012:role/node", subnet_ids=["subnet-a"],
-                          instance_types=["t4g.medium"],
-                          scaling_config=aws.eks.NodeGroupScalingConfigArgs(desired_size=3, min_size=3, max_size=6))
+        aws.eks.Cluster(
+            "mesh",
+            role_arn="arn:aws:iam::123456789012:role/eks",
+            version="1.33",
+            vpc_config=aws.eks.ClusterVpcConfigArgs(subnet_ids=["subnet-a"]),
+        )
+        aws.eks.NodeGroup(
+            "nodes",
+            cluster_name="mesh",
+            node_role_arn="arn:aws:iam::123456789012:role/node",
+            subnet_ids=["subnet-a"],
+            instance_types=["t4g.medium"],
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(desired_size=3, min_size=3, max_size=6),
+        )
 
     result = estimate(program(build))
     control = lines(result, "EKS control plane")[0]
@@ -326,18 +457,47 @@ def test_cloudwatch_free_tier_and_per_metric_alarms():
         for index in range(4):
             aws.cloudwatch.Dashboard(f"board-{index}", dashboard_name=f"board-{index}", dashboard_body="{}")
         for index in range(11):
-            aws.cloudwatch.MetricAlarm(f"alarm-{index}", comparison_operator="GreaterThanThreshold", evaluation_periods=1,
-                                       metric_name="Errors", namespace="AWS/Lambda", period=60, statistic="Sum", threshold=1)
-        aws.cloudwatch.MetricAlarm("fast", comparison_operator="GreaterThanThreshold", evaluation_periods=1,
-                                   metric_name="Errors", namespace="AWS/Lambda", period=10, statistic="Sum", threshold=1)
-        aws.cloudwatch.MetricAlarm("ratio", comparison_operator="GreaterThanThreshold", evaluation_periods=1, threshold=1,
-                                   metric_queries=[
-                                       aws.cloudwatch.MetricAlarmMetricQueryArgs(id="e", expression="a/b", return_data=True),
-                                       aws.cloudwatch.MetricAlarmMetricQueryArgs(id="a", metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                                           metric_name="5xx", namespace="AWS/ApplicationELB", period=60, stat="Sum")),
-                                       aws.cloudwatch.MetricAlarmMetricQueryArgs(id="b", metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                                           metric_name="Requests", namespace="AWS/ApplicationELB", period=60, stat="Sum")),
-                                   ])
+            aws.cloudwatch.MetricAlarm(
+                f"alarm-{index}",
+                comparison_operator="GreaterThanThreshold",
+                evaluation_periods=1,
+                metric_name="Errors",
+                namespace="AWS/Lambda",
+                period=60,
+                statistic="Sum",
+                threshold=1,
+            )
+        aws.cloudwatch.MetricAlarm(
+            "fast",
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=1,
+            metric_name="Errors",
+            namespace="AWS/Lambda",
+            period=10,
+            statistic="Sum",
+            threshold=1,
+        )
+        aws.cloudwatch.MetricAlarm(
+            "ratio",
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=1,
+            threshold=1,
+            metric_queries=[
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(id="e", expression="a/b", return_data=True),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="a",
+                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                        metric_name="5xx", namespace="AWS/ApplicationELB", period=60, stat="Sum"
+                    ),
+                ),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="b",
+                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                        metric_name="Requests", namespace="AWS/ApplicationELB", period=60, stat="Sum"
+                    ),
+                ),
+            ],
+        )
         aws.secretsmanager.Secret("secret")
         aws.kms.Key("key")
 
@@ -358,7 +518,9 @@ def test_cloudwatch_free_tier_and_per_metric_alarms():
 def test_region_comes_from_the_stack_provider():
     def build():
         mumbai = aws.Provider("stack-aws", region="ap-south-1")
-        aws.ec2.NatGateway("nat", subnet_id="subnet-1", connectivity_type="private", opts=pulumi.ResourceOptions(provider=mumbai))
+        aws.ec2.NatGateway(
+            "nat", subnet_id="subnet-1", connectivity_type="private", opts=pulumi.ResourceOptions(provider=mumbai)
+        )
         aws.lb.LoadBalancer("alb", internal=True, subnets=["subnet-a"], opts=pulumi.ResourceOptions(provider=mumbai))
 
     result = estimate(program(build), default_region="us-east-1")
@@ -384,7 +546,9 @@ def test_a_region_missing_from_the_table_prices_nothing():
 
     result = estimate(program(build, region="eu-west-1"), default_region="eu-west-1")
     assert result.total_usd == 0
-    assert result.unpriced == ["secret: Secrets Manager secret - no price for secret-month in eu-west-1 (preview/prices.yaml)"]
+    assert result.unpriced == [
+        "secret: Secrets Manager secret - no price for secret-month in eu-west-1 (preview/prices.yaml)"
+    ]
 
 
 # -- the real stacks, as they run after their first image push -------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ ENVIRON = {
     "METRIC_NAMESPACE": "Flowbuilder/Worker",
     "SAMPLE_INTERVAL_SECONDS": "20",
 }
-NOW = datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 
 
 class FakeSqs:
@@ -135,7 +135,12 @@ def test_backlog_per_task_divides_by_the_desired_count_not_the_running_count():
 def test_every_datum_is_high_resolution_with_the_service_dimensions():
     settings = Settings.from_environment(ENVIRON)
     data = metric_data(Sample(2, 1, 1, 1), settings, NOW)
-    assert [d["MetricName"] for d in data] == ["QueueBacklog", "BacklogPerTask", "BacklogWithNoTasks", "TasksWithNoBacklog"]
+    assert [d["MetricName"] for d in data] == [
+        "QueueBacklog",
+        "BacklogPerTask",
+        "BacklogWithNoTasks",
+        "TasksWithNoBacklog",
+    ]
     for datum in data:
         assert datum["StorageResolution"] == 1
         assert datum["Unit"] == "Count"
@@ -157,7 +162,9 @@ def test_three_samples_twenty_seconds_apart_each_published_at_once():
 
 @pytest.mark.parametrize(("interval", "samples"), [("10", 6), ("30", 2), ("60", 1)])
 def test_the_interval_sets_how_many_samples_a_minute_takes(interval, samples):
-    _, _, _, cloudwatch, _ = run([(0, 0)], remaining_ms=120_000, environ={**ENVIRON, "SAMPLE_INTERVAL_SECONDS": interval})
+    _, _, _, cloudwatch, _ = run(
+        [(0, 0)], remaining_ms=120_000, environ={**ENVIRON, "SAMPLE_INTERVAL_SECONDS": interval}
+    )
     assert len(cloudwatch.calls) == samples
 
 

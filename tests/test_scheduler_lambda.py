@@ -122,7 +122,11 @@ def test_memory_timeout_and_schedule_follow_the_config():
         "dev",
         {
             "flowbuilder:imageTag": IMAGE_TAG,
-            "flowbuilder:scheduler": {"memoryMb": 1024, "timeoutSeconds": 120, "scheduleExpression": "cron(0/15 * * * ? *)"},
+            "flowbuilder:scheduler": {
+                "memoryMb": 1024,
+                "timeoutSeconds": 120,
+                "scheduleExpression": "cron(0/15 * * * ? *)",
+            },
         },
     )
     function = run.one(FUNCTION, "-scheduler")
@@ -163,7 +167,9 @@ def test_failure_queue_is_encrypted_tls_only_and_kept_like_the_work_dlq(ultra):
     assert queue.inputs["sqsManagedSseEnabled"] is True
     assert queue.inputs["messageRetentionSeconds"] == 14 * 86_400
     (policy,) = [
-        p for p in ultra.of_type("aws:sqs/queuePolicy:QueuePolicy") if p.name == "flowbuilder-ultra-scheduler-dlq-tls-only"
+        p
+        for p in ultra.of_type("aws:sqs/queuePolicy:QueuePolicy")
+        if p.name == "flowbuilder-ultra-scheduler-dlq-tls-only"
     ]
     (deny,) = json.loads(policy.inputs["policy"])["Statement"]
     assert deny["Effect"] == "Deny"

@@ -61,7 +61,9 @@ def test_function_runs_the_api_image_on_arm64(api):
     assert function.inputs["name"] == "flowbuilder-ultra-api"
     assert function.inputs["packageType"] == "Image"
     assert function.inputs["imageUri"] == f"{api.outputs['repositoryUrls']['api']}:{IMAGE_TAG}"
-    assert function.inputs["imageUri"] == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/api:{IMAGE_TAG}"
+    assert (
+        function.inputs["imageUri"] == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/api:{IMAGE_TAG}"
+    )
     assert function.inputs["architectures"] == ["arm64"]
     assert function.inputs["role"] == api.one(ROLE, "-api").state["arn"]
     assert "vpcConfig" not in function.inputs
@@ -109,7 +111,14 @@ def test_function_log_group_keeps_the_stack_retention_and_exists_first(api):
 
 
 def test_memory_stays_within_lambda_limits():
-    assert [lambda_memory_mb(mib) for mib in (64, 512, 2048, 10240, 16384, 30720)] == [128, 512, 2048, 10240, 10240, 10240]
+    assert [lambda_memory_mb(mib) for mib in (64, 512, 2048, 10240, 16384, 30720)] == [
+        128,
+        512,
+        2048,
+        10240,
+        10240,
+        10240,
+    ]
 
 
 def test_architecture_memory_concurrency_and_throttling_follow_the_config():
@@ -290,4 +299,3 @@ def test_what_does_not_need_the_image_exists_from_the_first_deploy(ultra):
     assert ultra.one(LOG_GROUP, "-api-logs").inputs["name"] == "/aws/lambda/flowbuilder-ultra-api"
     assert ultra.one(ROLE, "-api").inputs["description"] == "Identity of the API Lambda"
     assert ultra.one(REPOSITORY_POLICY, "-api-image-pull").inputs["repository"] == "flowbuilder-ultra/api"
-

@@ -67,7 +67,9 @@ def test_visibility_follows_max_run_minutes():
 
 
 def test_receive_count_and_retention_follow_the_queue_config():
-    run = run_stack("dev", {"flowbuilder:queue": {"maxReceiveCount": 5, "dlqRetentionDays": 7, "messageRetentionDays": 2}})
+    run = run_stack(
+        "dev", {"flowbuilder:queue": {"maxReceiveCount": 5, "dlqRetentionDays": 7, "messageRetentionDays": 2}}
+    )
     work, dlq = queues(run)
     assert json.loads(work.inputs["redrivePolicy"])["maxReceiveCount"] == 5
     assert dlq.inputs["messageRetentionSeconds"] == 7 * DAY

@@ -17,7 +17,6 @@ from components.worker_pipe import (
 )
 from preview.harness import RecordedResource, StackRun, run_stack
 from tests import asl
-from tests.conftest import committed_run
 
 PIPE = "aws:pipes/pipe:Pipe"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
@@ -94,7 +93,9 @@ def test_pipe_reads_the_work_queue_one_message_at_a_time_into_the_state_machine(
     assert pipe.inputs["source"] == ultra.one(QUEUE, "-work").state["arn"]
     assert pipe.inputs["target"] == ultra.one(STATE_MACHINE).state["arn"]
     assert pipe.inputs["sourceParameters"] == {"sqsQueueParameters": {"batchSize": 1}}
-    assert pipe.inputs["targetParameters"] == {"stepFunctionStateMachineParameters": {"invocationType": "FIRE_AND_FORGET"}}
+    assert pipe.inputs["targetParameters"] == {
+        "stepFunctionStateMachineParameters": {"invocationType": "FIRE_AND_FORGET"}
+    }
     assert pipe.inputs["roleArn"] == ultra.one(ROLE, "-pipe").state["arn"]
 
 
@@ -120,7 +121,10 @@ def test_pipe_waits_stopped_until_an_image_is_configured(ultra):
 def test_pipe_runs_once_the_image_tag_is_set():
     run = ultra_with_image()
     assert run.one(PIPE).inputs["desiredState"] == "RUNNING"
-    assert container_of(run)["image"] == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/worker:{IMAGE_TAG}"
+    assert (
+        container_of(run)["image"]
+        == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/worker:{IMAGE_TAG}"
+    )
     assert "imagesToPush" not in run.outputs
 
 
@@ -205,7 +209,9 @@ def test_execution_role_pulls_only_the_worker_image_and_reads_only_its_secret(ul
     statements = by_sid(policy_of(ultra, "worker-execution"))
     assert statements["RegistryLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
     assert statements["RegistryLogin"]["Resource"] == "*"
-    assert statements["PullWorkerImage"]["Resource"] == ["arn:aws:ecr:us-east-1:123456789012:repository/flowbuilder-ultra/worker"]
+    assert statements["PullWorkerImage"]["Resource"] == [
+        "arn:aws:ecr:us-east-1:123456789012:repository/flowbuilder-ultra/worker"
+    ]
     assert statements["ReadDatabaseSecret"] == {
         "Sid": "ReadDatabaseSecret",
         "Effect": "Allow",
@@ -244,7 +250,9 @@ def test_state_machine_role_is_scoped_to_the_family_cluster_roles_and_dlq(ultra)
     assert sorted(statements["PassWorkerRoles"]["Resource"]) == sorted(
         [ultra.one(ROLE, "-worker-execution").state["arn"], ultra.one(ROLE, "-worker-task").state["arn"]]
     )
-    assert statements["PassWorkerRoles"]["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert statements["PassWorkerRoles"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
     assert statements["DeadLetter"]["Action"] == ["sqs:SendMessage"]
     assert statements["DeadLetter"]["Resource"] == [ultra.one(QUEUE, "-work-dlq").state["arn"]]
     # Only log delivery may use "*": CloudWatch Logs offers nothing narrower for it.
@@ -315,7 +323,11 @@ def test_retry_order_timeouts_and_catch(ultra):
     assert task["MaxAttempts"] == 2  # queue.maxReceiveCount 3 = 1 run + 2 retries
     assert run_worker["TimeoutSeconds"] == 15 * 60 + TASK_START_SECONDS
     assert run_worker["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "Assign": {"error": "{% $states.errorOutput %}"}, "Next": "SendToDeadLetterQueue"}
+        {
+            "ErrorEquals": ["States.ALL"],
+            "Assign": {"error": "{% $states.errorOutput %}"},
+            "Next": "SendToDeadLetterQueue",
+        }
     ]
 
 
@@ -328,7 +340,8 @@ def test_execution_outlasts_every_state_timeout_and_wait(ultra):
     runs = task["MaxAttempts"] + 1
     worst = (
         runs * run_worker["TimeoutSeconds"]
-        + runs * sum(retry_delays(api["IntervalSeconds"], api["MaxAttempts"], api["BackoffRate"], api["MaxDelaySeconds"]))
+        + runs
+        * sum(retry_delays(api["IntervalSeconds"], api["MaxAttempts"], api["BackoffRate"], api["MaxDelaySeconds"]))
         + sum(retry_delays(task["IntervalSeconds"], task["MaxAttempts"], task["BackoffRate"]))
         + sum(retry_delays(dlq["IntervalSeconds"], dlq["MaxAttempts"], dlq["BackoffRate"]))
     )
@@ -368,11 +381,19 @@ def ecs_script(*outcomes: str):
         assert resource == RUN_TASK
         outcome = remaining.pop(0)
         if outcome == "spot":
-            raise asl.TaskError("States.TaskFailed", json.dumps({"StopCode": "SpotInterruption", "Containers": [{"ExitCode": 143}]}))
+            raise asl.TaskError(
+                "States.TaskFailed", json.dumps({"StopCode": "SpotInterruption", "Containers": [{"ExitCode": 143}]})
+            )
         if outcome == "crash":
-            raise asl.TaskError("States.TaskFailed", json.dumps({"StopCode": "EssentialContainerExited", "Containers": [{"ExitCode": 1}]}))
+            raise asl.TaskError(
+                "States.TaskFailed",
+                json.dumps({"StopCode": "EssentialContainerExited", "Containers": [{"ExitCode": 1}]}),
+            )
         if outcome == "throttle":
-            raise asl.TaskError("ECS.AmazonECSException", "Rate exceeded (Service: AmazonECS; Status Code: 400; Error Code: ThrottlingException)")
+            raise asl.TaskError(
+                "ECS.AmazonECSException",
+                "Rate exceeded (Service: AmazonECS; Status Code: 400; Error Code: ThrottlingException)",
+            )
         if outcome == "no-capacity":
             raise asl.TaskError("AmazonECS.Unknown", "Capacity is unavailable at this time")
         assert outcome == "ok"

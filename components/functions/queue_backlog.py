@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 QUEUE_ATTRIBUTES = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
 # Time one sample may take (two API calls and one PutMetricData) when deciding
@@ -145,7 +146,7 @@ def handler(
     environ: dict[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, Any]:
     """Take ``60 / interval`` samples ``interval`` seconds apart and publish each at once."""
     settings = Settings.from_environment(dict(os.environ) if environ is None else environ)

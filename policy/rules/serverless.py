@@ -43,8 +43,12 @@ def _only_synchronous(stack: StackView, function: PolicyResource) -> bool:
     ):
         return False
     other_invokers = (
-        [p for p in stack.of_type(PERMISSION) if peek(p.props, "principal") != "apigateway.amazonaws.com"
-         and stack.references(p, "function", function, *ids)]
+        [
+            p
+            for p in stack.of_type(PERMISSION)
+            if peek(p.props, "principal") != "apigateway.amazonaws.com"
+            and stack.references(p, "function", function, *ids)
+        ]
         + [i for i in stack.of_type(REST_API_INTEGRATION) if stack.references(i, "uri", function, *ids)]
         + [r for r in stack.of_type(ROLE) if stack.references(r, "inlinePolicies", function, *arns)]
         + [d for d in stack.of_type(*IDENTITY_POLICIES) if stack.references(d, "policy", function, *arns)]
