@@ -61,6 +61,11 @@ def change_body(
         if source
         else "checks that the build pushed every digest to its repositories"
     )
+    back = (
+        f"run the release workflow for `{stack}` with `source-commit` set to an earlier commit `{source}` ran"
+        if source
+        else f"release an earlier application commit to `{stack}` again"
+    )
     return f"""{origin}
 
 Application commit: {commit_link(before.source_commit, app_repository)} → \
@@ -70,10 +75,9 @@ Application commit: {commit_link(before.source_commit, app_repository)} → \
 |---|---|---|
 {rows}
 
-This pull request changes only `flowbuilder:images` in `Pulumi.{stack}.yaml`. Merging it runs `deploy.yml`:
-the `{stack}` job {check}, then `pulumi up` runs the migration task with the new `api` image and rolls
-the services once it succeeds. A failed migration fails the update and the current version keeps serving.
+This pull request changes only `flowbuilder:images` in `Pulumi.{stack}.yaml`. Merging it runs `deploy.yml`: the
+`{stack}` job {check}; then `pulumi up` runs the migration task if the `api` digest changes, and rolls the services
+once it has succeeded. A failed migration fails the update, and the current version keeps serving.
 
-Rolling back is the same path with an earlier application commit (`promote` with `source-commit`), or a
-revert of this pull request's commit.
+To roll back after merging, {back}, or revert this pull request's commit.
 """

@@ -141,6 +141,7 @@ def test_no_step_sets_config_creates_a_stack_or_hands_images_to_pulumi():
                 assert not {"config-map", "upsert", "target", "replace", "exclude", "plan", "refresh"} & set(
                     step["with"]
                 ), where
+                assert "env" not in step, where  # credentials come from the auth steps, config from the file
             for name in step.get("env", {}):
                 assert not name.startswith("PULUMI_CONFIG"), where
     assert set(workflow("pulumi-up.yml")["on"]["workflow_call"]["inputs"]) == {"stack", "project", "runs-on"}
