@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +33,7 @@ from botocore.exceptions import ClientError
 from .images import Images, ReleaseError
 
 
+@cache
 def partition_of(region: str) -> tuple[str, str]:
     """``(partition, DNS suffix)`` of a region, from botocore's endpoint data."""
     session = botocore.session.get_session()

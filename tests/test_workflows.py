@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ SHA_PIN = re.compile(r"^(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-
 RUNNER_LABEL = "codebuild-flowbuilder-{stack}-runner-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
 
 
+@cache
 def load(path: Path) -> dict[str, Any]:
+    """A workflow file as GitHub reads it (read once; callers do not change it)."""
     document = yaml.safe_load(path.read_text())
     # PyYAML reads the `on:` key as YAML 1.1's boolean true; GitHub reads it as the string "on".
     if True in document:
