@@ -4,6 +4,7 @@
     python3 tasks.py preview <stack> [--format text|json|...]   offline preview of a stack
     python3 tasks.py test [pytest arguments]                    the test suite
     python3 tasks.py bench                                      preview and test timings
+    python3 tasks.py release <command> [...]                    releases and promotions (docs/delivery.md)
 
 Each command first makes sure ``.venv`` (the virtualenv Pulumi.yaml names, so
 the Pulumi CLI uses the same one) holds exactly requirements.txt, building it
@@ -29,6 +30,7 @@ COMMANDS = {
     "preview": ["-m", "preview"],
     "test": ["-m", "pytest"],
     "bench": [str(ROOT / "benchmarks" / "bench.py")],
+    "release": ["-m", "release"],
 }
 
 
