@@ -97,7 +97,11 @@ def cost_center(value: str) -> str | None:
 
 def email(address: str) -> str | None:
     local, at, domain = address.rpartition("@")
-    if not at or not re.fullmatch(r"[^@\s]+", local) or not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", domain):
+    if (
+        not at
+        or not re.fullmatch(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+", local)
+        or not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", domain)
+    ):
         return "must be an e-mail address such as ops@example.com"
     return None
 
@@ -127,6 +131,8 @@ def rds_instance_class(name: str) -> str | None:
     known = rds_instance_classes()
     if name in known:
         return None
+    if f"db.{name}" in known:
+        return f"RDS instance classes start with db.: did you mean 'db.{name}'?"
     family = name.removeprefix("db.").partition(".")[0]
     sizes = sorted((c.split(".")[2] for c in known if c.startswith(f"db.{family}.")), key=_size_order)
     if sizes:

@@ -17,6 +17,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from . import rules
 from .defaults import defaults_for, merge
 from .model import SECRET_KEYS, Environment, ProjectName, RegionName, StackConfig, StackName, Topology
 from .namespaces import AWS, PROJECT_OWNED, key_problems, unknown_key_hint
@@ -58,10 +59,14 @@ class _Report:
         self.stack = stack
         self.stack_file = f"Pulumi.{stack}.yaml"
         self.problems: list[Problem] = []
+        self.region_missing = False
+        """Set once "aws:region: missing" is reported; the model's own complaints about it add nothing."""
 
     def add(self, path: Path, message: str) -> None:
         """A problem at a model path: project -> Pulumi.yaml, stack -> the stack name, region -> aws:region."""
         root = path[0] if path else ""
+        if root == "region" and self.region_missing:
+            return
         if root == "project":
             self.problems.append(Problem("Pulumi.yaml", "name", message))
         elif root == "stack":
@@ -132,8 +137,8 @@ def _allowed_keys(location: Path) -> list[str]:
         model = _model_in(fields[part].annotation) if part in fields else None
         if model is None:
             return []
-    hidden = set(PROJECT_OWNED) if model is StackConfig else set()
-    return sorted(f.alias for name, f in model.model_fields.items() if name not in hidden)
+    keys = {f.alias for name, f in model.model_fields.items() if model is not StackConfig or name not in PROJECT_OWNED}
+    return sorted(keys | set(SECRET_KEYS) if model is StackConfig else keys)
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -181,6 +186,7 @@ def load_stack_config(project: str, stack: str) -> tuple[StackConfig, StackSecre
     region = raw.get(f"{AWS}:region")
     if region is None:
         report.add(("region",), "missing; set the stack's region, e.g. `pulumi config set aws:region us-east-1`")
+        report.region_missing = True
 
     config = None
     if None not in (modes.get("environment"), modes.get("topology")):
@@ -190,6 +196,10 @@ def load_stack_config(project: str, stack: str) -> tuple[StackConfig, StackSecre
             config = StackConfig.model_validate(document)
         except ValidationError as error:
             report.add_errors(error)
+            # The model checks name lengths only once every field is valid; never hide them.
+            if not any(p.key == "name" or p.key.startswith("stack name") for p in report.problems):
+                for path, problem in rules.name_lengths(project, stack):
+                    report.add(path, problem)
     else:
         # Without both modes there are no defaults to validate the rest against; still check the names.
         for key, annotation, value in (
@@ -199,8 +209,8 @@ def load_stack_config(project: str, stack: str) -> tuple[StackConfig, StackSecre
         ):
             if value is not None:
                 _check(report, (key,), annotation, value)
-    if region is None:
-        report.problems = [p for p in report.problems if not (p.key == "aws:region" and "missing" not in p.message)]
+        for path, problem in rules.name_lengths(project, stack):
+            report.add(path, problem)
     report.raise_if_any()
 
     secrets = pulumi.Config(project)

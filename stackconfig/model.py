@@ -16,7 +16,6 @@ several keys are in :mod:`stackconfig.rules`. Scalars are strict
 from __future__ import annotations
 
 import ipaddress
-import math
 from enum import StrEnum
 from typing import Annotated
 
@@ -188,7 +187,7 @@ class DatabaseConfig(Section):
 
     @model_validator(mode="after")
     def _storage_windows_users(self) -> DatabaseConfig:
-        least = math.ceil(self.allocated_storage_gb * 1.1)
+        least = -(-self.allocated_storage_gb * 11 // 10)
         _check_all(
             (
                 ("maxAllocatedStorageGb",),

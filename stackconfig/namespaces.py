@@ -15,11 +15,10 @@ the program's provider never sees. The program reads exactly two namespaces:
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 from collections.abc import Iterable
 from pathlib import Path
-
-import pulumi_aws
 
 from .problems import did_you_mean, listing
 
@@ -52,7 +51,9 @@ PROJECT_OWNED = {
 @functools.cache
 def aws_provider_keys() -> frozenset[str]:
     """The pulumi-aws provider's config keys, from the generated ``pulumi_aws/config/vars.py``."""
-    source = (Path(pulumi_aws.__file__).parent / "config" / "vars.py").read_text()
+    # Located, not imported: reading the generated file is enough, and cheaper than the SDK.
+    package = Path(importlib.util.find_spec("pulumi_aws").origin).parent
+    source = (package / "config" / "vars.py").read_text()
     return frozenset(re.findall(r"__config__\.get(?:_bool|_int|_float|_object)?\('([A-Za-z0-9]+)'", source))
 
 

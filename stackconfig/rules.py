@@ -33,7 +33,14 @@ def problems(config: StackConfig) -> list[tuple[Path, str]]:
 
 
 def names_fit(config: StackConfig) -> Rule:
-    """``<project>-<stack>-<suffix>`` must fit every AWS name limit; blame the name that can change."""
+    return name_lengths(config.project, config.stack)
+
+
+def name_lengths(project: str, stack: str) -> Rule:
+    """``<project>-<stack>-<suffix>`` must fit every AWS name limit; blame the name that has to change.
+
+    The loader also runs this on its own when other keys are invalid, so a long name is never hidden.
+    """
     tightest_kind, room = min(
         (
             (kind, NAME_LIMITS[kind] - suffix - (AUTONAME_SUFFIX_LENGTH if autonamed else 0))
@@ -41,7 +48,7 @@ def names_fit(config: StackConfig) -> Rule:
         ),
         key=lambda item: item[1],
     )
-    prefix = config.name_prefix
+    prefix = f"{project}-{stack}"
     if len(prefix) <= room:
         return
     over = [
@@ -50,17 +57,17 @@ def names_fit(config: StackConfig) -> Rule:
         for kind, (suffix, autonamed) in RESERVED_SUFFIX.items()
         if len(prefix) + suffix + (AUTONAME_SUFFIX_LENGTH if autonamed else 0) > NAME_LIMITS[kind]
     ]
-    if len(config.project) + 2 > room:
+    if len(project) + 2 > room:
         yield (
             ("project",),
-            f"{config.project!r} is {len(config.project)} characters; project and stack name together start every "
-            f"AWS name, so the project name may be at most {room - 2} ({'; '.join(over)})",
+            f"{project!r} is {len(project)} characters; project and stack name together start every AWS name, "
+            f"so the project name may be at most {room - 2} ({'; '.join(over)})",
         )
     else:
         yield (
             ("stack",),
-            f"is {len(config.stack)} characters; with project {config.project!r} it may be at most "
-            f"{room - len(config.project) - 1} ({'; '.join(over)}; the tightest are {tightest_kind} names)",
+            f"is {len(stack)} characters; with project {project!r} it may be at most "
+            f"{room - len(project) - 1} ({'; '.join(over)}; the tightest are {tightest_kind} names)",
         )
 
 

@@ -84,7 +84,9 @@ class Project:
 
     def stacks(self) -> list[str]:
         """The stacks whose ``Pulumi.<stack>.yaml`` is present, sorted."""
-        found = (p.name[len("Pulumi.") : -len(".yaml")] for p in self.stack_config_dir.glob("Pulumi.*.yaml"))
+        found = (
+            p.name[len("Pulumi.") : -len(".yaml")] for p in self.stack_config_dir.glob("Pulumi.*.yaml") if p.is_file()
+        )
         return sorted(stack for stack in found if stack)
 
     def read_stack(self, stack: str) -> StackFile:
@@ -231,6 +233,10 @@ def _in_range(value: int, text: str) -> int:
     return value
 
 
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+
+
 class _Reader:
     """Turns a composed node tree into plain values, collecting problems on the way."""
 
@@ -243,7 +249,7 @@ class _Reader:
         if isinstance(node, ScalarNode):
             return self.scalar(node, key)
         if node.tag not in (MAP_TAG, SEQ_TAG):
-            self.problems.add(node, f"the tag {node.tag} is not supported; write plain YAML", key)
+            self.problems.add(node, f"the tag {_short(node.tag)} is not supported; write plain YAML", key)
             return None
         if isinstance(node, SequenceNode):
             return [self.value(item, (*path, index)) for index, item in enumerate(node.value)]
@@ -255,7 +261,9 @@ class _Reader:
 
     def scalar(self, node: ScalarNode, key: str) -> Any:
         if node.explicit_tag not in (None, STR_TAG):
-            self.problems.add(node, f"the tag {node.explicit_tag} is not supported; only !!str (or quotes)", key)
+            self.problems.add(
+                node, f"the tag {_short(node.explicit_tag)} is not supported; only !!str (or quotes)", key
+            )
             return None
         if node.style is not None or node.explicit_tag == STR_TAG:
             return node.value

@@ -81,8 +81,12 @@ Bool = Annotated[bool, BeforeValidator(_boolean)]
 Text = Annotated[str, BeforeValidator(_text)]
 
 
+def _figure(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _span(low: float, high: float, unit: str) -> str:
-    return f"{low:g} to {high:g}{f' {unit}' if unit else ''}"
+    return f"{_figure(low)} to {_figure(high)}{f' {unit}' if unit else ''}"
 
 
 def whole(low: int, high: int, unit: str = "", why: str = "") -> Any:
@@ -105,9 +109,10 @@ def number(low: float, high: float, unit: str = "", why: str = "", above_low: bo
         figure = _number(value)
         if figure > high or figure < low or (above_low and figure == low):
             reason = f" ({why})" if why else ""
-            lower = f"above {low:g}" if above_low else f"{low:g}"
+            lower = f"above {_figure(low)}" if above_low else _figure(low)
             raise ValueError(
-                f"{figure:g} is out of range; allowed: {lower} to {high:g}{f' {unit}' if unit else ''}{reason}"
+                f"{_figure(figure)} is out of range; allowed: {lower} to {_figure(high)}{f' {unit}' if unit else ''}"
+                f"{reason}"
             )
         return float(figure)
 
