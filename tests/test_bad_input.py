@@ -606,7 +606,8 @@ ARNS = [
     ),
     bad(
         "secret-partial-arn",
-        "flowbuilder:ecs:\n  applicationSecrets:\n    STRIPE_KEY: arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe",
+        "flowbuilder:ecs:\n  applicationSecrets:\n    STRIPE_KEY: "
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe",
         "flowbuilder:ecs.applicationSecrets.STRIPE_KEY",
         "complete secret ARN",
     ),
