@@ -46,8 +46,11 @@ class ConfigError(pulumi.RunError):
 
     @classmethod
     def of(cls, problems: Iterable[Problem], headings: dict[str, str] | None = None) -> ConfigError:
-        """One error listing every problem, grouped by file (files in the order first met)."""
-        problems = list(problems)
+        """One error listing every problem, grouped by file (files in the order first met).
+
+        Messages pass through :func:`redact` on the way out, whatever check wrote them.
+        """
+        problems = [Problem(p.file, redact(p.key), redact(p.message)) for p in problems]
         files = list(dict.fromkeys(problem.file for problem in problems))
         blocks = []
         for file in files:
@@ -105,6 +108,34 @@ def looks_secret(text: str) -> bool:
         classes = sum(bool(re.search(c, text)) for c in ("[a-z]", "[A-Z]", "[0-9]"))
         return classes >= 2 and _entropy(text) >= 3.5
     return False
+
+
+_REDACTIONS = (
+    (re.compile(r"([a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE), r"\1<redacted>@"),
+    (re.compile(r"(?i)\b(pass(word|wd)?|pwd|secret|token|api[-_]?key)(\s*[=:]\s*)[^\s,;'\"]+"), r"\1\3<redacted>"),
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "<redacted>"),
+    (re.compile(r"-----BEGIN [A-Z ]+-----.*?(-----END [A-Z ]+-----|$)", re.DOTALL), "<redacted>"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9._-]*"), "<redacted>"),
+)
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9+=_-]{20,}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def redact(text: str) -> str:
+    """``text`` with anything credential-shaped replaced: the last guard before a message is printed.
+
+    Long tokens are redacted only when they mix letters and digits at high entropy, so key names
+    (``oldestMessageAgeSeconds``) survive.
+    """
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+
+    def token(match: re.Match[str]) -> str:
+        word = match.group()
+        random = re.search("[A-Za-z]", word) and re.search("[0-9]", word) and _entropy(word) >= 3.5
+        return "<redacted>" if random and not _UUID.fullmatch(word) else word
+
+    return _LONG_TOKEN.sub(token, text)
 
 
 def _entropy(text: str) -> float:

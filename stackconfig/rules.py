@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from . import arns, cidrs
 from .aws_limits import AUTONAME_SUFFIX_LENGTH, NAME_LIMITS, partition_of
 from .dated_tables import RDS_POSTGRES, RDS_POSTGRES_AS_OF, REGION_ZONES, REGION_ZONES_AS_OF
-from .naming import RESERVED_SUFFIX
+from .naming import RESERVED_SUFFIX, name_length_problems
 from .problems import Path
 
 if TYPE_CHECKING:
@@ -48,15 +48,9 @@ def name_lengths(project: str, stack: str) -> Rule:
         ),
         key=lambda item: item[1],
     )
-    prefix = f"{project}-{stack}"
-    if len(prefix) <= room:
+    over = name_length_problems(f"{project}-{stack}")
+    if not over:
         return
-    over = [
-        f"{kind} names would be {len(prefix) + suffix + (AUTONAME_SUFFIX_LENGTH if autonamed else 0)} characters "
-        f"(limit {NAME_LIMITS[kind]})"
-        for kind, (suffix, autonamed) in RESERVED_SUFFIX.items()
-        if len(prefix) + suffix + (AUTONAME_SUFFIX_LENGTH if autonamed else 0) > NAME_LIMITS[kind]
-    ]
     if len(project) + 2 > room:
         yield (
             ("project",),

@@ -255,6 +255,21 @@ NAMESPACES = [
 
 SECRETS = [
     bad(
+        "token-inside-a-schedule",
+        "flowbuilder:scheduler:\n  scheduleExpression: cron(ghp_Zq8vLw3xR7Tk2Pn9Ym4Hb6Jc1Df5Gs0Aa * * * ? *)",
+        "flowbuilder:scheduler.scheduleExpression",
+        "cron() minutes",
+        "allowed: 0-59",
+        secret="Zq8vLw3xR7Tk2Pn9Ym4Hb6Jc1Df5Gs0Aa",
+    ),
+    bad(
+        "credentials-inside-a-rate",
+        f"flowbuilder:scheduler:\n  scheduleExpression: rate(https://ops:{SECRET}@example.com minutes)",
+        "flowbuilder:scheduler.scheduleExpression",
+        "must be a positive whole number",
+        secret=SECRET,
+    ),
+    bad(
         "plaintext-database-url",
         f"flowbuilder:externalDatabaseUrl: postgresql://app:{SECRET}@db.example.com/app",
         "flowbuilder:externalDatabaseUrl",
