@@ -62,7 +62,11 @@ def _docs(argv: list[str]) -> int:
     )
     parser.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
     args = parser.parse_args(argv)
-    analyses = docs.all_stacks()
+    try:
+        analyses = docs.all_stacks()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.check:
         stale = docs.stale(analyses)
         for path in stale:
@@ -95,8 +99,10 @@ def _job_minutes(text: str) -> float:
 
 
 def _project(directory: Path) -> Project:
-    if not directory.is_dir():
+    if not directory.exists():
         raise UsageError(f"-C {directory}: no such directory")
+    if not directory.is_dir():
+        raise UsageError(f"-C {directory}: is a file; name the directory that holds Pulumi.yaml")
     return read_project(directory)
 
 

@@ -110,8 +110,18 @@ def service_model(service: str) -> dict:
 
 @functools.cache
 def ec2_instance_types() -> frozenset[str]:
-    """Every EC2 instance type, from the EC2 model's ``InstanceType`` enum (botocore)."""
-    return frozenset(service_model("ec2")["shapes"]["InstanceType"]["enum"])
+    """Every EC2 instance type, from the EC2 model's ``InstanceType`` enum (botocore).
+
+    Only that list is kept: the whole EC2 model is 4 MB of JSON, too much to hold for one enum.
+    """
+    service_dir = Path(botocore.__file__).parent / "data" / "ec2"
+    newest = sorted(p for p in service_dir.iterdir() if p.is_dir())[-1]
+    with gzip.open(newest / "service-2.json.gz", "rt") as handle:
+        text = handle.read()
+    listed = re.search(r'"InstanceType":\{\s*"type":"string",\s*"enum":\[(.*?)\]', text, re.DOTALL)
+    if listed is None:
+        return frozenset(json.loads(text)["shapes"]["InstanceType"]["enum"])
+    return frozenset(json.loads(f"[{listed.group(1)}]"))
 
 
 @functools.cache

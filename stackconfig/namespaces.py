@@ -102,4 +102,10 @@ def _aws_key_problem(name: str, project: str) -> str | None:
 def unknown_key_hint(key: str, allowed: Iterable[str]) -> str:
     """The "did you mean" and allowed keys of a section, for an unknown key."""
     allowed = sorted(allowed)
+    head, dot, _ = key.partition(".")
+    if dot and head in allowed:
+        return (
+            f"unknown key: a dotted key is a path for `pulumi config set --path`; in the file, nest it under "
+            f"{head}: instead"
+        )
     return f"unknown key;{did_you_mean(key, allowed)} allowed keys here: {listing(allowed)}"

@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator
 
-from .problems import kind_of, listing
+from .problems import did_you_mean, kind_of, listing
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -143,7 +143,7 @@ def choice(enum: type[E]) -> Any:
         if not isinstance(value, str):
             raise ValueError(f"must be one of {listing(values)}, not {kind_of(value)}")
         if value not in values:
-            raise ValueError(f"not allowed; allowed: {listing(values)}")
+            raise ValueError(f"not allowed;{did_you_mean(value, values)} allowed: {listing(values)}")
         return enum(value)
 
     return Annotated[enum, BeforeValidator(check)]

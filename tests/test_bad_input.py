@@ -237,6 +237,18 @@ NAMESPACES = [
         "allowed keys here: availabilityZones",
     ),
     bad("bare-unknown-key", "environmnet: dev", "flowbuilder:environmnet", "did you mean 'environment'?"),
+    bad(
+        "dotted-key",
+        "flowbuilder:network.natStrategy: none",
+        "flowbuilder:network.natStrategy",
+        "nest it under network",
+    ),
+    bad(
+        "mode-typo",
+        "",
+        "flowbuilder:environment: 'prd' is not allowed; did you mean 'prod'?",
+        base={**DEV, "flowbuilder:environment": "prd"},
+    ),
     bad("owned-region", "flowbuilder:region: eu-west-1", "flowbuilder:region", "the region is aws:region"),
     bad("owned-stack", "flowbuilder:stack: prod", "flowbuilder:stack", "not read from the stack file"),
     bad(
@@ -1004,13 +1016,13 @@ def test_the_default_directory_lists_the_committed_stacks(capsys):
     assert "stacks there (from the Pulumi.<stack>.yaml files): dev, prod, staging, ultra" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("problem", ["missing", "not-a-directory"])
-def test_directory_must_be_a_project(problem, tmp_path, capsys):
+@pytest.mark.parametrize(("problem", "expected"), [("missing", "no such directory"), ("file", "is a file")])
+def test_directory_must_be_a_project(problem, expected, tmp_path, capsys):
     target = tmp_path / "nowhere"
-    if problem == "not-a-directory":
+    if problem == "file":
         target.write_text("")
     assert cli.main(["-C", str(target), "dev"]) == 2
-    assert f"-C {target}: no such directory" in capsys.readouterr().err
+    assert f"-C {target}: {expected}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kind", ["directory", "trailing-slash", "under-a-file", "unwritable"])
