@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import get_root_resource, set_root_resource
@@ -31,8 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # The program imports its own packages (components, stackconfig) from the project root.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+
+from stackconfig import read_project  # noqa: E402 - needs the project root on sys.path
+
+PROJECT = read_project(ROOT).name
 STACKS = ("dev", "staging", "prod", "ultra")
+"""The committed stacks, in promotion order."""
 
 
 @dataclass
@@ -161,16 +164,10 @@ def secret_paths(value: Any, path: str = "") -> Iterator[str]:
             yield from secret_paths(item, f"{path}[{index}]")
 
 
-def read_stack_file(stack: str) -> dict[str, Any]:
-    """The ``config:`` block of ``Pulumi.<stack>.yaml`` as the CLI would pass it (JSON for objects)."""
-    path = ROOT / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"{path.name} does not exist; stacks: {', '.join(STACKS)}")
-    document = yaml.safe_load(path.read_text()) or {}
-    return {
-        key: value if isinstance(value, str) else json.dumps(value)
-        for key, value in (document.get("config") or {}).items()
-    }
+def read_stack_file(stack: str, directory: Path = ROOT) -> dict[str, str]:
+    """The ``config:`` block of ``Pulumi.<stack>.yaml`` as the CLI would pass it (JSON for objects),
+    read strictly (``stackconfig.stackfile``): a file the CLI would refuse raises ``StackFileError``."""
+    return read_project(directory).read_stack(stack).config
 
 
 def run_program(
@@ -179,6 +176,7 @@ def run_program(
     stack: str,
     config: dict[str, str],
     secret_keys: tuple[str, ...] = (),
+    project: str = PROJECT,
 ) -> StackRun:
     """Run ``program`` under mocks with ``config`` set first; record every registration."""
     loop = asyncio.new_event_loop()
@@ -190,7 +188,7 @@ def run_program(
         # set_mocks only creates a Stack when none exists; without this, a run would
         # reuse the previous run's Stack and report its exports as its own.
         set_root_resource(None)
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
         try:
             program()
         except BaseException:
@@ -215,9 +213,13 @@ def run_program(
         asyncio.set_event_loop(None)
 
 
-def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
-    """A committed stack's config with some keys replaced (``None`` removes a key)."""
-    config = read_stack_file(stack)
+def stack_config(stack: str, overrides: dict[str, Any] | None = None, directory: Path = ROOT) -> dict[str, str]:
+    """A stack's config with some keys replaced (``None`` removes a key)."""
+    return _with_overrides(read_stack_file(stack, directory), overrides)
+
+
+def _with_overrides(config: dict[str, str], overrides: dict[str, Any] | None) -> dict[str, str]:
+    config = dict(config)
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)
@@ -235,21 +237,30 @@ def run_stack(
     stack: str,
     overrides: dict[str, Any] | None = None,
     secrets: dict[str, str] | None = None,
+    directory: Path = ROOT,
 ) -> StackRun:
-    """Run the whole program for a committed stack, optionally overriding config keys.
+    """Run the whole program for a stack, optionally overriding config keys.
 
-    A run depends only on the stack file and these arguments (the mocks are
-    deterministic), so each distinct run is made once per process and shared:
-    treat the returned :class:`StackRun` as read-only.
+    ``directory`` holds ``Pulumi.yaml`` and the stack files (``python -m preview -C DIR``); the
+    program always comes from this repository. A run depends only on the files and these
+    arguments (the mocks are deterministic), so each distinct run is made once per process and
+    shared: treat the returned :class:`StackRun` as read-only.
     """
     return _run_stack_once(
-        stack, json.dumps(overrides or {}, sort_keys=True), json.dumps(secrets or {}, sort_keys=True)
+        stack,
+        json.dumps(overrides or {}, sort_keys=True),
+        json.dumps(secrets or {}, sort_keys=True),
+        str(directory),
     )
 
 
 @functools.cache
-def _run_stack_once(stack: str, overrides_json: str, secrets_json: str) -> StackRun:
+def _run_stack_once(stack: str, overrides_json: str, secrets_json: str, directory: str) -> StackRun:
+    project = read_project(Path(directory))
+    stack_file = project.read_stack(stack)
     secrets = json.loads(secrets_json)
-    config = stack_config(stack, json.loads(overrides_json))
+    config = _with_overrides(stack_file.config, json.loads(overrides_json))
     config.update(secrets)
-    return run_program(run_main, stack=stack, config=config, secret_keys=tuple(secrets))
+    # Offline, a secure: value is a placeholder; it is still handed over as a secret.
+    secret_keys = tuple(sorted(set(secrets) | (stack_file.secret_keys & set(config))))
+    return run_program(run_main, stack=stack, config=config, secret_keys=secret_keys, project=project.name)

@@ -15,6 +15,8 @@ from typing import Any
 
 import pulumi
 
+from stackconfig.dated_tables import REGION_ZONES
+
 ACCOUNT_ID = "123456789012"
 DEFAULT_VPC_ID = "vpc-0d3fa017c0ffee000"
 DEFAULT_VPC_CIDR = "172.31.0.0/16"
@@ -354,9 +356,11 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
     # -- invokes -----------------------------------------------------------
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list]:
         answer = {
+            # As many zones as the region really offers (stackconfig's dated table), so the
+            # program's own zone check meets the count AWS would answer with.
             "aws:index/getAvailabilityZones:getAvailabilityZones": lambda: {
-                "names": [f"{self.region}{z}" for z in "abc"],
-                "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)],
+                "names": [f"{self.region}{z}" for z in "abcdef"[: REGION_ZONES.get(self.region, 3)]],
+                "zoneIds": [f"use1-az{i}" for i in (1, 2, 4, 5, 6, 3)[: REGION_ZONES.get(self.region, 3)]],
             },
             "aws:index/getCallerIdentity:getCallerIdentity": lambda: {
                 "accountId": ACCOUNT_ID,

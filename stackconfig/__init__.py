@@ -1,4 +1,4 @@
-"""Stack configuration: the model, its defaults, and the loader."""
+"""Stack configuration: the model, its defaults, the loader, and the strict stack-file reader."""
 
 from .load import ConfigError, StackSecrets, load_stack_config
 from .model import (
@@ -9,15 +9,21 @@ from .model import (
     Topology,
 )
 from .naming import physical_name
+from .stackfile import Project, StackFile, StackFileError, read_project, read_stack_file
 
 __all__ = [
     "ConfigError",
     "CpuArchitecture",
     "Environment",
     "NatStrategy",
+    "Project",
     "StackConfig",
+    "StackFile",
+    "StackFileError",
     "StackSecrets",
     "Topology",
     "load_stack_config",
     "physical_name",
+    "read_project",
+    "read_stack_file",
 ]

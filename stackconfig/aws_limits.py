@@ -9,9 +9,12 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import re
 from pathlib import Path
 
 import botocore
+
+from .dated_tables import RDS_POSTGRES_BURSTABLE_FAMILIES, RDS_POSTGRES_FAMILIES
 
 # Fargate task-size table (ECS developer guide, "Task CPU and memory").
 # CPU units -> allowed memory in MiB.
@@ -103,6 +106,50 @@ def service_model(service: str) -> dict:
     newest = sorted(p for p in service_dir.iterdir() if p.is_dir())[-1]
     with gzip.open(newest / "service-2.json.gz", "rt") as handle:
         return json.load(handle)
+
+
+@functools.cache
+def ec2_instance_types() -> frozenset[str]:
+    """Every EC2 instance type, from the EC2 model's ``InstanceType`` enum (botocore).
+
+    Only that list is kept: the whole EC2 model is 4 MB of JSON, too much to hold for one enum.
+    """
+    service_dir = Path(botocore.__file__).parent / "data" / "ec2"
+    newest = sorted(p for p in service_dir.iterdir() if p.is_dir())[-1]
+    with gzip.open(newest / "service-2.json.gz", "rt") as handle:
+        text = handle.read()
+    listed = re.search(r'"InstanceType":\{\s*"type":"string",\s*"enum":\[(.*?)\]', text, re.DOTALL)
+    if listed is None:
+        return frozenset(json.loads(text)["shapes"]["InstanceType"]["enum"])
+    return frozenset(json.loads(f"[{listed.group(1)}]"))
+
+
+@functools.cache
+def rds_instance_classes() -> tuple[str, ...]:
+    """RDS for PostgreSQL instance classes: ``db.`` + the EC2 sizes of each family RDS offers for it.
+
+    RDS offers no ``nano`` and no bare-metal classes, and below ``large`` only in the burstable
+    (``t``) families (RDS user guide, "DB instance class types").
+    """
+    classes = []
+    for instance_type in sorted(ec2_instance_types()):
+        family, _, size = instance_type.partition(".")
+        if family not in RDS_POSTGRES_FAMILIES or size == "nano" or size.startswith("metal"):
+            continue
+        if family not in RDS_POSTGRES_BURSTABLE_FAMILIES and size in ("micro", "small", "medium"):
+            continue
+        classes.append(f"db.{instance_type}")
+    return tuple(classes)
+
+
+@functools.cache
+def log_retention_days() -> tuple[int, ...]:
+    """The retention periods CloudWatch Logs accepts, from the logs model's ``Days`` documentation."""
+    documentation = service_model("logs")["shapes"]["Days"]["documentation"]
+    listed = re.search(r"Possible values are: ([0-9, and]+)\.", documentation)
+    if listed is None:
+        raise RuntimeError("botocore's logs model no longer lists the retention days; update log_retention_days")
+    return tuple(int(day) for day in re.findall(r"\d+", listed.group(1)))
 
 
 def is_graviton(instance_type: str) -> bool:

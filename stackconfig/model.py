@@ -5,6 +5,12 @@ here, and nowhere else. Keys are camelCase as Pulumi writes them; unknown keys
 are rejected. Defaults depend on the stack's ``environment`` and ``topology``
 and are listed in :mod:`stackconfig.defaults`, which is the documentation of
 every default.
+
+Every value is bounded as AWS bounds it (the bound is in the field's type and
+in its error message); values AWS checks against a list are checked against the
+botocore model or a dated table (:mod:`stackconfig.checks`); rules that read
+several keys are in :mod:`stackconfig.rules`. Scalars are strict
+(:mod:`stackconfig.values`): ``true``/``false``, whole numbers for counts.
 """
 
 from __future__ import annotations
@@ -13,16 +19,13 @@ import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from .aws_limits import (
-    LAMBDA_MEMORY_MB,
-    LAMBDA_TIMEOUT_SECONDS,
-    fargate_pair_error,
-    is_graviton,
-    known_regions,
-)
+from . import checks, cidrs, rules, windows
+from .aws_limits import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, fargate_pair_error, is_graviton, log_retention_days
+from .problems import Invalid, Path, dotted
+from .values import Bool, choice, matching, number, one_of_numbers, text, whole
 
 
 class Topology(StrEnum):
@@ -58,8 +61,16 @@ class CpuArchitecture(StrEnum):
     X86_64 = "X86_64"
 
 
+class FlowLogTraffic(StrEnum):
+    """Which traffic VPC flow logs record (EC2 API reference, CreateFlowLogs ``TrafficType``)."""
+
+    ALL = "ALL"
+    ACCEPT = "ACCEPT"
+    REJECT = "REJECT"
+
+
 class Section(BaseModel):
-    """Base for every section: camelCase keys, unknown keys rejected, values frozen."""
+    """Base for every section: camelCase keys, unknown keys rejected, values frozen, no lax coercion."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -67,92 +78,133 @@ class Section(BaseModel):
         populate_by_name=True,
         frozen=True,
         use_enum_values=False,
+        strict=True,
     )
 
 
-Cidr = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
-Port = Annotated[int, Field(ge=1, le=65535)]
+def _check_all(*problems: tuple[Path, str] | None) -> None:
+    found = [problem for problem in problems if problem]
+    if found:
+        raise Invalid(*found)
+
+
+VpcCidr = text(checks.vpc_cidr, min_length=1, max_length=18)
+SubnetCidr = text(checks.subnet_cidr, min_length=1, max_length=18)
+AllowCidr = text(checks.any_cidr, min_length=1, max_length=18)
+Port = whole(1, 65535)
+InstanceType = text(checks.instance_type, min_length=1, max_length=32)
+SUBNET_TIERS = ("public", "private", "database")
+MAX_ZONES = 6
 
 
 class NetworkConfig(Section):
     """``flowbuilder:network`` — the VPC, or the existing VPC for zero-scale."""
 
-    vpc_cidr: Cidr
-    availability_zones: int = Field(ge=1, le=6)
-    """How many AZs to spread over; standard needs at least 2."""
-    public_subnet_cidrs: list[Cidr]
-    private_subnet_cidrs: list[Cidr]
-    database_subnet_cidrs: list[Cidr]
-    nat_strategy: NatStrategy
-    nat_instance_type: str = Field(pattern=r"^t4g\.|^c[67]gn?\.|^m[67]g\.")
+    vpc_cidr: VpcCidr
+    """/16 to /28 (VPC user guide), in private address space."""
+    availability_zones: whole(1, MAX_ZONES, why="the subnet lists hold at most 6 CIDRs")
+    """How many AZs to spread over; standard needs at least 2, and the region must have them."""
+    public_subnet_cidrs: list[SubnetCidr]
+    private_subnet_cidrs: list[SubnetCidr]
+    database_subnet_cidrs: list[SubnetCidr]
+    nat_strategy: choice(NatStrategy)
+    nat_instance_type: text(checks.graviton_instance_type, min_length=1, max_length=32)
     """Graviton type for the NAT instance; only used with ``natStrategy: instance``."""
-    interface_endpoints: bool
+    interface_endpoints: Bool
     """Create interface endpoints (logs, sqs, secretsmanager, ecr.api, ecr.dkr) in every AZ."""
-    flow_log_traffic: str = Field(pattern=r"^(ALL|ACCEPT|REJECT)$")
-    existing_vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    flow_log_traffic: choice(FlowLogTraffic)
+    existing_vpc_id: text(checks.vpc_id, min_length=1, max_length=21) | None = None
     """zero-scale only: the VPC whose public subnets run tasks; the default VPC when unset."""
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> NetworkConfig:
-        vpc = ipaddress.ip_network(self.vpc_cidr, strict=True)
-        seen: list[tuple[str, ipaddress.IPv4Network]] = []
-        for tier in ("public", "private", "database"):
-            cidrs = getattr(self, f"{tier}_subnet_cidrs")
-            if len(cidrs) < self.availability_zones:
-                raise ValueError(
-                    f"{to_camel(tier + '_subnet_cidrs')} has {len(cidrs)} CIDRs; "
-                    f"need one per availability zone ({self.availability_zones})"
+        """One CIDR per AZ in each tier (the first ``availabilityZones`` are used), all inside the VPC,
+        none overlapping another, whichever tier it is in."""
+        vpc = ipaddress.ip_network(self.vpc_cidr)
+        seen: list[tuple[str, Path, ipaddress.IPv4Network]] = []
+        found: list[tuple[Path, str]] = []
+        for tier in SUBNET_TIERS:
+            key = to_camel(f"{tier}_subnet_cidrs")
+            listed = getattr(self, f"{tier}_subnet_cidrs")
+            if len(listed) < self.availability_zones:
+                found.append(
+                    (
+                        (key,),
+                        f"has {len(listed)} CIDRs; need one per availability zone ({self.availability_zones})",
+                    )
                 )
-            for cidr in cidrs[: self.availability_zones]:
-                net = ipaddress.ip_network(cidr, strict=True)
+            if len(listed) > MAX_ZONES:
+                found.append(((key,), f"has {len(listed)} CIDRs; allowed: at most {MAX_ZONES}, one per AZ"))
+            for index, cidr in enumerate(listed):
+                net = ipaddress.ip_network(cidr)
                 if not net.subnet_of(vpc):
-                    raise ValueError(f"subnet {cidr} ({tier}) is outside vpcCidr {self.vpc_cidr}")
-                for other_cidr, other in seen:
-                    if net.overlaps(other):
-                        raise ValueError(f"subnet {cidr} ({tier}) overlaps subnet {other_cidr}")
-                seen.append((cidr, net))
+                    found.append(((key, index), f"{cidr} is outside vpcCidr {self.vpc_cidr}"))
+                    continue
+                clash = next(((text_, path) for text_, path, other in seen if net.overlaps(other)), None)
+                if clash:
+                    found.append(((key, index), f"{cidr} overlaps {clash[0]} ({dotted(clash[1])})"))
+                seen.append((cidr, (key, index), net))
+        if found:
+            raise Invalid(*found)
         return self
 
 
 class DatabaseConfig(Section):
     """``flowbuilder:database`` — RDS PostgreSQL (standard topology only)."""
 
-    engine_version: str = Field(pattern=r"^(13|14|15|16|17)(\.\d+)?$")
-    """A supported PostgreSQL major version (minor upgrades are automatic)."""
-    instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    allocated_storage_gb: int = Field(ge=20, le=65536)
-    max_allocated_storage_gb: int = Field(ge=20, le=65536)
-    """Storage autoscaling ceiling."""
-    backup_retention_days: int = Field(ge=1, le=35)
-    multi_az: bool
-    read_replicas: int = Field(ge=0, le=5)
+    engine_version: text(checks.engine_version, min_length=1, max_length=16)
+    """A PostgreSQL major (RDS picks and upgrades the minor) or a minor RDS still creates
+    (``dated_tables.RDS_POSTGRES``)."""
+    instance_class: text(checks.rds_instance_class, min_length=1, max_length=32)
+    allocated_storage_gb: whole(20, 65536, "GiB", why="gp3 storage for RDS for PostgreSQL")
+    max_allocated_storage_gb: whole(20, 65536, "GiB", why="gp3 storage for RDS for PostgreSQL")
+    """Storage autoscaling ceiling; RDS needs it at least 10% above ``allocatedStorageGb``."""
+    backup_retention_days: whole(1, 35, "days", why="RDS automated backups")
+    multi_az: Bool
+    read_replicas: whole(0, 5)
     """Must stay 0: RDS cannot replicate an instance whose master password it manages (see the validator)."""
-    backup_window: str = Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")
-    maintenance_window: str = Field(pattern=r"^[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d$")
-    apply_immediately: bool
+    backup_window: text(checks.backup_window, min_length=1, max_length=11)
+    """Daily, UTC, ``hh:mm-hh:mm``, at least 30 minutes, not overlapping ``maintenanceWindow``."""
+    maintenance_window: text(checks.maintenance_window, min_length=1, max_length=19)
+    """Weekly, UTC, ``ddd:hh:mm-ddd:hh:mm``, at least 30 minutes."""
+    apply_immediately: Bool
     """Apply instance changes during ``pulumi up`` (a class change restarts the instance then)
     instead of in the next maintenance window. A major-version upgrade needs it on."""
-    database_name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
-    master_username: str = Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")
-    deletion_protection: bool
+    database_name: text(checks.database_name, min_length=1, max_length=63)
+    master_username: text(checks.master_username, min_length=1, max_length=16)
+    deletion_protection: Bool
     """RDS deletion protection and Pulumi ``protect`` on the primary instance."""
-    final_snapshot: bool
+    final_snapshot: Bool
     """Take a snapshot named ``<identifier>-final`` when the primary is deleted, and keep its automated backups."""
-    extended_support: bool
+    extended_support: Bool
     """Allow paid RDS Extended Support once the major version leaves standard support; when off,
     RDS upgrades the major version itself at the end of standard support."""
-    performance_insights: bool
-    enhanced_monitoring_seconds: int = Field(ge=0, le=60)
+    performance_insights: Bool
+    enhanced_monitoring_seconds: one_of_numbers((0, 1, 5, 10, 15, 30, 60), why="RDS MonitoringInterval; 0 is off")
     """0 turns enhanced monitoring off; otherwise one of 1, 5, 10, 15, 30, 60."""
-    slow_statement_ms: int = Field(ge=-1)
+    slow_statement_ms: whole(-1, 2147483647, "ms", why="log_min_duration_statement; -1 is off")
     """``log_min_duration_statement``; -1 turns slow-statement logging off."""
 
     @model_validator(mode="after")
-    def _storage(self) -> DatabaseConfig:
-        if self.max_allocated_storage_gb < self.allocated_storage_gb:
-            raise ValueError("maxAllocatedStorageGb must be at least allocatedStorageGb")
-        if self.enhanced_monitoring_seconds not in (0, 1, 5, 10, 15, 30, 60):
-            raise ValueError("enhancedMonitoringSeconds must be one of 0, 1, 5, 10, 15, 30, 60")
+    def _storage_windows_users(self) -> DatabaseConfig:
+        least = -(-self.allocated_storage_gb * 11 // 10)
+        _check_all(
+            (
+                ("maxAllocatedStorageGb",),
+                f"{self.max_allocated_storage_gb} GiB is below {least}: RDS needs the autoscaling ceiling at least "
+                f"10% above allocatedStorageGb ({self.allocated_storage_gb})",
+            )
+            if self.max_allocated_storage_gb < least
+            else None,
+            _windows_overlap(self.backup_window, self.maintenance_window),
+            (
+                ("masterUsername",),
+                "flowbuilder_app is the applications' IAM-authenticated user, created by the migration; "
+                "the master user needs another name",
+            )
+            if self.master_username == "flowbuilder_app"
+            else None,
+        )
         if self.read_replicas:
             # RDS user guide, "Limitations for Secrets Manager integration": no read replica of a
             # source whose master password RDS manages (every engine but SQL Server).
@@ -164,17 +216,27 @@ class DatabaseConfig(Section):
         return self
 
 
+def _windows_overlap(backup: str, maintenance: str) -> tuple[Path, str] | None:
+    day = windows.overlap(windows.daily(backup), windows.weekly(maintenance))
+    if day is None:
+        return None
+    return (
+        ("backupWindow",),
+        f"{backup} overlaps maintenanceWindow {maintenance} on {day}; RDS refuses windows that overlap",
+    )
+
+
 class FargateSize(Section):
     """A Fargate task size: CPU units and memory MiB that Fargate accepts together."""
 
-    cpu: int
-    memory: int
+    cpu: whole(256, 16384, why="Fargate task CPU units")
+    memory: whole(512, 122880, "MiB", why="Fargate task memory")
 
     @model_validator(mode="after")
     def _valid_pair(self) -> FargateSize:
         problem = fargate_pair_error(self.cpu, self.memory)
         if problem:
-            raise ValueError(problem)
+            raise Invalid.at("cpu" if problem.startswith("cpu") else "memory", problem)
         return self
 
 
@@ -184,77 +246,94 @@ class ApiConfig(FargateSize):
     ``healthCheckPath``, ``memory`` (capped to Lambda's range) and the ``lambda*``/``throttle*`` keys."""
 
     container_port: Port
-    desired_count: int = Field(ge=0)
-    min_count: int = Field(ge=0)
-    max_count: int = Field(ge=1)
-    health_check_path: str = Field(pattern=r"^/")
-    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:")
-    """ACM certificate for HTTPS; without one the ALB serves plain HTTP."""
-    lambda_reserved_concurrency: int = Field(ge=0, le=1000)
+    desired_count: whole(0, 1000, why="an ALB takes at most 1,000 targets")
+    min_count: whole(0, 1000, why="an ALB takes at most 1,000 targets")
+    max_count: whole(1, 1000, why="an ALB takes at most 1,000 targets")
+    health_check_path: text(checks.health_check_path, min_length=1, max_length=1024)
+    certificate_arn: text(checks.certificate_arn, min_length=1, max_length=2048) | None = None
+    """ACM certificate (in the stack's region) for HTTPS; without one the ALB serves plain HTTP."""
+    lambda_reserved_concurrency: whole(
+        0, 900, why="Lambda keeps 100 of an account's default 1,000 concurrent executions unreserved"
+    )
     """zero-scale only: requests the API function serves at once (its reserved concurrency), so a
     spike cannot take the account's Lambda concurrency or the database's connections; 0 stops the API."""
-    throttle_rate_per_second: float = Field(gt=0, le=10000)
+    throttle_rate_per_second: number(0, 10000, "requests/s", why="API Gateway's account throttle", above_low=True)
     """zero-scale only: steady requests per second the HTTP API stage lets through; beyond it clients get 429."""
-    throttle_burst: int = Field(ge=1, le=5000)
+    throttle_burst: whole(1, 5000, why="API Gateway's account burst")
     """zero-scale only: requests the HTTP API stage accepts at once above the steady rate."""
 
     @model_validator(mode="after")
     def _counts(self) -> ApiConfig:
         if not self.min_count <= self.desired_count <= self.max_count:
-            raise ValueError("need minCount <= desiredCount <= maxCount")
+            raise Invalid.at(
+                "desiredCount",
+                f"need minCount ({self.min_count}) <= desiredCount ({self.desired_count}) <= maxCount "
+                f"({self.max_count})",
+            )
         return self
+
+
+MAX_RUN_MINUTES = 719
+"""The work queue's visibility timeout is a job's longest run plus a minute, and SQS caps it at 12 hours."""
 
 
 class WorkerConfig(FargateSize):
     """``flowbuilder:worker`` — the queue worker (service in standard, one task per message in zero-scale)."""
 
-    max_count: int = Field(ge=1, le=1000)
-    backlog_per_task: int = Field(ge=1)
+    max_count: whole(1, 1000)
+    backlog_per_task: whole(1, 120000, "messages", why="SQS keeps at most 120,000 messages in flight")
     """Target messages waiting per running task when scaling out."""
-    max_run_minutes: int = Field(ge=1, le=720)
+    max_run_minutes: whole(
+        1, MAX_RUN_MINUTES, "minutes", why="the queue's visibility timeout is this plus a minute; SQS caps it at 12 h"
+    )
     """Longest a job may run; the queue's visibility timeout is derived from it."""
-    scale_in_after_minutes: int = Field(ge=1, le=120)
+    scale_in_after_minutes: whole(1, 120, "minutes")
     """How long the queue must be empty (visible + in flight) before scaling to zero."""
-    stop_timeout_seconds: int = Field(ge=2, le=120)
-    spot_weight: int = Field(ge=0, le=1000)
-    on_demand_weight: int = Field(ge=0, le=1000)
-    backlog_sample_seconds: int
+    stop_timeout_seconds: whole(2, 120, "s", why="Fargate's stopTimeout is at most 120 s")
+    spot_weight: whole(0, 1000, why="an ECS capacity provider weight")
+    on_demand_weight: whole(0, 1000, why="an ECS capacity provider weight")
+    backlog_sample_seconds: one_of_numbers((10, 20, 30, 60), why="it is also a CloudWatch alarm period")
     """Standard only: how often the backlog function samples the queue (10, 20, 30 or 60). It bounds
     the time from a message to the first task, and the function's cost (it waits between samples)."""
 
     @model_validator(mode="after")
     def _weights(self) -> WorkerConfig:
         if self.spot_weight + self.on_demand_weight == 0:
-            raise ValueError("spotWeight and onDemandWeight cannot both be 0")
+            raise Invalid.at("spotWeight", "spotWeight and onDemandWeight cannot both be 0")
         return self
 
-    @field_validator("backlog_sample_seconds")
-    @classmethod
-    def _alarm_period(cls, seconds: int) -> int:
-        if seconds not in (10, 20, 30, 60):
-            raise ValueError("must be one of 10, 20, 30, 60 (it is also a CloudWatch alarm period)")
-        return seconds
+
+RESERVED_VARIABLES = ("DATABASE_URL", "QUEUE_URL", "STACK", "PORT", "EXIT_AFTER_COMPLETION")
+RESERVED_PREFIXES = ("DB_", "AWS_", "ECS_", "MESSAGE_")
+"""Variables the program (or ECS, or the AWS SDKs) sets in the api and worker containers."""
 
 
-SECRET_REFERENCE = (
-    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}"
-    r"(:[A-Za-z0-9_.-]*:[A-Za-z0-9_.-]*:[A-Za-z0-9_.-]*)?$"
-)
-"""An ECS ``valueFrom`` into Secrets Manager: the complete secret ARN (with its 6-character suffix, so
-IAM can name exactly that secret), optionally followed by a JSON key, version stage and version id."""
+def _application_variable(name: str) -> str | None:
+    problem = checks.environment_variable(name)
+    if problem:
+        return problem
+    if name in RESERVED_VARIABLES or name.startswith(RESERVED_PREFIXES):
+        return (
+            f"the program sets {name} itself (it owns {', '.join(RESERVED_VARIABLES)} and every "
+            f"{'/'.join(p + '*' for p in RESERVED_PREFIXES)} variable); choose another name"
+        )
+    return None
 
 
 class EcsConfig(Section):
     """``flowbuilder:ecs`` — settings shared by every ECS task of the stack."""
 
-    architecture: CpuArchitecture
-    container_insights: bool
-    exec_enabled: bool
+    architecture: choice(CpuArchitecture)
+    container_insights: Bool
+    exec_enabled: Bool
     """ECS Exec (shell into tasks) for debugging."""
-    keep_tagged_images: int = Field(ge=1, le=1000)
-    application_secrets: dict[
-        Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")],
-        Annotated[str, Field(pattern=SECRET_REFERENCE)],
+    keep_tagged_images: whole(1, 1000, "images", why="an ECR lifecycle rule count")
+    application_secrets: Annotated[
+        dict[
+            text(_application_variable, min_length=1, max_length=255),
+            text(checks.secret_reference, min_length=1, max_length=2048),
+        ],
+        Field(max_length=100),
     ]
     """Standard only: variables the API and worker receive from Secrets Manager, as
     ``NAME: <full secret ARN>[:<json-key>:<version-stage>:<version-id>]``. ECS reads the value
@@ -264,47 +343,68 @@ class EcsConfig(Section):
 class QueueConfig(Section):
     """``flowbuilder:queue`` — the work queue and its dead-letter queue."""
 
-    max_receive_count: int = Field(ge=1, le=1000)
-    dlq_retention_days: int = Field(ge=1, le=14)
-    message_retention_days: int = Field(ge=1, le=14)
+    max_receive_count: whole(1, 1000, why="SQS redrive maxReceiveCount")
+    dlq_retention_days: whole(1, 14, "days", why="SQS keeps messages 60 s to 14 days")
+    message_retention_days: whole(1, 14, "days", why="SQS keeps messages 60 s to 14 days")
 
 
 class SchedulerConfig(Section):
     """``flowbuilder:scheduler`` — the container-image Lambda that feeds the queue."""
 
-    memory_mb: int = Field(ge=LAMBDA_MEMORY_MB[0], le=LAMBDA_MEMORY_MB[1])
-    timeout_seconds: int = Field(ge=LAMBDA_TIMEOUT_SECONDS[0], le=LAMBDA_TIMEOUT_SECONDS[1])
-    schedule_expression: str = Field(pattern=r"^(rate|cron)\(.+\)$")
+    memory_mb: whole(*LAMBDA_MEMORY_MB, "MB", why="Lambda memory")
+    timeout_seconds: whole(*LAMBDA_TIMEOUT_SECONDS, "s", why="Lambda timeout")
+    schedule_expression: text(checks.schedule_expression, min_length=1, max_length=256)
+    """An EventBridge Scheduler ``rate()`` or ``cron()`` expression."""
+
+
+Email = text(checks.email, min_length=3, max_length=254)
 
 
 class MonitoringConfig(Section):
     """``flowbuilder:monitoring`` — alarms, dashboard, alert topic and budget."""
 
-    alert_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]]
-    dashboard: bool
-    monthly_budget_usd: float = Field(gt=0)
-    oldest_message_age_seconds: int = Field(ge=60)
-    """Alarm when the oldest queued message is older than this."""
+    alert_emails: Annotated[list[Email], Field(max_length=100)]
+    dashboard: Bool
+    monthly_budget_usd: number(1, 1_000_000_000, "USD")
+    oldest_message_age_seconds: whole(60, 1209600, "s", why="at most SQS's longest retention, 14 days")
+    """Alarm when the oldest queued message is older than this (below ``queue.messageRetentionDays``)."""
+
+    @model_validator(mode="after")
+    def _unique_subscribers(self) -> MonitoringConfig:
+        # Subscriptions are named by address: a repeated address would be two resources with one URN.
+        seen: dict[str, int] = {}
+        found = []
+        for index, address in enumerate(self.alert_emails):
+            if address.lower() in seen:
+                found.append((("alertEmails", index), f"repeats alertEmails[{seen[address.lower()]}]"))
+            seen.setdefault(address.lower(), index)
+        if found:
+            raise Invalid(*found)
+        return self
 
 
 class HpaConfig(Section):
     """A service's HorizontalPodAutoscaler: replicas between ``min`` and ``max`` at ``cpuPercent`` of requests."""
 
-    min: int = Field(ge=1)
-    max: int = Field(ge=1)
-    cpu_percent: int = Field(ge=1, le=100)
+    min: whole(1, 1000)
+    max: whole(1, 1000)
+    cpu_percent: whole(1, 100, "%")
 
     @model_validator(mode="after")
     def _bounds(self) -> HpaConfig:
         if self.max < self.min:
-            raise ValueError("hpa.max must be at least hpa.min")
+            raise Invalid.at("max", f"{self.max} must be at least hpa.min ({self.min})")
         return self
 
 
 class PdbConfig(Section):
     """A service's PodDisruptionBudget."""
 
-    min_available: int = Field(ge=0)
+    min_available: whole(0, 1000)
+
+
+ISTIO_PORTS = range(15000, 15091)
+"""Ports Istio's sidecar listens on (Istio docs, "Ports used by Istio")."""
 
 
 class ServiceConfig(Section):
@@ -314,118 +414,152 @@ class ServiceConfig(Section):
     because they apply to each item of the ``services`` list.
     """
 
-    name: str = Field(pattern=r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$")
-    image: str = Field(pattern=r"^[^:@\s]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$")
+    name: matching(
+        r"[a-z]([-a-z0-9]{0,50}[a-z0-9])?", "a DNS label: lowercase letters, digits, hyphens, at most 52", max_length=52
+    )
+    image: matching(
+        r"[^:@\s]+(:[A-Za-z0-9_.-]{1,128}|@sha256:[0-9a-f]{64})",
+        "a pinned image: <repository>:<tag> or <repository>@sha256:<digest>",
+        max_length=512,
+    )
     """A pinned image: a tag or a digest, never a bare name. Without a registry host
     (``flowbuilder-prod/api:<sha>``) it is pulled from the stack account's ECR."""
     port: Port
-    replicas: int = Field(ge=1)
+    replicas: whole(1, 1000)
     """Replicas at creation; afterwards the HorizontalPodAutoscaler owns the count."""
-    cpu: str = Field(pattern=r"^\d+m?$")
-    memory: str = Field(pattern=r"^\d+(Mi|Gi)$")
+    cpu: matching(r"[1-9][0-9]{0,5}m?", "a CPU quantity such as 250m or 2", max_length=7)
+    memory: matching(r"[1-9][0-9]{0,5}(Mi|Gi)", "a memory quantity such as 512Mi or 2Gi", max_length=8)
     hpa: HpaConfig
     pdb: PdbConfig
-    health_path: str = Field(default="/health", pattern=r"^/")
+    health_path: text(checks.http_path, min_length=1, max_length=1024) = "/health"
     """HTTP path of the liveness and readiness probes."""
-    timeout_seconds: int = Field(default=15, ge=1, le=300)
+    timeout_seconds: whole(1, 300, "s") = 15
     """Mesh timeout of one request to the service, retries included."""
-    retries: int = Field(default=2, ge=0, le=10)
+    retries: whole(0, 10) = 2
     """Mesh retries on connection failures, resets and 503s."""
-    gateway_path: str | None = Field(default=None, pattern=r"^/")
+    gateway_path: text(checks.http_path, min_length=1, max_length=1024) | None = None
     """URL path prefix the ingress gateway routes to the service; unset keeps it inside the mesh."""
-    spot: bool = False
+    spot: Bool = False
     """Stateless work allowed on the Spot node group (only when ``spotNodeGroup`` is on)."""
-
-    @field_validator("image")
-    @classmethod
-    def _not_latest(cls, image: str) -> str:
-        if image.endswith(":latest"):
-            raise ValueError("image must be pinned to a version or digest, not :latest")
-        return image
 
     @model_validator(mode="after")
     def _replicas(self) -> ServiceConfig:
+        found: list[tuple[Path, str]] = []
+        if self.image.endswith(":latest"):
+            found.append((("image",), "must be pinned to a version or digest, not :latest"))
+        if self.port in ISTIO_PORTS:
+            found.append((("port",), f"ports {ISTIO_PORTS.start}-{ISTIO_PORTS.stop - 1} belong to Istio's sidecar"))
         if not self.hpa.min <= self.replicas <= self.hpa.max:
-            raise ValueError(f"service {self.name}: need hpa.min <= replicas <= hpa.max")
+            found.append(
+                (
+                    ("replicas",),
+                    f"need hpa.min ({self.hpa.min}) <= replicas ({self.replicas}) <= hpa.max ({self.hpa.max})",
+                )
+            )
         # A budget that keeps every minimum replica blocks node drains, so a
         # node-group update would stall until EKS gives up after 15 minutes.
         if self.pdb.min_available >= self.hpa.min:
-            raise ValueError(
-                f"service {self.name}: pdb.minAvailable ({self.pdb.min_available}) must be below hpa.min "
-                f"({self.hpa.min}) or no pod can ever be evicted to drain a node"
+            found.append(
+                (
+                    ("pdb", "minAvailable"),
+                    f"{self.pdb.min_available} must be below hpa.min ({self.hpa.min}) or no pod can ever be "
+                    "evicted to drain a node",
+                )
             )
+        if found:
+            raise Invalid(*found)
         return self
-
-
-InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 
 
 class EksConfig(Section):
     """``flowbuilder:eks`` — the optional EKS + Istio mesh (never in zero-scale)."""
 
-    enabled: bool
-    kubernetes_version: str = Field(pattern=r"^1\.\d{2}$")
+    enabled: Bool
+    kubernetes_version: text(checks.kubernetes_version, min_length=1, max_length=8)
     """Control-plane and node version; upgrade one minor at a time before standard support ends."""
     node_instance_type: InstanceType
     """Instance type of the on-demand node group; Graviton types run the ARM64 AMI."""
-    node_count: int = Field(ge=1)
-    node_max_count: int = Field(ge=1)
-    spot_node_group: bool
+    node_count: whole(1, 450, "nodes", why="EKS nodes per managed node group")
+    node_max_count: whole(1, 450, "nodes", why="EKS nodes per managed node group")
+    spot_node_group: Bool
     """Add a tainted Spot node group that only services marked ``spot: true`` tolerate."""
-    spot_instance_types: list[InstanceType] = Field(min_length=1)
-    """Types the Spot group may use (several, so one Spot pool running dry does not empty it)."""
-    spot_node_count: int = Field(ge=1)
-    admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")]]
+    spot_instance_types: Annotated[list[InstanceType], Field(min_length=1, max_length=20)]
+    """Types the Spot group may use (several, so one Spot pool running dry does not empty it; EKS takes 20)."""
+    spot_node_count: whole(1, 450, "nodes", why="EKS nodes per managed node group")
+    admin_role_arns: Annotated[list[text(checks.role_arn, min_length=1, max_length=2048)], Field(max_length=100)]
     """IAM roles granted cluster-admin through EKS access entries (the identity running
     ``pulumi up`` is admin already)."""
-    public_access_cidrs: list[Cidr]
-    """Who may reach the public API endpoint; empty keeps the endpoint private."""
-    prometheus_retention_days: int = Field(ge=1)
-    prometheus_volume_gb: int = Field(ge=0)
+    public_access_cidrs: Annotated[list[AllowCidr], Field(max_length=40)]
+    """Who may reach the public API endpoint (EKS takes at most 40); empty keeps the endpoint private."""
+    prometheus_retention_days: whole(1, 365, "days")
+    prometheus_volume_gb: whole(0, 16384, "GiB", why="an EBS gp3 volume; 0 is no volume")
     """0 keeps Prometheus data on the node (lost on reschedule)."""
-    tracing: bool
+    tracing: Bool
     """Send mesh traces through an OpenTelemetry collector to AWS X-Ray."""
-    services: list[ServiceConfig]
-
-    @field_validator("public_access_cidrs")
-    @classmethod
-    def _no_open_endpoint(cls, cidrs: list[str]) -> list[str]:
-        if "0.0.0.0/0" in cidrs:
-            raise ValueError("0.0.0.0/0 would open the Kubernetes API to the internet; list your CIDRs")
-        return cidrs
+    services: Annotated[list[ServiceConfig], Field(max_length=50)]
 
     @model_validator(mode="after")
     def _nodes_and_services(self) -> EksConfig:
+        found: list[tuple[Path, str]] = []
         if self.node_max_count < self.node_count:
-            raise ValueError("nodeMaxCount must be at least nodeCount")
+            found.append((("nodeMaxCount",), f"{self.node_max_count} is below nodeCount ({self.node_count})"))
         architecture = is_graviton(self.node_instance_type)
-        mismatched = [t for t in self.spot_instance_types if is_graviton(t) != architecture]
-        if mismatched:
-            raise ValueError(
-                f"spotInstanceTypes {mismatched} are not the same CPU architecture as nodeInstanceType "
-                f"{self.node_instance_type}; images are built for one architecture"
+        for index, instance_type in enumerate(self.spot_instance_types):
+            if is_graviton(instance_type) != architecture:
+                found.append(
+                    (
+                        ("spotInstanceTypes", index),
+                        f"{instance_type} is not the same CPU architecture as nodeInstanceType "
+                        f"{self.node_instance_type}; images are built for one architecture",
+                    )
+                )
+            if instance_type in self.spot_instance_types[:index]:
+                found.append((("spotInstanceTypes", index), f"{instance_type} is listed twice"))
+        for index, role in enumerate(self.admin_role_arns):
+            if role in self.admin_role_arns[:index]:
+                found.append((("adminRoleArns", index), "is listed twice (EKS has one access entry per role)"))
+        networks = [cidrs.parse(cidr) for cidr in self.public_access_cidrs]
+        if networks and cidrs.covers_everything(networks):
+            found.append(
+                (
+                    ("publicAccessCidrs",),
+                    "together these cover the whole internet (0.0.0.0/0), which would open the Kubernetes API "
+                    "to everyone; list the networks that need it",
+                )
             )
-        names = [s.name for s in self.services]
-        if len(set(names)) != len(names):
-            raise ValueError("services: every service needs a unique name")
-        paths = [s.gateway_path for s in self.services if s.gateway_path]
-        if len(set(paths)) != len(paths):
-            raise ValueError("services: two services cannot share a gatewayPath")
+        for key, values in (
+            ("name", [s.name for s in self.services]),
+            ("gatewayPath", [s.gateway_path for s in self.services]),
+        ):
+            for index, value in enumerate(values):
+                if value is not None and value in values[:index]:
+                    found.append(
+                        (("services", index, key), f"{value!r} is already used by services[{values.index(value)}]")
+                    )
+        if found:
+            raise Invalid(*found)
         return self
+
+
+ProjectName = text(checks.project_name, min_length=1, max_length=100)
+StackName = text(checks.stack_name, min_length=1, max_length=100)
+RegionName = text(checks.region, min_length=1, max_length=32)
 
 
 class StackConfig(Section):
     """The whole validated configuration of one stack."""
 
-    project: str
-    stack: str
-    region: str
-    environment: Environment
-    topology: Topology
-    cost_center: str = Field(min_length=1, max_length=256)
-    image_tag: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    project: ProjectName
+    stack: StackName
+    region: RegionName
+    environment: choice(Environment)
+    topology: choice(Topology)
+    cost_center: text(checks.cost_center, min_length=1, max_length=256)
+    image_tag: (
+        matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker image tag (a git SHA)", max_length=128) | None
+    ) = None
     """The image tag (a git SHA) of api, worker and scheduler; unset until the first push."""
-    log_retention_days: int
+    log_retention_days: one_of_numbers(log_retention_days(), why="CloudWatch Logs retention")
     network: NetworkConfig
     database: DatabaseConfig
     api: ApiConfig
@@ -436,61 +570,11 @@ class StackConfig(Section):
     monitoring: MonitoringConfig
     eks: EksConfig
 
-    @field_validator("region")
-    @classmethod
-    def _known_region(cls, region: str) -> str:
-        if region not in known_regions():
-            raise ValueError(f"{region!r} is not an AWS region (e.g. us-east-1, ap-south-1)")
-        return region
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, days: int) -> int:
-        allowed = (
-            1,
-            3,
-            5,
-            7,
-            14,
-            30,
-            60,
-            90,
-            120,
-            150,
-            180,
-            365,
-            400,
-            545,
-            731,
-            1096,
-            1827,
-            2192,
-            2557,
-            2922,
-            3288,
-            3653,
-        )
-        if days not in allowed:
-            raise ValueError(f"CloudWatch accepts only {', '.join(map(str, allowed))} days")
-        return days
-
     @model_validator(mode="after")
-    def _topology_rules(self) -> StackConfig:
-        if self.topology is Topology.STANDARD and self.network.availability_zones < 2:
-            raise ValueError("network.availabilityZones: standard topology needs at least 2 AZs")
-        if self.topology is Topology.ZERO_SCALE:
-            if self.network.nat_strategy is not NatStrategy.NONE:
-                raise ValueError("network.natStrategy: zero-scale runs in public subnets; only 'none' is allowed")
-            if self.network.interface_endpoints:
-                raise ValueError("network.interfaceEndpoints: zero-scale creates no VPC endpoints")
-            if self.eks.enabled:
-                raise ValueError("eks.enabled: the mesh is never part of the zero-scale topology")
-        elif self.network.existing_vpc_id:
-            raise ValueError("network.existingVpcId: only zero-scale adopts an existing VPC")
-        if self.worker.max_run_minutes * 60 > 43200:
-            raise ValueError("worker.maxRunMinutes: SQS visibility timeout is capped at 12 hours")
-        if self.topology is Topology.STANDARD and self.environment is Environment.PROD and self.api.min_count < 2:
-            raise ValueError("api.minCount: prod keeps at least 2 API tasks so one AZ can fail")
+    def _cross_key_rules(self) -> StackConfig:
+        found = rules.problems(self)
+        if found:
+            raise Invalid(*found)
         return self
 
     @property

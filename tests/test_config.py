@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from preview.harness import read_stack_file, run_main, run_program, run_stack, stack_config
-from stackconfig import ConfigError, Environment, NatStrategy, Topology, load_stack_config
+from stackconfig import ConfigError, Environment, NatStrategy, Topology, checks, cidrs, load_stack_config, windows
 
 
 def load(stack: str, overrides: dict | None = None):
@@ -98,28 +98,26 @@ BAD_INPUTS = [
     pytest.param(
         "dev",
         {"flowbuilder:api": {"desiredCount": "two"}},
-        "flowbuilder:api.desiredCount: Input should be a valid integer",
+        "flowbuilder:api.desiredCount: must be a whole number (got 'two')",
         id="wrong-type",
     ),
-    pytest.param(
-        "dev", {"aws:region": "us-central-9"}, "aws:region: 'us-central-9' is not an AWS region", id="bad-region"
-    ),
+    pytest.param("dev", {"aws:region": "us-central-9"}, "aws:region: not an AWS region;", id="bad-region"),
     pytest.param(
         "dev",
         {"flowbuilder:network": {"privateSubnetCidrs": ["10.1.10.0/24", "10.0.11.0/24"]}},
-        "subnet 10.1.10.0/24 (private) is outside vpcCidr 10.0.0.0/16",
+        "flowbuilder:network.privateSubnetCidrs[0]: 10.1.10.0/24 is outside vpcCidr 10.0.0.0/16",
         id="subnet-outside-vpc",
     ),
     pytest.param(
         "dev",
         {"flowbuilder:network": {"databaseSubnetCidrs": ["10.0.0.0/23", "10.0.21.0/24"]}},
-        "subnet 10.0.0.0/23 (database) overlaps subnet 10.0.0.0/24",
+        "flowbuilder:network.databaseSubnetCidrs[0]: 10.0.0.0/23 overlaps 10.0.0.0/24 (publicSubnetCidrs[0])",
         id="subnet-overlap",
     ),
     pytest.param(
         "dev",
         {"flowbuilder:network": {"publicSubnetCidrs": ["10.0.0.0/24"]}},
-        "publicSubnetCidrs has 1 CIDRs; need one per availability zone (2)",
+        "flowbuilder:network.publicSubnetCidrs: has 1 CIDRs; need one per availability zone (2)",
         id="too-few-subnet-cidrs",
     ),
     pytest.param(
@@ -131,13 +129,13 @@ BAD_INPUTS = [
     pytest.param(
         "dev",
         {"flowbuilder:network": {"natStrategy": "nat-gw"}},
-        "flowbuilder:network.natStrategy: Input should be 'none', 'single-gateway', 'gateway-per-az' or 'instance'",
+        "flowbuilder:network.natStrategy: 'nat-gw' is not allowed; allowed: none, single-gateway, gateway-per-az",
         id="unknown-nat-strategy",
     ),
     pytest.param(
         "dev",
         {"flowbuilder:worker": {"cpu": 1024, "memory": 1024}},
-        "flowbuilder:worker: memory 1024 is not allowed with cpu 1024; allowed memory: 2048-8192 MiB",
+        "flowbuilder:worker.memory: memory 1024 is not allowed with cpu 1024; allowed memory: 2048-8192 MiB",
         id="invalid-fargate-pair",
     ),
     pytest.param(
@@ -161,7 +159,7 @@ BAD_INPUTS = [
     pytest.param(
         "dev",
         {"flowbuilder:logRetentionDays": 10},
-        "flowbuilder:logRetentionDays: CloudWatch accepts only",
+        "flowbuilder:logRetentionDays: 10 is not allowed; allowed: 1, 3, 5, 7, 14, 30",
         id="retention",
     ),
     pytest.param(
@@ -204,3 +202,103 @@ def test_all_problems_are_reported_together():
     assert "flowbuilder:externalDatabaseUrl: must be set with `pulumi config set --secret" in message
     assert "flowbuilder:bogus: unknown key" in message
     assert "flowbuilder:api.containerPort" in message
+
+
+# -- what AWS accepts is accepted -----------------------------------------------------------
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "rate(1 minute)",
+        "rate(5 minutes)",
+        "rate(1 hour)",
+        "rate(12 hours)",
+        "rate(1 day)",
+        "rate(30 days)",
+        "cron(0 12 * * ? *)",
+        "cron(0/15 8-18 ? * MON-FRI *)",
+        "cron(5,35 14 * JAN,JUL ? *)",
+        "cron(0 9 ? * 2#1 *)",
+        "cron(0 0 L * ? *)",
+        "cron(0 0 15W * ? *)",
+        "cron(0 18 ? * 6L 2026-2030)",
+        "cron(*/10 * ? * sun *)",
+    ],
+)
+def test_schedule_expressions_eventbridge_accepts_are_accepted(expression):
+    assert checks.schedule_expression(expression) is None
+
+
+@pytest.mark.parametrize(
+    ("backup", "maintenance", "overlapping_day"),
+    [
+        ("03:00-04:00", "sun:04:00-sun:05:00", None),
+        ("03:00-04:00", "sun:03:59-sun:05:00", "sun"),
+        ("23:30-00:30", "tue:00:31-tue:01:30", None),
+        ("23:30-00:30", "tue:00:00-tue:00:31", "mon"),
+        ("22:00-23:00", "sat:23:00-sun:01:00", None),
+        ("00:00-00:30", "sun:23:40-mon:00:10", "mon"),
+    ],
+)
+def test_backup_and_maintenance_windows_overlap_as_rds_sees_it(backup, maintenance, overlapping_day):
+    assert windows.overlap(windows.daily(backup), windows.weekly(maintenance)) == overlapping_day
+
+
+@pytest.mark.parametrize(
+    ("blocks", "everything"),
+    [
+        (["0.0.0.0/0"], True),
+        (["0.0.0.0/1", "128.0.0.0/1"], True),
+        (["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"], True),
+        (["0.0.0.0/1", "128.0.0.0/2"], False),
+        (["203.0.113.0/24"], False),
+    ],
+)
+def test_allow_lists_that_cover_the_internet_in_pieces(blocks, everything):
+    assert cidrs.covers_everything(cidrs.parse(block) for block in blocks) is everything
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (checks.certificate_arn, "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"),
+        (checks.role_arn, "arn:aws:iam::123456789012:role/service-role/Deploy+Prod=1,2.3@x"),
+        (checks.role_arn, "arn:aws-us-gov:iam::123456789012:role/admin"),
+        (checks.secret_reference, "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-AbC123"),
+        (checks.secret_reference, "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-AbC123:password::"),
+        (checks.engine_version, "16"),
+        (checks.engine_version, "17.5"),
+        (checks.rds_instance_class, "db.t4g.micro"),
+        (checks.rds_instance_class, "db.r8g.48xlarge"),
+        (checks.instance_type, "c7gn.16xlarge"),
+        (checks.graviton_instance_type, "t4g.nano"),
+        (checks.kubernetes_version, "1.35"),
+        (checks.vpc_cidr, "172.16.0.0/16"),
+        (checks.vpc_cidr, "100.64.0.0/28"),
+        (checks.email, "o'neil+alerts@mail.example.co.uk"),
+        (checks.project_name, "flowbuilder"),
+        (checks.stack_name, "2026-eu-west"),
+        (checks.region, "ap-southeast-6"),
+        (checks.database_name, "flowbuilder"),
+        (checks.cost_center, "cc 42/a:b=c+d-e@f_é"),
+    ],
+)
+def test_values_aws_accepts_are_accepted(check, value):
+    assert check(value) is None
+
+
+def test_availability_zones_up_to_the_regions_count_are_accepted():
+    config = load("prod", {"flowbuilder:network": {"availabilityZones": 6}})
+    assert config.network.availability_zones == 6
+
+
+def test_booleans_and_numbers_as_pulumi_writes_them():
+    config = load(
+        "dev",
+        {
+            "flowbuilder:logRetentionDays": "14",
+            "flowbuilder:network": {"interfaceEndpoints": "true"},
+            "flowbuilder:monitoring": {"dashboard": "False", "monthlyBudgetUsd": "99.5"},
+        },
+    )
+    assert (config.log_retention_days, config.network.interface_endpoints) == (14, True)
+    assert (config.monitoring.dashboard, config.monitoring.monthly_budget_usd) == (False, 99.5)

@@ -449,7 +449,9 @@ def test_application_secrets_are_injected_by_reference_and_readable_exactly():
 
 @pytest.mark.parametrize("variable", ["QUEUE_URL", "DB_PASSWORD"])
 def test_an_application_secret_may_not_shadow_a_variable_the_stack_sets(variable):
-    with pytest.raises(ValueError, match=f"{variable}: set twice in the api task"):
+    from stackconfig import ConfigError
+
+    with pytest.raises(ConfigError, match=f"applicationSecrets.{variable}: variable name: the program sets {variable}"):
         run_stack("dev", {"flowbuilder:ecs": {"applicationSecrets": {variable: STRIPE}}})
 
 

@@ -113,7 +113,7 @@ def test_prod_has_a_gateway_per_az_each_routing_its_own_az(prod):
 
 
 def test_no_nat_leaves_private_subnets_without_a_default_route():
-    run = run_stack("dev", {"flowbuilder:network": {"natStrategy": "none"}})
+    run = run_stack("dev", {"flowbuilder:network": {"natStrategy": "none", "interfaceEndpoints": True}})
     assert set(default_routes(run)) == {"public"}
     assert run.of_type("aws:ec2/instance:Instance") == []
 

@@ -1130,7 +1130,7 @@ def test_offline_preview_fails_on_a_mandatory_violation(monkeypatch, capsys):
         provider=run.one("pulumi:providers:aws").urn + "::id",
     )
     with_broken = replace(run, resources=[*run.resources, broken])
-    monkeypatch.setattr(preview_main, "run_stack", lambda stack, overrides=None: with_broken)
+    monkeypatch.setattr(preview_main, "run_stack", lambda stack, overrides=None, **_: with_broken)
     assert preview_main.main(["dev", "--format", "json"]) == 1
     section = json.loads(capsys.readouterr().out)["sections"]["policy"]
     mandatory = [(f["rule"], f["name"]) for f in section["findings"] if f["enforcement"] == "mandatory"]

@@ -21,7 +21,7 @@ def offline(monkeypatch):
     monkeypatch.setattr(
         cli,
         "run_stack",
-        lambda stack, overrides=None: committed_run(stack) if not overrides else run_stack(stack, overrides),
+        lambda stack, overrides=None, **_: committed_run(stack) if not overrides else run_stack(stack, overrides),
     )
     monkeypatch.setattr(cli, "evaluate", lambda run, config: [])
 
@@ -103,7 +103,7 @@ def test_a_failing_preflight_check_exits_1(monkeypatch, capsys):
             timeout=1200,
         )
 
-    monkeypatch.setattr(cli, "run_stack", lambda stack, overrides=None: program(broken))
+    monkeypatch.setattr(cli, "run_stack", lambda stack, overrides=None, **_: program(broken))
     monkeypatch.setattr(cli, "evaluate", lambda run, config: [])
     assert cli.main(["dev"]) == 1
     assert (

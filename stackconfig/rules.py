@@ -1,0 +1,195 @@
+"""Cross-key rules: combinations of valid values that cannot work together.
+
+This is the one place for rules that read more than one key (or a key and the
+region); the model's sections check their own keys. Each rule yields
+``(path, problem)`` with the path of the key to change, so the error names it
+exactly. :class:`stackconfig.model.StackConfig` runs every rule after its
+fields are valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from . import arns, cidrs
+from .aws_limits import AUTONAME_SUFFIX_LENGTH, NAME_LIMITS, partition_of
+from .dated_tables import RDS_POSTGRES, RDS_POSTGRES_AS_OF, REGION_ZONES, REGION_ZONES_AS_OF
+from .naming import RESERVED_SUFFIX, name_length_problems
+from .problems import Path
+
+if TYPE_CHECKING:
+    from .model import StackConfig
+
+Rule = Iterator[tuple[Path, str]]
+
+
+def problems(config: StackConfig) -> list[tuple[Path, str]]:
+    """Every cross-key problem of ``config``."""
+    found: list[tuple[Path, str]] = []
+    for rule in RULES:
+        found.extend(rule(config))
+    return found
+
+
+def names_fit(config: StackConfig) -> Rule:
+    return name_lengths(config.project, config.stack)
+
+
+def name_lengths(project: str, stack: str) -> Rule:
+    """``<project>-<stack>-<suffix>`` must fit every AWS name limit; blame the name that has to change.
+
+    The loader also runs this on its own when other keys are invalid, so a long name is never hidden.
+    """
+    tightest_kind, room = min(
+        (
+            (kind, NAME_LIMITS[kind] - suffix - (AUTONAME_SUFFIX_LENGTH if autonamed else 0))
+            for kind, (suffix, autonamed) in RESERVED_SUFFIX.items()
+        ),
+        key=lambda item: item[1],
+    )
+    over = name_length_problems(f"{project}-{stack}")
+    if not over:
+        return
+    if len(project) + 2 > room:
+        yield (
+            ("project",),
+            f"{project!r} is {len(project)} characters; project and stack name together start every AWS name, "
+            f"so the project name may be at most {room - 2} ({'; '.join(over)})",
+        )
+    else:
+        yield (
+            ("stack",),
+            f"is {len(stack)} characters; with project {project!r} it may be at most "
+            f"{room - len(project) - 1} ({'; '.join(over)}; the tightest are {tightest_kind} names)",
+        )
+
+
+def topology_fits(config: StackConfig) -> Rule:
+    """What each topology needs of the network, and what only one of them can use."""
+    network = config.network
+    if config.is_standard:
+        if network.availability_zones < 2:
+            yield ("network", "availabilityZones"), "the standard topology needs at least 2 AZs (the ALB and RDS do)"
+        if network.existing_vpc_id:
+            yield (
+                ("network", "existingVpcId"),
+                "only zero-scale adopts an existing VPC; the standard topology makes one",
+            )
+        if network.nat_strategy.value == "none" and not network.interface_endpoints:
+            yield (
+                ("network", "natStrategy"),
+                "'none' with interfaceEndpoints false leaves the private subnets no way to ECR, CloudWatch Logs, SQS "
+                "or Secrets Manager, so no task could start; choose a NAT strategy or set interfaceEndpoints: true",
+            )
+    else:
+        if network.nat_strategy.value != "none":
+            yield ("network", "natStrategy"), "zero-scale runs in public subnets; only 'none' is allowed"
+        if network.interface_endpoints:
+            yield ("network", "interfaceEndpoints"), "zero-scale creates no VPC endpoints; only false is allowed"
+        if config.eks.enabled:
+            yield ("eks", "enabled"), "the mesh is never part of the zero-scale topology; only false is allowed"
+
+
+def zones_exist(config: StackConfig) -> Rule:
+    """The region must have as many zones as the stack spreads over."""
+    zones = REGION_ZONES[config.region]
+    if config.is_standard and config.network.availability_zones > zones:
+        yield (
+            ("network", "availabilityZones"),
+            f"{config.region} has {zones} Availability Zones an account can use ({REGION_ZONES_AS_OF}); "
+            f"allowed: 2 to {zones}",
+        )
+
+
+def load_balancer_subnets(config: StackConfig) -> Rule:
+    """The ALB lives in the public subnets of standard stacks, which need at least a /27 each."""
+    if not config.is_standard:
+        return
+    for index, cidr in enumerate(config.network.public_subnet_cidrs[: config.network.availability_zones]):
+        if cidrs.parse(cidr).prefixlen > cidrs.ALB_SUBNET_MAX_PREFIX:
+            yield (
+                ("network", "publicSubnetCidrs", index),
+                f"{cidr} is too small for the load balancer: ELB needs at least a /27 per subnet; "
+                f"allowed: /16 to /{cidrs.ALB_SUBNET_MAX_PREFIX}",
+            )
+
+
+def arns_in_stack_region(config: StackConfig) -> Rule:
+    """ARNs the stack uses must be in its partition, and regional ones in its region."""
+    partition, _ = partition_of(config.region)
+    if config.api.certificate_arn:
+        arn = arns.certificate(config.api.certificate_arn)
+        if (arn.partition, arn.region) != (partition, config.region):
+            yield (
+                ("api", "certificateArn"),
+                f"the certificate is in {arn.region} ({arn.partition}); the load balancer can only use one in the "
+                f"stack's region {config.region} ({partition})",
+            )
+    for name, reference in config.ecs.application_secrets.items():
+        arn = arns.secret_reference(reference)
+        if (arn.partition, arn.region) != (partition, config.region):
+            yield (
+                ("ecs", "applicationSecrets", name),
+                f"the secret is in {arn.region} ({arn.partition}); tasks read secrets in the stack's region "
+                f"{config.region} ({partition})",
+            )
+    for index, role in enumerate(config.eks.admin_role_arns):
+        if arns.role(role).partition != partition:
+            yield (
+                ("eks", "adminRoleArns", index),
+                f"the role is in partition {arns.role(role).partition}; the stack's region {config.region} is in "
+                f"{partition}",
+            )
+
+
+def queue_retention(config: StackConfig) -> Rule:
+    """SQS keeps a dead-lettered message's original enqueue time (SQS developer guide, "Dead-letter queues"):
+    a DLQ that keeps messages no longer than the queue drops them as they arrive."""
+    queue = config.queue
+    if queue.dlq_retention_days <= queue.message_retention_days:
+        yield (
+            ("queue", "dlqRetentionDays"),
+            f"{queue.dlq_retention_days} days must be more than messageRetentionDays ({queue.message_retention_days}): "
+            "SQS counts a dead-lettered message's age from its first enqueue, so it would expire on arrival",
+        )
+    if config.monitoring.oldest_message_age_seconds >= queue.message_retention_days * 86400:
+        yield (
+            ("monitoring", "oldestMessageAgeSeconds"),
+            f"{config.monitoring.oldest_message_age_seconds} s is not below queue.messageRetentionDays "
+            f"({queue.message_retention_days} days = {queue.message_retention_days * 86400} s): messages expire "
+            "before the alarm could fire",
+        )
+
+
+def database_support(config: StackConfig) -> Rule:
+    """A major version past RDS standard support only runs with paid Extended Support."""
+    if not config.is_standard:
+        return
+    database = config.database
+    major = database.engine_version.partition(".")[0]
+    standard_end, _ = RDS_POSTGRES[major]
+    if standard_end <= RDS_POSTGRES_AS_OF and not database.extended_support:
+        supported = [m for m, (end, _) in RDS_POSTGRES.items() if end > RDS_POSTGRES_AS_OF]
+        yield (
+            ("database", "engineVersion"),
+            f"PostgreSQL {major} left RDS standard support on {standard_end}: RDS creates it only with paid "
+            f"Extended Support (set extendedSupport: true) ; allowed without it: {', '.join(supported)}",
+        )
+
+
+def prod_api_spread(config: StackConfig) -> Rule:
+    if config.is_standard and config.environment.value == "prod" and config.api.min_count < 2:
+        yield ("api", "minCount"), "prod keeps at least 2 API tasks so one AZ can fail"
+
+
+RULES = (
+    names_fit,
+    topology_fits,
+    zones_exist,
+    load_balancer_subnets,
+    arns_in_stack_region,
+    queue_retention,
+    database_support,
+    prod_api_spread,
+)

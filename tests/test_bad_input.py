@@ -1,0 +1,1127 @@
+"""Bad input meets a wall: every class of mistake a new user makes is refused by the offline preview.
+
+Each row writes a project directory (``Pulumi.yaml`` and a stack file) and runs
+``python -m preview -C DIR <stack>`` through ``main``. A row passes when the
+preview exits 2 before anything runs, names the file and the key, says what is
+allowed, prints no traceback, and echoes no secret. Add a row for every new
+class of mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import preview.__main__ as cli
+from preview.harness import ROOT
+
+PROJECT_FILE = "name: flowbuilder\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"
+DEV = {"aws:region": "us-east-1", "flowbuilder:environment": "dev", "flowbuilder:topology": "standard"}
+ULTRA = {"aws:region": "us-east-1", "flowbuilder:environment": "prod", "flowbuilder:topology": "zero-scale"}
+PROD = {"aws:region": "us-east-1", "flowbuilder:environment": "prod", "flowbuilder:topology": "standard"}
+SECRET = "hunter2-Zq8vLw3xR7"
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/stripe-AbC123"
+ROLE = "arn:aws:iam::123456789012:role/platform-admin"
+
+
+@dataclass
+class Case:
+    """One bad input: a stack file (``config`` lines under a base) or whole files, and what must be said."""
+
+    expected: tuple[str, ...]
+    config: str = ""
+    """YAML lines added under ``config:`` (indented by the table)."""
+    base: dict[str, str] = field(default_factory=lambda: dict(DEV))
+    text: str | None = None
+    """The whole stack file, when the mistake is in its structure."""
+    stack: str = "dev"
+    argv: tuple[str, ...] = ()
+    project_file: str | None = PROJECT_FILE
+    file: str | None = "Pulumi.dev.yaml"
+    """The file the message must name (None for command-line mistakes)."""
+    secret: str | None = None
+    """A value that must not appear anywhere in the output."""
+    raw_bytes: bytes | None = None
+
+
+def bad(case_id: str, config: str, *expected: str, **options) -> pytest.param:
+    return pytest.param(Case(expected=expected, config=config, **options), id=case_id)
+
+
+def bad_file(case_id: str, text: str, *expected: str, **options) -> pytest.param:
+    return pytest.param(Case(expected=expected, text=text, **options), id=case_id)
+
+
+def bad_cli(case_id: str, argv: tuple[str, ...], *expected: str, **options) -> pytest.param:
+    return pytest.param(Case(expected=expected, argv=argv, file=None, **options), id=case_id)
+
+
+def write_project(directory: Path, case: Case) -> None:
+    if case.project_file is not None:
+        (directory / "Pulumi.yaml").write_text(case.project_file)
+    path = directory / f"Pulumi.{case.stack}.yaml"
+    if case.raw_bytes is not None:
+        path.write_bytes(case.raw_bytes)
+    elif case.text is not None:
+        path.write_text(case.text)
+    else:
+        lines = [f"  {key}: {value}" for key, value in case.base.items()]
+        lines += [f"  {line}" for line in case.config.splitlines() if line]
+        path.write_text("config:\n" + "\n".join(lines) + "\n")
+
+
+FILES = [
+    # -- files the CLI could not read, or would read differently ---------------------------
+    bad_file("yaml-syntax", "config:\n  aws:region: [us-east-1\n", "line 3", "unreadable YAML", "expected ','"),
+    bad_file("tab-indent", "config:\n\taws:region: us-east-1\n", "line 2, column 1", "a tab", "indent with spaces"),
+    bad_file("tab-after-colon", "config:\n  aws:region:\tus-east-1\n", "line 2", "a tab"),
+    bad_file("config-is-a-list", "config:\n  - aws:region\n", "line 2, config", "must be a mapping of keys"),
+    bad_file("config-is-text", "config: everything\n", "config", "must be a mapping of keys"),
+    bad_file("file-is-text", "just some text\n", "line 1", "must be a mapping with a config: key"),
+    bad_file("file-is-a-list", "- config\n", "line 1", "must be a mapping with a config: key"),
+    bad_file(
+        "duplicate-config-key",
+        "config:\n  aws:region: us-east-1\n  aws:region: eu-west-1\n",
+        "line 3, aws:region",
+        "duplicate key",
+        "already set on line 2",
+    ),
+    bad_file(
+        "duplicate-after-namespacing",
+        "config:\n  flowbuilder:environment: dev\n  environment: prod\n",
+        "line 3, flowbuilder:environment",
+        "environment is flowbuilder:environment",
+    ),
+    bad_file(
+        "duplicate-nested-key",
+        "config:\n  flowbuilder:network:\n    natStrategy: instance\n    natStrategy: none\n",
+        "line 4, flowbuilder:network.natStrategy",
+        "duplicate key",
+    ),
+    bad_file("duplicate-top-key", "config: {}\nconfig: {}\n", "line 2", "duplicate key 'config'"),
+    bad_file("two-documents", "config: {}\n---\nconfig: {}\n", "line 2", "more than one YAML document"),
+    bad_file("unknown-top-key", "conifg:\n  aws:region: us-east-1\n", "line 1", "did you mean 'config'?"),
+    bad_file("esc-environment", "environment:\n  - shared\nconfig: {}\n", "line 1", "ESC environments"),
+    bad_file(
+        "merge-key",
+        "config:\n  flowbuilder:network:\n    <<: {natStrategy: none}\n",
+        "line 3, flowbuilder:network",
+        "merge keys (<<)",
+    ),
+    bad_file("explicit-tag", "config:\n  flowbuilder:costCenter: !!int 5\n", "flowbuilder:costCenter", "!!int"),
+    bad_file("unclosed-quote", "config:\n  flowbuilder:costCenter: 'abc\n", "line 3", "unreadable YAML"),
+    bad_file("undefined-alias", "config:\n  flowbuilder:costCenter: *cc\n", "line 2", "undefined alias"),
+    bad_file("non-string-key", "config:\n  flowbuilder:network:\n    1: a\n", "line 3", "is not text; quote it"),
+    bad_file("list-key", "config:\n  ? [a, b]\n  : c\n", "line 2", "a key must be text"),
+    bad_file("two-colons", "config:\n  flowbuilder:network:vpcCidr: 10.0.0.0/16\n", "line 2", "one ':'"),
+    pytest.param(Case(expected=("line 2", "is not UTF-8 text"), raw_bytes=b"config:\n  a: \xff\n"), id="not-utf8"),
+    bad_file(
+        "empty-file",
+        "",
+        "flowbuilder:environment: missing; allowed: dev, staging, prod",
+        "flowbuilder:topology: missing",
+        "aws:region: missing",
+    ),
+    bad_file("empty-config", "config:\n", "flowbuilder:environment: missing"),
+    bad_file(
+        "secret-in-broken-yaml",
+        f'config:\n  flowbuilder:externalDatabaseUrl: "postgresql://app:{SECRET}@db.example.com/app\n',
+        "unreadable YAML",
+        secret=SECRET,
+    ),
+    # -- YAML 1.1 surprises: read as yaml.v3 reads them, or refused ------------------------
+    bad("leading-zero-top", "flowbuilder:logRetentionDays: 007", "line 5, flowbuilder:logRetentionDays", "octal"),
+    bad(
+        "leading-zero-nested",
+        "flowbuilder:network:\n  availabilityZones: 02",
+        "flowbuilder:network.availabilityZones",
+        "leading zero",
+    ),
+    bad("leading-zero-eight", "flowbuilder:network:\n  availabilityZones: 08", "availabilityZones", "leading zero"),
+    bad("underscore-number", "flowbuilder:worker:\n  maxCount: 1_000", "flowbuilder:worker.maxCount", "underscores"),
+    bad("infinite-budget", "flowbuilder:monitoring:\n  monthlyBudgetUsd: .inf", "monthlyBudgetUsd", "not a finite"),
+    bad("nan-budget", "flowbuilder:monitoring:\n  monthlyBudgetUsd: .nan", "monthlyBudgetUsd", "not a finite"),
+    bad("yes-boolean", "flowbuilder:network:\n  interfaceEndpoints: yes", "interfaceEndpoints", "true or false"),
+    bad("on-boolean", "flowbuilder:ecs:\n  execEnabled: on", "flowbuilder:ecs.execEnabled", "must be true or false"),
+    bad("quoted-yes", 'flowbuilder:monitoring:\n  dashboard: "yes"', "monitoring.dashboard", "true or false"),
+    bad("one-as-boolean", "flowbuilder:database:\n  multiAz: 1", "flowbuilder:database.multiAz", "true or false"),
+    bad("sexagesimal-window", "flowbuilder:database:\n  backupWindow: 5:00-6:00", "backupWindow", "hh:mm-hh:mm"),
+    bad("empty-value", "flowbuilder:costCenter:", "line 5, flowbuilder:costCenter", "has no value"),
+    bad("null-nested", "flowbuilder:network:\n  vpcCidr: ~", "flowbuilder:network.vpcCidr", "not empty (null)"),
+    bad("number-for-text", "flowbuilder:database:\n  engineVersion: 16.10", "engineVersion", "put it in quotes"),
+    bad("text-for-count", 'flowbuilder:api:\n  desiredCount: "two"', "api.desiredCount", "whole number (got 'two')"),
+    bad("fraction-for-count", "flowbuilder:worker:\n  maxCount: 2.5", "worker.maxCount", "whole number (got 2.5)"),
+    bad("boolean-for-count", "flowbuilder:worker:\n  maxCount: true", "worker.maxCount", "not true/false"),
+    bad("list-for-section", "flowbuilder:network: [a]", "flowbuilder:network", "must be a mapping", "not a list"),
+    bad("text-for-section", "flowbuilder:network: instance", "flowbuilder:network", "must be a mapping"),
+    bad("mapping-for-list", "flowbuilder:monitoring:\n  alertEmails: {a: b}", "alertEmails", "must be a list"),
+    bad(
+        "mapping-for-mode",
+        "",
+        "flowbuilder:environment",
+        "must be one of dev, staging, prod, not a mapping",
+        base={**DEV, "flowbuilder:environment": "{name: dev}"},
+    ),
+    # -- missing and unknown modes ---------------------------------------------------------
+    bad(
+        "missing-environment",
+        "",
+        "flowbuilder:environment: missing; allowed: dev, staging, prod",
+        base={"aws:region": "us-east-1", "flowbuilder:topology": "standard"},
+    ),
+    bad(
+        "missing-topology",
+        "",
+        "flowbuilder:topology: missing; allowed: standard, zero-scale",
+        base={"aws:region": "us-east-1", "flowbuilder:environment": "dev"},
+    ),
+    bad(
+        "missing-region",
+        "",
+        "aws:region: missing",
+        "pulumi config set aws:region",
+        base={"flowbuilder:environment": "dev", "flowbuilder:topology": "standard"},
+    ),
+    bad(
+        "unknown-environment",
+        "",
+        "flowbuilder:environment: 'production' is not allowed; allowed: dev, staging, prod",
+        base={**DEV, "flowbuilder:environment": "production"},
+    ),
+    bad(
+        "unknown-topology",
+        "",
+        "flowbuilder:topology: 'serverless' is not allowed; allowed: standard, zero-scale",
+        base={**DEV, "flowbuilder:topology": "serverless"},
+    ),
+    bad(
+        "unknown-region",
+        "",
+        "aws:region: not an AWS region; did you mean 'us-east-",
+        "allowed: us-east-1",
+        base={**DEV, "aws:region": "us-east-7"},
+    ),
+    bad(
+        "region-without-zone-table",
+        "",
+        "aws:region: not supported",
+        "allowed: us-east-1",
+        base={**DEV, "aws:region": "us-iso-east-1"},
+    ),
+]
+
+NAMESPACES = [
+    bad(
+        "namespace-typo", "flowbuiler:network: {natStrategy: none}", "flowbuiler:network", "did you mean 'flowbuilder'?"
+    ),
+    bad("namespace-unknown", "kubernetes:context: prod", "kubernetes:context", "reads only flowbuilder: and aws:"),
+    bad("aws-key-typo", "aws:regoin: us-east-1", "aws:regoin", "did you mean 'region'?"),
+    bad("aws-profile", "aws:profile: prod-admin", "aws:profile", "explicit AWS provider", "AWS_PROFILE"),
+    bad("aws-assume-roles", f'aws:assumeRoles: "[{{\\"roleArn\\": \\"{ROLE}\\"}}]"', "aws:assumeRoles", "no effect"),
+    bad("aws-allowed-accounts", 'aws:allowedAccountIds: "[\\"123456789012\\"]"', "aws:allowedAccountIds", "no effect"),
+    bad("aws-default-tags", "aws:defaultTags: {tags: {team: a}}", "aws:defaultTags", "set by the program"),
+    bad("aws-secret-key", f"aws:secretKey: {SECRET}", "aws:secretKey", "credentials never belong", secret=SECRET),
+    bad("unknown-top-level-key", "flowbuilder:natStrategy: instance", "flowbuilder:natStrategy: unknown key"),
+    bad("top-level-typo", "flowbuilder:netwrok: {natStrategy: none}", "flowbuilder:netwrok", "did you mean 'network'?"),
+    bad(
+        "nested-typo",
+        "flowbuilder:network:\n  natStrategey: instance",
+        "flowbuilder:network.natStrategey: unknown key; did you mean 'natStrategy'?",
+        "allowed keys here: availabilityZones",
+    ),
+    bad("bare-unknown-key", "environmnet: dev", "flowbuilder:environmnet", "did you mean 'environment'?"),
+    bad(
+        "dotted-key",
+        "flowbuilder:network.natStrategy: none",
+        "flowbuilder:network.natStrategy",
+        "nest it under network",
+    ),
+    bad(
+        "mode-typo",
+        "",
+        "flowbuilder:environment: 'prd' is not allowed; did you mean 'prod'?",
+        base={**DEV, "flowbuilder:environment": "prd"},
+    ),
+    bad("owned-region", "flowbuilder:region: eu-west-1", "flowbuilder:region", "the region is aws:region"),
+    bad("owned-stack", "flowbuilder:stack: prod", "flowbuilder:stack", "not read from the stack file"),
+    bad(
+        "owned-project",
+        "flowbuilder:project: other",
+        "flowbuilder:project",
+        "Pulumi.yaml's `name`",
+    ),
+    bad(
+        "secret-looking-unknown-key",
+        f"flowbuilder:dbPassword: {SECRET}",
+        "flowbuilder:dbPassword: unknown key",
+        secret=SECRET,
+    ),
+]
+
+SECRETS = [
+    bad(
+        "token-inside-a-schedule",
+        "flowbuilder:scheduler:\n  scheduleExpression: cron(ghp_Zq8vLw3xR7Tk2Pn9Ym4Hb6Jc1Df5Gs0Aa * * * ? *)",
+        "flowbuilder:scheduler.scheduleExpression",
+        "cron() minutes",
+        "allowed: 0-59",
+        secret="Zq8vLw3xR7Tk2Pn9Ym4Hb6Jc1Df5Gs0Aa",
+    ),
+    bad(
+        "credentials-inside-a-rate",
+        f"flowbuilder:scheduler:\n  scheduleExpression: rate(https://ops:{SECRET}@example.com minutes)",
+        "flowbuilder:scheduler.scheduleExpression",
+        "must be a positive whole number",
+        secret=SECRET,
+    ),
+    bad(
+        "plaintext-database-url",
+        f"flowbuilder:externalDatabaseUrl: postgresql://app:{SECRET}@db.example.com/app",
+        "flowbuilder:externalDatabaseUrl",
+        "pulumi config set --secret externalDatabaseUrl",
+        base=dict(ULTRA),
+        file="Pulumi.ultra.yaml",
+        stack="ultra",
+        secret=SECRET,
+    ),
+    bad(
+        "password-as-application-secret",
+        f"flowbuilder:ecs:\n  applicationSecrets:\n    STRIPE_KEY: {SECRET}",
+        "flowbuilder:ecs.applicationSecrets.STRIPE_KEY",
+        "must be an ARN",
+        secret=SECRET,
+    ),
+    bad(
+        "credentials-url-as-database-name",
+        f"flowbuilder:database:\n  databaseName: postgresql://ops:{SECRET}@db.example.com/app",
+        "flowbuilder:database.databaseName",
+        "lowercase letters, digits or underscores",
+        secret=SECRET,
+    ),
+    bad(
+        "credentials-url-as-email",
+        f"flowbuilder:monitoring:\n  alertEmails: ['https://ops:{SECRET}@hooks.example.com']",
+        "flowbuilder:monitoring.alertEmails[0]",
+        "must be an e-mail address",
+        secret=SECRET,
+    ),
+    bad(
+        "token-as-engine-version",
+        "flowbuilder:database:\n  engineVersion: ghp_Zq8vLw3xR7Tk2Pn9Ym4Hb6Jc1Df5Gs0Aa",
+        "flowbuilder:database.engineVersion",
+        "allowed: at most 16",
+        secret="ghp_Zq8vLw3xR7Tk2Pn9Ym4Hb6Jc1Df5Gs0Aa",
+    ),
+]
+
+BOUNDS = [
+    bad("azs-zero", "flowbuilder:network:\n  availabilityZones: 0", "network.availabilityZones", "allowed: 1 to 6"),
+    bad("azs-seven", "flowbuilder:network:\n  availabilityZones: 7", "network.availabilityZones", "allowed: 1 to 6"),
+    bad(
+        "azs-beyond-region",
+        "flowbuilder:network:\n  availabilityZones: 4",
+        "flowbuilder:network.availabilityZones",
+        "us-east-2 has 3 Availability Zones",
+        "allowed: 2 to 3",
+        base={**DEV, "aws:region": "us-east-2"},
+    ),
+    bad(
+        "azs-us-west-1",
+        "flowbuilder:network:\n  availabilityZones: 3",
+        "us-west-1 has 2 Availability Zones",
+        base={**DEV, "aws:region": "us-west-1"},
+    ),
+    bad("one-az-standard", "flowbuilder:network:\n  availabilityZones: 1", "standard topology needs at least 2 AZs"),
+    bad("api-max-count", "flowbuilder:api:\n  maxCount: 5000", "flowbuilder:api.maxCount", "allowed: 1 to 1000"),
+    bad("api-desired-negative", "flowbuilder:api:\n  desiredCount: -1", "api.desiredCount", "allowed: 0 to 1000"),
+    bad("api-count-order", "flowbuilder:api:\n  minCount: 2", "api.desiredCount", "need minCount (2) <= desiredCount"),
+    bad("worker-max-zero", "flowbuilder:worker:\n  maxCount: 0", "worker.maxCount", "allowed: 1 to 1000"),
+    bad("worker-max-huge", "flowbuilder:worker:\n  maxCount: 100000", "worker.maxCount", "allowed: 1 to 1000"),
+    bad(
+        "backlog-per-task", "flowbuilder:worker:\n  backlogPerTask: 0", "worker.backlogPerTask", "allowed: 1 to 120000"
+    ),
+    bad("max-run-minutes", "flowbuilder:worker:\n  maxRunMinutes: 720", "worker.maxRunMinutes", "allowed: 1 to 719"),
+    bad(
+        "scale-in-minutes", "flowbuilder:worker:\n  scaleInAfterMinutes: 0", "scaleInAfterMinutes", "allowed: 1 to 120"
+    ),
+    bad("stop-timeout", "flowbuilder:worker:\n  stopTimeoutSeconds: 121", "stopTimeoutSeconds", "allowed: 2 to 120 s"),
+    bad("spot-weight", "flowbuilder:worker:\n  spotWeight: 1001", "worker.spotWeight", "allowed: 0 to 1000"),
+    bad(
+        "no-weights",
+        "flowbuilder:worker:\n  spotWeight: 0\n  onDemandWeight: 0",
+        "worker.spotWeight",
+        "cannot both be 0",
+    ),
+    bad("sample-seconds", "flowbuilder:worker:\n  backlogSampleSeconds: 15", "backlogSampleSeconds", "10, 20, 30, 60"),
+    bad("fargate-cpu", "flowbuilder:api:\n  cpu: 300\n  memory: 512", "flowbuilder:api.cpu", "allowed cpu: 256, 512"),
+    bad("fargate-cpu-huge", "flowbuilder:api:\n  cpu: 32768", "flowbuilder:api.cpu", "allowed: 256 to 16384"),
+    bad(
+        "fargate-pair",
+        "flowbuilder:worker:\n  cpu: 1024\n  memory: 1024",
+        "flowbuilder:worker.memory",
+        "allowed memory: 2048-8192 MiB",
+    ),
+    bad("storage-small", "flowbuilder:database:\n  allocatedStorageGb: 10", "allocatedStorageGb", "20 to 65536 GiB"),
+    bad("storage-huge", "flowbuilder:database:\n  allocatedStorageGb: 70000", "allocatedStorageGb", "20 to 65536"),
+    bad(
+        "storage-ceiling",
+        "flowbuilder:database:\n  allocatedStorageGb: 100\n  maxAllocatedStorageGb: 105",
+        "database.maxAllocatedStorageGb",
+        "below 110",
+    ),
+    bad("backup-days-zero", "flowbuilder:database:\n  backupRetentionDays: 0", "backupRetentionDays", "1 to 35 days"),
+    bad("backup-days-36", "flowbuilder:database:\n  backupRetentionDays: 36", "backupRetentionDays", "1 to 35 days"),
+    bad("monitoring-interval", "flowbuilder:database:\n  enhancedMonitoringSeconds: 2", "0, 1, 5, 10, 15, 30, 60"),
+    bad("slow-statement", "flowbuilder:database:\n  slowStatementMs: -2", "slowStatementMs", "allowed: -1 to"),
+    bad("scheduler-timeout", "flowbuilder:scheduler:\n  timeoutSeconds: 901", "timeoutSeconds", "1 to 900 s"),
+    bad("scheduler-timeout-0", "flowbuilder:scheduler:\n  timeoutSeconds: 0", "scheduler.timeoutSeconds", "1 to 900"),
+    bad("scheduler-memory", "flowbuilder:scheduler:\n  memoryMb: 64", "scheduler.memoryMb", "128 to 10240 MB"),
+    bad("scheduler-memory-big", "flowbuilder:scheduler:\n  memoryMb: 20000", "scheduler.memoryMb", "128 to 10240"),
+    bad("budget-zero", "flowbuilder:monitoring:\n  monthlyBudgetUsd: 0", "monthlyBudgetUsd", "1 to 1000000000 USD"),
+    bad("budget-text-inf", 'flowbuilder:monitoring:\n  monthlyBudgetUsd: "inf"', "monthlyBudgetUsd", "finite"),
+    bad("budget-huge", "flowbuilder:monitoring:\n  monthlyBudgetUsd: 1e12", "monthlyBudgetUsd", "1 to 1000000000"),
+    bad("oldest-age", "flowbuilder:monitoring:\n  oldestMessageAgeSeconds: 30", "oldestMessageAgeSeconds", "60 to"),
+    bad(
+        "oldest-age-retention",
+        "flowbuilder:monitoring:\n  oldestMessageAgeSeconds: 400000",
+        "flowbuilder:monitoring.oldestMessageAgeSeconds",
+        "messages expire before the alarm",
+    ),
+    bad("receive-count-0", "flowbuilder:queue:\n  maxReceiveCount: 0", "queue.maxReceiveCount", "1 to 1000"),
+    bad("receive-count-big", "flowbuilder:queue:\n  maxReceiveCount: 1001", "queue.maxReceiveCount", "1 to 1000"),
+    bad("retention-15", "flowbuilder:queue:\n  messageRetentionDays: 15", "messageRetentionDays", "1 to 14 days"),
+    bad(
+        "dlq-shorter",
+        "flowbuilder:queue:\n  dlqRetentionDays: 4",
+        "flowbuilder:queue.dlqRetentionDays",
+        "must be more than messageRetentionDays",
+    ),
+    bad("log-retention", "flowbuilder:logRetentionDays: 10", "flowbuilder:logRetentionDays", "1, 3, 5, 7, 14"),
+    bad("throttle-rate-0", "flowbuilder:api:\n  throttleRatePerSecond: 0", "throttleRatePerSecond", "above 0 to 10000"),
+    bad("throttle-rate-big", "flowbuilder:api:\n  throttleRatePerSecond: 20000", "throttleRatePerSecond", "10000"),
+    bad("throttle-burst", "flowbuilder:api:\n  throttleBurst: 6000", "api.throttleBurst", "allowed: 1 to 5000"),
+    bad("reserved-concurrency", "flowbuilder:api:\n  lambdaReservedConcurrency: 1000", "0 to 900", "unreserved"),
+    bad("port-zero", "flowbuilder:api:\n  containerPort: 0", "api.containerPort", "allowed: 1 to 65535"),
+    bad("port-big", "flowbuilder:api:\n  containerPort: 70000", "api.containerPort", "allowed: 1 to 65535"),
+    bad("keep-images", "flowbuilder:ecs:\n  keepTaggedImages: 0", "ecs.keepTaggedImages", "allowed: 1 to 1000"),
+    bad("health-path", "flowbuilder:api:\n  healthCheckPath: health", "api.healthCheckPath", "starting with '/'"),
+    bad("eks-nodes-0", "flowbuilder:eks:\n  nodeCount: 0", "flowbuilder:eks.nodeCount", "1 to 450 nodes"),
+    bad("eks-nodes-500", "flowbuilder:eks:\n  nodeMaxCount: 500", "eks.nodeMaxCount", "1 to 450"),
+    bad("eks-node-order", "flowbuilder:eks:\n  nodeCount: 8\n  nodeMaxCount: 4", "eks.nodeMaxCount", "below nodeCount"),
+    bad("prometheus-volume", "flowbuilder:eks:\n  prometheusVolumeGb: 20000", "prometheusVolumeGb", "0 to 16384 GiB"),
+    bad("prometheus-days", "flowbuilder:eks:\n  prometheusRetentionDays: 0", "prometheusRetentionDays", "1 to 365"),
+    bad(
+        "eks-too-many-cidrs",
+        "flowbuilder:eks:\n  publicAccessCidrs: [" + ", ".join(f"203.0.113.{i}/32" for i in range(41)) + "]",
+        "flowbuilder:eks.publicAccessCidrs",
+        "has 41 entries; allowed: at most 40",
+    ),
+    bad("spot-types-empty", "flowbuilder:eks:\n  spotInstanceTypes: []", "spotInstanceTypes", "needs at least 1"),
+    bad(
+        "too-many-emails",
+        "flowbuilder:monitoring:\n  alertEmails: [" + ", ".join(f"o{i}@example.com" for i in range(101)) + "]",
+        "monitoring.alertEmails",
+        "at most 100",
+    ),
+]
+
+
+def service(**changes: object) -> str:
+    fields = {
+        "name": "api",
+        "image": "flowbuilder-prod/api:1.0.0",
+        "port": 8080,
+        "replicas": 2,
+        "cpu": "250m",
+        "memory": "512Mi",
+        "hpa": "{min: 2, max: 4, cpuPercent: 70}",
+        "pdb": "{minAvailable: 1}",
+        **changes,
+    }
+    return "{" + ", ".join(f"{key}: {value}" for key, value in fields.items()) + "}"
+
+
+SERVICES = [
+    bad(
+        "service-istio-port",
+        f"flowbuilder:eks:\n  services: [{service(port=15001)}]",
+        "flowbuilder:eks.services[0].port",
+        "belong to Istio",
+    ),
+    bad("service-replicas-0", f"flowbuilder:eks:\n  services: [{service(replicas=0)}]", "services[0].replicas", "1 to"),
+    bad(
+        "service-replicas-range",
+        f"flowbuilder:eks:\n  services: [{service(replicas=9)}]",
+        "services[0].replicas",
+        "need hpa.min (2) <= replicas (9)",
+    ),
+    bad(
+        "service-hpa-order",
+        f"flowbuilder:eks:\n  services: [{service(hpa='{min: 3, max: 2, cpuPercent: 70}', replicas=3)}]",
+        "services[0].hpa.max",
+        "must be at least hpa.min",
+    ),
+    bad(
+        "service-pdb",
+        f"flowbuilder:eks:\n  services: [{service(pdb='{minAvailable: 2}')}]",
+        "services[0].pdb.minAvailable",
+        "must be below hpa.min",
+    ),
+    bad(
+        "service-latest",
+        f"flowbuilder:eks:\n  services: [{service(image='api:latest')}]",
+        "services[0].image",
+        "latest",
+    ),
+    bad("service-unpinned", f"flowbuilder:eks:\n  services: [{service(image='api')}]", "services[0].image", "pinned"),
+    bad("service-name", f"flowbuilder:eks:\n  services: [{service(name='API_svc')}]", "services[0].name", "DNS label"),
+    bad(
+        "service-missing-image",
+        "flowbuilder:eks:\n  services: [{name: api, port: 8080, replicas: 2, cpu: 250m, memory: 512Mi, "
+        "hpa: {min: 2, max: 4, cpuPercent: 70}, pdb: {minAvailable: 1}}]",
+        "flowbuilder:eks.services[0].image: missing",
+    ),
+    bad(
+        "service-duplicate-name",
+        f"flowbuilder:eks:\n  services: [{service()}, {service()}]",
+        "flowbuilder:eks.services[1].name",
+        "already used by services[0]",
+    ),
+    bad(
+        "service-duplicate-path",
+        f"flowbuilder:eks:\n  services: [{service(gatewayPath='/')}, {service(name='web', gatewayPath='/')}]",
+        "flowbuilder:eks.services[1].gatewayPath",
+        "already used by services[0]",
+    ),
+    bad(
+        "service-unknown-key",
+        f"flowbuilder:eks:\n  services: [{service(replica=2)}]",
+        "services[0].replica: unknown key; did you mean 'replicas'?",
+    ),
+]
+
+CIDRS = [
+    bad(
+        "vpc-too-wide", "flowbuilder:network:\n  vpcCidr: 10.0.0.0/12", "network.vpcCidr", "/12 is wider", "/16 to /28"
+    ),
+    bad("vpc-too-narrow", "flowbuilder:network:\n  vpcCidr: 10.0.0.0/29", "network.vpcCidr", "/29 is narrower"),
+    bad(
+        "vpc-host-bits",
+        "flowbuilder:network:\n  vpcCidr: 10.0.1.0/16",
+        "network.vpcCidr",
+        "host bits set",
+        "10.0.0.0/16",
+    ),
+    bad("vpc-octet", "flowbuilder:network:\n  vpcCidr: 10.256.0.0/16", "network.vpcCidr", "octet 256 is above 255"),
+    bad("vpc-not-cidr", "flowbuilder:network:\n  vpcCidr: 10.0.0.0", "network.vpcCidr", "must be an IPv4 CIDR block"),
+    bad("vpc-loopback", "flowbuilder:network:\n  vpcCidr: 127.0.0.0/16", "network.vpcCidr", "loopback"),
+    bad("vpc-multicast", "flowbuilder:network:\n  vpcCidr: 224.0.0.0/16", "network.vpcCidr", "multicast"),
+    bad(
+        "subnet-too-narrow",
+        "flowbuilder:network:\n  privateSubnetCidrs: [10.0.10.0/29, 10.0.11.0/24]",
+        "flowbuilder:network.privateSubnetCidrs[0]",
+        "/29 is narrower than AWS allows for a subnet; allowed: /16 to /28",
+    ),
+    bad(
+        "subnet-octet",
+        "flowbuilder:network:\n  privateSubnetCidrs: [10.0.10.0/24, 10.0.300.0/24]",
+        "flowbuilder:network.privateSubnetCidrs[1]",
+        "octet 300",
+    ),
+    bad(
+        "subnet-outside-vpc",
+        "flowbuilder:network:\n  privateSubnetCidrs: [10.1.10.0/24, 10.0.11.0/24]",
+        "flowbuilder:network.privateSubnetCidrs[0]: 10.1.10.0/24 is outside vpcCidr 10.0.0.0/16",
+    ),
+    bad(
+        "subnet-overlap",
+        "flowbuilder:network:\n  databaseSubnetCidrs: [10.0.0.0/23, 10.0.21.0/24]",
+        "flowbuilder:network.databaseSubnetCidrs[0]: 10.0.0.0/23 overlaps 10.0.0.0/24 (publicSubnetCidrs[0])",
+    ),
+    bad(
+        "subnet-duplicate",
+        "flowbuilder:network:\n  privateSubnetCidrs: [10.0.10.0/24, 10.0.10.0/24]",
+        "privateSubnetCidrs[1]",
+        "overlaps 10.0.10.0/24 (privateSubnetCidrs[0])",
+    ),
+    bad(
+        "subnet-too-few",
+        "flowbuilder:network:\n  publicSubnetCidrs: [10.0.0.0/24]",
+        "flowbuilder:network.publicSubnetCidrs: has 1 CIDRs; need one per availability zone (2)",
+    ),
+    bad(
+        "subnet-too-many",
+        "flowbuilder:network:\n  publicSubnetCidrs: [" + ", ".join(f"10.0.{i}.0/24" for i in range(7)) + "]",
+        "flowbuilder:network.publicSubnetCidrs",
+        "allowed: at most 6",
+    ),
+    bad(
+        "alb-subnet-too-small",
+        "flowbuilder:network:\n  publicSubnetCidrs: [10.0.0.0/28, 10.0.1.0/24]",
+        "flowbuilder:network.publicSubnetCidrs[0]",
+        "too small for the load balancer",
+        "/16 to /27",
+    ),
+    bad(
+        "eks-open-endpoint",
+        "flowbuilder:eks:\n  publicAccessCidrs: [0.0.0.0/0]",
+        "flowbuilder:eks.publicAccessCidrs",
+        "cover the whole internet",
+    ),
+    bad(
+        "eks-open-in-halves",
+        "flowbuilder:eks:\n  publicAccessCidrs: [0.0.0.0/1, 128.0.0.0/1]",
+        "flowbuilder:eks.publicAccessCidrs",
+        "cover the whole internet",
+    ),
+    bad(
+        "eks-open-in-quarters",
+        "flowbuilder:eks:\n  publicAccessCidrs: [0.0.0.0/2, 64.0.0.0/2, 128.0.0.0/2, 192.0.0.0/2]",
+        "cover the whole internet",
+    ),
+    bad("eks-cidr-octet", "flowbuilder:eks:\n  publicAccessCidrs: [203.0.113.300/32]", "publicAccessCidrs[0]", "octet"),
+    bad(
+        "eks-cidr-host-bits", "flowbuilder:eks:\n  publicAccessCidrs: [203.0.113.7/24]", "publicAccessCidrs[0]", "host"
+    ),
+    bad("eks-cidr-prefix", "flowbuilder:eks:\n  publicAccessCidrs: [203.0.113.0/33]", "publicAccessCidrs[0]", "/33"),
+]
+
+ARNS = [
+    bad(
+        "cert-wrong-service",
+        "flowbuilder:api:\n  certificateArn: arn:aws:iam::123456789012:server-certificate/x",
+        "flowbuilder:api.certificateArn",
+        "must be an ARN of acm",
+    ),
+    bad(
+        "cert-wrong-region",
+        f"flowbuilder:api:\n  certificateArn: {CERT.replace('us-east-1', 'eu-west-1')}",
+        "flowbuilder:api.certificateArn",
+        "the certificate is in eu-west-1",
+        "stack's region us-east-1",
+    ),
+    bad(
+        "cert-wrong-partition",
+        f"flowbuilder:api:\n  certificateArn: {CERT.replace('arn:aws:', 'arn:aws-cn:')}",
+        "api.certificateArn",
+        "(aws-cn)",
+    ),
+    bad(
+        "cert-bad-partition",
+        f"flowbuilder:api:\n  certificateArn: {CERT.replace('arn:aws:', 'arn:amazon:')}",
+        "api.certificateArn",
+        "not an AWS partition",
+    ),
+    bad(
+        "cert-bad-id",
+        "flowbuilder:api:\n  certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        "api.certificateArn",
+        "lowercase UUID",
+    ),
+    bad(
+        "cert-no-account",
+        "flowbuilder:api:\n  certificateArn: arn:aws:acm:us-east-1:1234:certificate/x",
+        "api.certificateArn",
+        "12-digit account",
+    ),
+    bad(
+        "secret-partial-arn",
+        "flowbuilder:ecs:\n  applicationSecrets:\n    STRIPE_KEY: "
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe",
+        "flowbuilder:ecs.applicationSecrets.STRIPE_KEY",
+        "complete secret ARN",
+    ),
+    bad(
+        "secret-other-region",
+        f"flowbuilder:ecs:\n  applicationSecrets:\n    STRIPE_KEY: {SECRET_ARN.replace('us-east-1', 'eu-west-1')}",
+        "flowbuilder:ecs.applicationSecrets.STRIPE_KEY",
+        "the secret is in eu-west-1",
+    ),
+    bad(
+        "secret-stage-and-id",
+        f"flowbuilder:ecs:\n  applicationSecrets:\n    STRIPE_KEY: {SECRET_ARN}:key:AWSCURRENT:"
+        "0123456789abcdef0123456789abcdef",
+        "applicationSecrets.STRIPE_KEY",
+        "not both",
+    ),
+    bad(
+        "secret-name-lowercase",
+        f"flowbuilder:ecs:\n  applicationSecrets:\n    stripe_key: {SECRET_ARN}",
+        "flowbuilder:ecs.applicationSecrets.stripe_key",
+        "variable name",
+        "capital letters",
+    ),
+    bad(
+        "secret-name-reserved",
+        f"flowbuilder:ecs:\n  applicationSecrets:\n    DB_HOST: {SECRET_ARN}",
+        "flowbuilder:ecs.applicationSecrets.DB_HOST",
+        "the program sets DB_HOST itself",
+    ),
+    bad(
+        "secret-name-queue",
+        f"flowbuilder:ecs:\n  applicationSecrets:\n    QUEUE_URL: {SECRET_ARN}",
+        "applicationSecrets.QUEUE_URL",
+        "the program sets QUEUE_URL",
+    ),
+    bad(
+        "role-is-a-user",
+        "flowbuilder:eks:\n  adminRoleArns: [arn:aws:iam::123456789012:user/alice]",
+        "flowbuilder:eks.adminRoleArns[0]",
+        "must name an IAM role",
+    ),
+    bad(
+        "role-with-region",
+        "flowbuilder:eks:\n  adminRoleArns: [arn:aws:iam:us-east-1:123456789012:role/admin]",
+        "eks.adminRoleArns[0]",
+        "iam ARNs have no region",
+    ),
+    bad(
+        "role-name-long",
+        f"flowbuilder:eks:\n  adminRoleArns: [arn:aws:iam::123456789012:role/{'r' * 65}]",
+        "eks.adminRoleArns[0]",
+        "1-64 letters",
+    ),
+    bad(
+        "role-wrong-partition",
+        "flowbuilder:eks:\n  adminRoleArns: [arn:aws-us-gov:iam::123456789012:role/admin]",
+        "eks.adminRoleArns[0]",
+        "partition aws-us-gov",
+    ),
+    bad(
+        "role-duplicate",
+        f"flowbuilder:eks:\n  adminRoleArns: [{ROLE}, {ROLE}]",
+        "flowbuilder:eks.adminRoleArns[1]",
+        "listed twice",
+    ),
+    bad(
+        "vpc-id",
+        "flowbuilder:network:\n  existingVpcId: vpc-123",
+        "network.existingVpcId",
+        "8 or 17",
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+]
+
+LISTS = [
+    bad(
+        "rds-class-size", "flowbuilder:database:\n  instanceClass: db.t4g.nano", "instanceClass", "micro, small, medium"
+    ),
+    bad("rds-class-family", "flowbuilder:database:\n  instanceClass: db.x9.large", "instanceClass", "families"),
+    bad("rds-class-prefix", "flowbuilder:database:\n  instanceClass: t4g.micro", "instanceClass", "db.t4g.micro"),
+    bad(
+        "engine-minor", 'flowbuilder:database:\n  engineVersion: "16.99"', "database.engineVersion", "16 or 16.9-16.12"
+    ),
+    bad("engine-old", 'flowbuilder:database:\n  engineVersion: "12"', "database.engineVersion", "allowed: 13, 14"),
+    bad(
+        "engine-past-support",
+        'flowbuilder:database:\n  engineVersion: "13"',
+        "flowbuilder:database.engineVersion",
+        "left RDS standard support on 2026-02-28",
+        "extendedSupport: true",
+    ),
+    bad("nat-not-graviton", "flowbuilder:network:\n  natInstanceType: t3.nano", "natInstanceType", "Graviton"),
+    bad("nat-not-ec2", "flowbuilder:network:\n  natInstanceType: t4g.nanoo", "natInstanceType", "allowed t4g sizes"),
+    bad(
+        "node-type",
+        "flowbuilder:eks:\n  nodeInstanceType: t5.large",
+        "eks.nodeInstanceType",
+        "not an EC2 instance type",
+    ),
+    bad(
+        "k8s-extended",
+        'flowbuilder:eks:\n  kubernetesVersion: "1.29"',
+        "flowbuilder:eks.kubernetesVersion",
+        "left EKS standard support",
+        "allowed: 1.33, 1.34, 1.35",
+    ),
+    bad("k8s-unknown", 'flowbuilder:eks:\n  kubernetesVersion: "1.99"', "eks.kubernetesVersion", "allowed: 1.33"),
+    bad("k8s-number", "flowbuilder:eks:\n  kubernetesVersion: 1.3", "eks.kubernetesVersion", "put it in quotes"),
+    bad(
+        "spot-architecture",
+        "flowbuilder:eks:\n  spotInstanceTypes: [t4g.medium, t3.medium]",
+        "flowbuilder:eks.spotInstanceTypes[1]",
+        "same CPU architecture",
+    ),
+    bad(
+        "spot-duplicate",
+        "flowbuilder:eks:\n  spotInstanceTypes: [t4g.medium, t4g.medium]",
+        "eks.spotInstanceTypes[1]",
+        "listed twice",
+    ),
+    bad("flow-logs", "flowbuilder:network:\n  flowLogTraffic: SOME", "flowLogTraffic", "allowed: ALL, ACCEPT, REJECT"),
+    bad("nat-strategy", "flowbuilder:network:\n  natStrategy: nat-gw", "natStrategy", "allowed: none, single-gateway"),
+    bad("architecture", "flowbuilder:ecs:\n  architecture: arm64", "ecs.architecture", "allowed: ARM64, X86_64"),
+]
+
+SCHEDULES = [
+    bad("rate-zero", "flowbuilder:scheduler:\n  scheduleExpression: rate(0 minutes)", "positive whole number"),
+    bad("rate-singular", "flowbuilder:scheduler:\n  scheduleExpression: rate(1 minutes)", "must be 'minute'"),
+    bad("rate-plural", "flowbuilder:scheduler:\n  scheduleExpression: rate(5 minute)", "must be 'minutes'"),
+    bad("rate-weeks", "flowbuilder:scheduler:\n  scheduleExpression: rate(2 weeks)", "allowed: minute(s), hour(s)"),
+    bad("rate-words", "flowbuilder:scheduler:\n  scheduleExpression: rate(five minutes)", "positive whole number"),
+    bad("cron-five-fields", "flowbuilder:scheduler:\n  scheduleExpression: cron(0 12 * * ?)", "6 fields", "got 5"),
+    bad("cron-minute", "flowbuilder:scheduler:\n  scheduleExpression: cron(60 12 * * ? *)", "minutes", "0-59"),
+    bad("cron-hour", "flowbuilder:scheduler:\n  scheduleExpression: cron(0 24 * * ? *)", "hours", "0-23"),
+    bad("cron-both-days", "flowbuilder:scheduler:\n  scheduleExpression: cron(0 12 * * * *)", "exactly one of"),
+    bad("cron-neither-?", "flowbuilder:scheduler:\n  scheduleExpression: cron(0 12 ? * ? *)", "exactly one of"),
+    bad("cron-month", "flowbuilder:scheduler:\n  scheduleExpression: cron(0 12 1 13 ? *)", "month", "1-12 or JAN-DEC"),
+    bad("cron-weekday", "flowbuilder:scheduler:\n  scheduleExpression: cron(0 12 ? * 8 *)", "day-of-week", "SUN-SAT"),
+    bad("cron-year", "flowbuilder:scheduler:\n  scheduleExpression: cron(0 12 * * ? 2200)", "year", "1970-2199"),
+    bad("cron-step", "flowbuilder:scheduler:\n  scheduleExpression: cron(*/0 * * * ? *)", "the step after '/'"),
+    bad("cron-backwards", "flowbuilder:scheduler:\n  scheduleExpression: cron(0 18-9 * * ? *)", "runs backwards"),
+    bad("cron-nth-week", "flowbuilder:scheduler:\n  scheduleExpression: cron(0 9 ? * 2#6 *)", "must be 1-5"),
+    bad("at-once", "flowbuilder:scheduler:\n  scheduleExpression: at(2026-01-01T00:00:00)", "at() runs once"),
+    bad("at-bad-date", "flowbuilder:scheduler:\n  scheduleExpression: at(2026-13-01T00:00:00)", "yyyy-mm-ddThh:mm:ss"),
+    bad("not-an-expression", "flowbuilder:scheduler:\n  scheduleExpression: every 5 minutes", "must be rate("),
+]
+
+WINDOWS = [
+    bad("backup-hour-25", 'flowbuilder:database:\n  backupWindow: "25:00-26:00"', "backupWindow", "allowed: 00-23"),
+    bad("backup-minute-61", 'flowbuilder:database:\n  backupWindow: "03:61-04:30"', "backupWindow", "allowed: 00-59"),
+    bad("backup-short", 'flowbuilder:database:\n  backupWindow: "03:00-03:15"', "backupWindow", "at least 30"),
+    bad("backup-form", 'flowbuilder:database:\n  backupWindow: "3:00-4:00"', "backupWindow", "hh:mm-hh:mm in UTC"),
+    bad("maintenance-caps", 'flowbuilder:database:\n  maintenanceWindow: "Sun:04:00-Sun:05:00"', "lowercase days"),
+    bad("maintenance-day", 'flowbuilder:database:\n  maintenanceWindow: "sun:04:00-sut:05:00"', "'sut' is not allowed"),
+    bad("maintenance-hour", 'flowbuilder:database:\n  maintenanceWindow: "sun:24:00-mon:01:00"', "00-23"),
+    bad("maintenance-short", 'flowbuilder:database:\n  maintenanceWindow: "sun:04:00-sun:04:10"', "lasts 10 minutes"),
+    bad(
+        "windows-overlap",
+        'flowbuilder:database:\n  backupWindow: "04:30-05:30"',
+        "flowbuilder:database.backupWindow",
+        "overlaps maintenanceWindow sun:04:00-sun:05:00 on sun",
+    ),
+    bad(
+        "windows-overlap-midnight",
+        'flowbuilder:database:\n  backupWindow: "23:30-00:30"\n  maintenanceWindow: "mon:00:00-mon:00:45"',
+        "database.backupWindow",
+        "overlaps maintenanceWindow mon:00:00-mon:00:45",
+    ),
+    bad(
+        "windows-overlap-week-wrap",
+        'flowbuilder:database:\n  backupWindow: "23:45-00:30"\n  maintenanceWindow: "sun:23:50-mon:00:40"',
+        "database.backupWindow",
+        "overlaps",
+    ),
+]
+
+NAMES = [
+    bad("database-name-reserved", "flowbuilder:database:\n  databaseName: select", "databaseName", "reserved word"),
+    bad(
+        "database-name-digit", 'flowbuilder:database:\n  databaseName: "1db"', "databaseName", "starting with a letter"
+    ),
+    bad("master-user-long", f"flowbuilder:database:\n  masterUsername: {'u' * 17}", "masterUsername", "at most 16"),
+    bad("master-user-app", "flowbuilder:database:\n  masterUsername: flowbuilder_app", "masterUsername", "IAM-auth"),
+    bad("master-user-reserved", "flowbuilder:database:\n  masterUsername: user", "masterUsername", "reserved word"),
+    bad("cost-center-chars", "flowbuilder:costCenter: 'cc#42'", "flowbuilder:costCenter", "a tag value allows only"),
+    bad("cost-center-long", f"flowbuilder:costCenter: {'c' * 300}", "flowbuilder:costCenter", "at most 256"),
+    bad("image-tag", "flowbuilder:imageTag: 'not a tag'", "flowbuilder:imageTag", "a Docker image tag"),
+    bad(
+        "emails-duplicate",
+        "flowbuilder:monitoring:\n  alertEmails: [ops@example.com, OPS@example.com]",
+        "flowbuilder:monitoring.alertEmails[1]",
+        "repeats alertEmails[0]",
+    ),
+    bad("email-shape", "flowbuilder:monitoring:\n  alertEmails: [ops-at-example.com]", "alertEmails[0]", "e-mail"),
+    pytest.param(
+        Case(
+            expected=("Pulumi.yaml", "name", "lowercase letters", "S3 buckets"),
+            project_file="name: Flow_Builder\nruntime: python\n",
+            file="Pulumi.yaml",
+        ),
+        id="project-name-aws",
+    ),
+    pytest.param(
+        Case(
+            expected=("Pulumi.yaml", "name", "at most 100 letters, digits, hyphens"),
+            project_file="name: flow builder\nruntime: python\n",
+            file="Pulumi.yaml",
+        ),
+        id="project-name-pulumi",
+    ),
+    pytest.param(
+        Case(
+            expected=("Pulumi.yaml: invalid project", "name: 'flowbuilder-platform-infrastructure", "at most"),
+            project_file="name: flowbuilder-platform-infrastructure\nruntime: python\n",
+            base={
+                "aws:region": "us-east-1",
+                "flowbuilder-platform-infrastructure:environment": "dev",
+                "flowbuilder-platform-infrastructure:topology": "standard",
+            },
+            file="Pulumi.yaml",
+        ),
+        id="project-name-too-long",
+    ),
+    pytest.param(
+        Case(
+            expected=("stack name 'development-eu-west-sandbox'", "alb names would be 43 characters (limit 32)"),
+            stack="development-eu-west-sandbox",
+            file="Pulumi.development-eu-west-sandbox.yaml",
+        ),
+        id="stack-name-too-long",
+    ),
+    pytest.param(
+        Case(expected=("stack name 'Dev'", "lowercase letters"), stack="Dev", file="Pulumi.Dev.yaml"),
+        id="stack-name-uppercase",
+    ),
+    pytest.param(
+        Case(expected=("stack name 'dev_eu'", "single hyphens"), stack="dev_eu", file="Pulumi.dev_eu.yaml"),
+        id="stack-name-underscore",
+    ),
+    pytest.param(
+        Case(expected=("Pulumi.yaml", "name: missing"), project_file="runtime: python\n", file="Pulumi.yaml"),
+        id="project-name-missing",
+    ),
+    pytest.param(
+        Case(
+            expected=("Pulumi.yaml", "runtime", "must be python"),
+            project_file="name: flowbuilder\nruntime: nodejs\n",
+            file="Pulumi.yaml",
+        ),
+        id="project-runtime",
+    ),
+    pytest.param(
+        Case(
+            expected=("Pulumi.yaml", "config", "project-level config"),
+            project_file="name: flowbuilder\nruntime: python\nconfig:\n  costCenter: {default: x}\n",
+            file="Pulumi.yaml",
+        ),
+        id="project-config",
+    ),
+    pytest.param(
+        Case(
+            expected=("Pulumi.yaml", "line 2", "unreadable YAML"),
+            project_file="name: [flowbuilder\n",
+            file="Pulumi.yaml",
+        ),
+        id="project-yaml",
+    ),
+    pytest.param(
+        Case(expected=("Pulumi.yaml", "no such file"), project_file=None, file="Pulumi.yaml"), id="no-project"
+    ),
+]
+
+TOPOLOGY = [
+    bad(
+        "zero-scale-nat",
+        "flowbuilder:network:\n  natStrategy: single-gateway",
+        "flowbuilder:network.natStrategy",
+        "zero-scale runs in public subnets; only 'none' is allowed",
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+    bad(
+        "zero-scale-endpoints",
+        "flowbuilder:network:\n  interfaceEndpoints: true",
+        "flowbuilder:network.interfaceEndpoints",
+        "only false is allowed",
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+    bad(
+        "zero-scale-mesh",
+        "flowbuilder:eks:\n  enabled: true",
+        "flowbuilder:eks.enabled",
+        "never part of the zero-scale topology",
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+    bad("standard-existing-vpc", "flowbuilder:network:\n  existingVpcId: vpc-0123abcd", "only zero-scale adopts"),
+    bad(
+        "standard-no-way-out",
+        "flowbuilder:network:\n  natStrategy: none\n  interfaceEndpoints: false",
+        "flowbuilder:network.natStrategy",
+        "no way to ECR",
+    ),
+    bad(
+        "prod-one-api-task",
+        "flowbuilder:api:\n  minCount: 1\n  desiredCount: 1",
+        "flowbuilder:api.minCount",
+        "prod keeps at least 2",
+        base=dict(PROD),
+        stack="prod",
+        file="Pulumi.prod.yaml",
+    ),
+]
+
+COMMAND_LINE = [
+    bad_cli("job-minutes-negative", ("--job-minutes", "-5"), "--job-minutes", "allowed: above 0 up to 719"),
+    bad_cli("job-minutes-nan", ("--job-minutes", "nan"), "--job-minutes", "allowed: above 0"),
+    bad_cli("job-minutes-inf", ("--job-minutes", "inf"), "--job-minutes", "allowed: above 0"),
+    bad_cli("job-minutes-zero", ("--job-minutes", "0"), "--job-minutes", "allowed: above 0"),
+    bad_cli("job-minutes-long", ("--job-minutes", "10000"), "--job-minutes", "up to 719"),
+    bad_cli("job-minutes-text", ("--job-minutes", "ten"), "--job-minutes", "not a number of minutes"),
+    bad_cli("format", ("--format", "yaml"), "--format", "choose from 'json', 'markdown', 'text'"),
+    bad_cli("unknown-flag", ("--colour",), "unrecognized arguments: --colour"),
+    bad_cli("compare-unknown", ("--compare", "qa"), "--compare 'qa'", "stacks there", "dev"),
+    bad_cli("compare-itself", ("--compare", "dev"), "--compare dev", "another stack"),
+]
+
+
+@pytest.mark.parametrize(
+    "case",
+    FILES + NAMESPACES + SECRETS + BOUNDS + SERVICES + CIDRS + ARNS + LISTS + SCHEDULES + WINDOWS + NAMES + TOPOLOGY,
+)
+def test_bad_stack_file_is_refused_with_file_key_and_what_is_allowed(case: Case, tmp_path, capsys):
+    write_project(tmp_path, case)
+    assert cli.main(["-C", str(tmp_path), case.stack, *case.argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "", "nothing is reported as previewed"
+    assert err.startswith("error: ") or err.startswith("usage: ")
+    assert "Traceback" not in err
+    assert case.file in err
+    for expected in case.expected:
+        assert expected in err, f"{expected!r} not in:\n{err}"
+    if case.secret:
+        assert case.secret not in out + err
+
+
+@pytest.mark.parametrize("case", COMMAND_LINE)
+def test_bad_command_line_is_refused_before_anything_runs(case: Case, tmp_path, capsys, monkeypatch):
+    write_project(tmp_path, case)
+    (tmp_path / "Pulumi.prod.yaml").write_text((tmp_path / "Pulumi.dev.yaml").read_text())
+    monkeypatch.setattr(cli, "run_stack", lambda *a, **k: pytest.fail("the program ran despite a bad command line"))
+    assert cli.main(["-C", str(tmp_path), case.stack, *case.argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert err.startswith("usage: python -m preview")
+    for expected in case.expected:
+        assert expected in err, f"{expected!r} not in:\n{err}"
+
+
+def test_an_unknown_stack_lists_the_stack_files_present(tmp_path, capsys):
+    (tmp_path / "Pulumi.yaml").write_text(PROJECT_FILE)
+    for stack in ("alpha", "beta"):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text("config: {}\n")
+    (tmp_path / "Pulumi.gamma.yaml").mkdir()
+    assert cli.main(["-C", str(tmp_path), "prod"]) == 2
+    err = capsys.readouterr().err
+    assert "STACK 'prod': there is no Pulumi.prod.yaml" in err
+    assert "stacks there (from the Pulumi.<stack>.yaml files): alpha, beta" in err
+
+
+def test_the_default_directory_lists_the_committed_stacks(capsys):
+    assert cli.main(["qa"]) == 2
+    assert "stacks there (from the Pulumi.<stack>.yaml files): dev, prod, staging, ultra" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("problem", "expected"), [("missing", "no such directory"), ("file", "is a file")])
+def test_directory_must_be_a_project(problem, expected, tmp_path, capsys):
+    target = tmp_path / "nowhere"
+    if problem == "file":
+        target.write_text("")
+    assert cli.main(["-C", str(target), "dev"]) == 2
+    assert f"-C {target}: {expected}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["directory", "trailing-slash", "under-a-file", "unwritable"])
+def test_diagram_path_that_cannot_be_written_is_refused_before_the_run(kind, tmp_path, capsys, monkeypatch):
+    write_project(tmp_path, Case(expected=()))
+    monkeypatch.setattr(cli, "run_stack", lambda *a, **k: pytest.fail("the program ran despite a bad --diagram"))
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    target, expected = {
+        "directory": (str(tmp_path), "is a directory"),
+        "trailing-slash": (str(tmp_path / "new") + "/", "is a directory"),
+        "under-a-file": (str(blocker / "d.mmd"), f"{blocker} is a file"),
+        "unwritable": (str(locked / "d.mmd"), "is not writable"),
+    }[kind]
+    if kind == "unwritable" and __import__("os").access(locked, __import__("os").W_OK):
+        pytest.skip("running as a user who can write anywhere")
+    assert cli.main(["-C", str(tmp_path), "dev", "--diagram", target]) == 2
+    err = capsys.readouterr().err
+    assert f"--diagram {target}" in err and expected in err
+
+
+def test_nothing_is_written_when_the_configuration_is_refused(tmp_path, capsys):
+    write_project(tmp_path, Case(expected=(), config="flowbuilder:network:\n  vpcCidr: 10.0.0.0/8"))
+    target = tmp_path / "out" / "dev.mmd"
+    assert cli.main(["-C", str(tmp_path), "dev", "--diagram", str(target)]) == 2
+    assert not target.exists() and not target.parent.exists()
+    assert "flowbuilder:network.vpcCidr" in capsys.readouterr().err
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path, capsys):
+    write_project(
+        tmp_path,
+        Case(
+            expected=(),
+            config="flowbuiler:x: 1\naws:profile: p\nflowbuilder:api:\n  maxCount: 0\nflowbuilder:queue:\n"
+            "  maxReceiveCount: 0",
+        ),
+    )
+    assert cli.main(["-C", str(tmp_path), "dev"]) == 2
+    err = capsys.readouterr().err
+    for key in ("flowbuiler:x", "aws:profile", "flowbuilder:api.maxCount", "flowbuilder:queue.maxReceiveCount"):
+        assert f"  - {key}: " in err
+
+
+# -- as a process: exit code and no traceback from the real entry point -------------------------
+@pytest.mark.parametrize(
+    ("text", "argv", "expected"),
+    [
+        ("config:\n\taws:region: us-east-1\n", (), "a tab"),
+        ("config:\n  aws:region: us-east-1\n  flowbuilder:environment: {name: dev}\n", (), "flowbuilder:environment"),
+        ("config: {}\n", ("--job-minutes", "nan"), "--job-minutes"),
+    ],
+    ids=["yaml", "config", "flag"],
+)
+def test_the_process_exits_2_without_a_traceback(text, argv, expected, tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text(PROJECT_FILE)
+    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "preview", "-C", str(tmp_path), "dev", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr and result.stdout == ""
+
+
+# -- valid stacks are unaffected ----------------------------------------------------------------
+def _content(value):
+    """A JSON report without the order of registrations (lists sorted; the Mermaid text left out)."""
+    if isinstance(value, dict):
+        return {k: _content(v) for k, v in value.items() if k != "mermaid"}
+    if isinstance(value, list):
+        return sorted((_content(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def test_a_committed_stack_previews_the_same_from_another_directory(tmp_path, capsys):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(ROOT / "Pulumi.dev.yaml", tmp_path / "Pulumi.dev.yaml")
+    assert cli.main(["dev", "--format", "json"]) == 0
+    here = json.loads(capsys.readouterr().out)
+    assert cli.main(["-C", str(tmp_path), "dev", "--format", "json"]) == 0
+    assert _content(json.loads(capsys.readouterr().out)) == _content(here)
+
+
+def test_more_zones_than_the_mocks_used_to_offer_preview_cleanly(tmp_path, capsys):
+    """us-east-1 has six zones: four AZs is valid, and the preview must not trip over made-up zones."""
+    write_project(
+        tmp_path,
+        Case(
+            expected=(),
+            config="flowbuilder:network:\n  availabilityZones: 4\n  natStrategy: gateway-per-az",
+        ),
+    )
+    assert cli.main(["-C", str(tmp_path), "dev", "--format", "json"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert '"us-east-1d"' in out or "us-east-1d" in out
