@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["docs"]:
         return _docs(argv[1:])
+    if argv[:1] == ["bootstrap"]:
+        from .bootstrap import main as bootstrap_main  # the bootstrap program, not a stack of this one
+
+        return bootstrap_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m preview", description=__doc__.splitlines()[0])
     parser.add_argument("stack", choices=STACKS, help="the stack file Pulumi.<stack>.yaml to preview")
     parser.add_argument("--format", choices=sorted(RENDERERS), default="text")

@@ -179,8 +179,13 @@ def run_program(
     stack: str,
     config: dict[str, str],
     secret_keys: tuple[str, ...] = (),
+    project: str = PROJECT,
 ) -> StackRun:
-    """Run ``program`` under mocks with ``config`` set first; record every registration."""
+    """Run ``program`` under mocks with ``config`` set first; record every registration.
+
+    ``project`` is the Pulumi project the run belongs to (its URNs and config namespace):
+    the main program's by default, ``flowbuilder-bootstrap`` for the bootstrap program.
+    """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -190,7 +195,7 @@ def run_program(
         # set_mocks only creates a Stack when none exists; without this, a run would
         # reuse the previous run's Stack and report its exports as its own.
         set_root_resource(None)
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
         try:
             program()
         except BaseException:
