@@ -46,12 +46,12 @@ class CiRoles(pulumi.ComponentResource):
 
     * per stack ``flowbuilder-deploy-<stack>`` (``sub`` = ``repo:<owner>/<repo>:environment:<stack>``,
       sessions up to 3 hours) with managed policies ``flowbuilder-deploy-<stack>-<part>``
-      (network, compute, integration, data, observability, identity, and state on a self-managed
+      (network, edge, compute, platform, integration, data, identity, and state on a self-managed
       backend): the services the program declares, on the stack's ARN patterns; roles only under
       ``flowbuilder-<stack>-`` and only with the permissions boundary;
     * ``flowbuilder-preview`` (``sub`` = ``repo:<owner>/<repo>:pull_request``) with
-      ``flowbuilder-preview-read`` and ``-state`` (or ``-guards`` on Pulumi Cloud): read-only,
-      never a secret's value;
+      ``flowbuilder-preview-read-network``, ``-read-compute``, ``-read-data`` and ``-state`` (or
+      ``-guards`` on Pulumi Cloud): read-only, never a secret's value;
     * ``flowbuilder-publish`` when ``github.publishers`` lists subjects: push to the first stack's
       repositories, nothing else.
     """

@@ -84,7 +84,7 @@ class StackEntry(Section):
     @classmethod
     def _known_region(cls, region: str | None) -> str | None:
         if region is not None and region not in known_regions():
-            raise ValueError(f"{region!r} is not an AWS region (e.g. us-east-1, ap-south-1)")
+            raise ValueError("not an AWS region (e.g. us-east-1, ap-south-1)")
         return region
 
 
@@ -117,7 +117,7 @@ class BootstrapConfig(Section):
     @classmethod
     def _known_region(cls, region: str) -> str:
         if region not in known_regions():
-            raise ValueError(f"{region!r} is not an AWS region (e.g. us-east-1, ap-south-1)")
+            raise ValueError("not an AWS region (e.g. us-east-1, ap-south-1)")
         return region
 
     @model_validator(mode="after")
@@ -203,4 +203,4 @@ def load_bootstrap_config(project: str, stack: str) -> BootstrapConfig:
         return BootstrapConfig.model_validate(document)
     except ValidationError as error:
         problems = "\n".join(f"  - {_describe(project, e)}" for e in error.errors())
-        raise BootstrapConfigError(f"bootstrap/Pulumi.{stack}.yaml: invalid configuration\n{problems}") from None
+        raise BootstrapConfigError(f"Pulumi.{stack}.yaml ({project}): invalid configuration\n{problems}") from None

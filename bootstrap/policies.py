@@ -4,15 +4,16 @@ Built from plain strings (the components resolve ARNs first), so tests read
 exactly what IAM will. Shapes:
 
 * deploy role ``flowbuilder-deploy-<stack>``: one managed policy per group of
-  services (``network``, ``compute``, ``integration``, ``data``,
-  ``observability``), each statement on the stack's own ARN patterns; an
+  services (``network``, ``edge``, ``compute``, ``platform``, ``integration``,
+  ``data``), each statement on the stack's own ARN patterns; an
   ``identity`` policy (roles only under the stack's prefix and only with the
   boundary, no change to the bootstrap's identities, no role assumption, and
   the tag guard: nothing tagged with another stack's name); and, on a
   self-managed backend, a ``state`` policy (its own stacks' state files and
   locks, the secrets key only under its own encryption context);
 * preview role ``flowbuilder-preview``: the same services' describe/get/list
-  calls that return no secret values, every stack's state read-only, locks of
+  calls that return no secret values (``read-network``, ``read-compute``,
+  ``read-data``), every stack's state read-only, locks of
   the stacks it may preview, the secrets key only for those stacks' contexts,
   and denies of everything that reads data (secret values, objects outside the
   state, log lines, messages);
@@ -220,7 +221,7 @@ AUDIT_TAMPERING = (
     "securityhub:DisableSecurityHub",
     "access-analyzer:DeleteAnalyzer",
 )
-LEAVE_ORGANIZATION = ("organizations:LeaveOrganization", "account:CloseAccount")
+LEAVE_ORGANIZATION = ("organizations:LeaveOrganization",)
 
 
 def sid(*parts: str) -> str:
