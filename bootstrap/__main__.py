@@ -77,21 +77,12 @@ if backend:
     pulumi.export("stateBucket", backend.bucket_name)
     pulumi.export("backendUrl", backend.backend_url)
     pulumi.export("secretsProviders", backend.secrets_providers)
-# What to set in the repository's settings, under the names the workflows read.
-repository_variables = {"AWS_PREVIEW_ROLE_ARN": roles.preview_role_arn, "AWS_REGION": config.region}
+# What the repository's settings need, under the names the workflows read (docs/delivery.md):
+# they derive every role's ARN from the account and the role names above.
+repository_variables: dict[str, pulumi.Input[str]] = {"AWS_ACCOUNTS": account.account}
 if backend:
     repository_variables["PULUMI_BACKEND_URL"] = backend.backend_url
 pulumi.export(
     "githubSettings",
-    {
-        "repositoryVariables": repository_variables,
-        "environments": {
-            entry.name: {
-                "AWS_ROLE_ARN": roles.deploy_role_arns[entry.name],
-                "AWS_REGION": config.stack_region(entry),
-                **({"PULUMI_SECRETS_PROVIDER": backend.secrets_providers[entry.name]} if backend else {}),
-            }
-            for entry in config.stacks
-        },
-    },
+    {"repositoryVariables": repository_variables, "environments": [entry.name for entry in config.stacks]},
 )

@@ -76,6 +76,17 @@ ROLE_UPKEEP = (
     "iam:ListInstanceProfilesForRole",
     "iam:ListRoleTags",
 )
+INSTANCE_PROFILE_ACTIONS = (
+    # Karpenter's node instance profile and any other profile the program declares.
+    "iam:CreateInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    "iam:GetInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:UntagInstanceProfile",
+    "iam:ListInstanceProfileTags",
+)
 EKS_OIDC_PROVIDER_ACTIONS = (
     "iam:CreateOpenIDConnectProvider",
     "iam:DeleteOpenIDConnectProvider",
@@ -326,6 +337,16 @@ def _promotion_source(scope: Scope) -> dict[str, Any]:
     return statement("PullFromEveryStack", PROMOTION_READS, [scope.arn("ecr", f"repository/{names.PROJECT}-*/*")])
 
 
+def _rds_managed_secrets(scope: Scope) -> dict[str, Any]:
+    # RDS creates the master password's secret (rds!db-<id>) with the caller's rights; the caller
+    # never reads it, and Secrets Manager refuses direct changes to a secret RDS manages.
+    return statement(
+        "RdsManagedMasterSecrets",
+        ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:DescribeSecret"],
+        [scope.arn("secretsmanager", "secret:rds!*")],
+    )
+
+
 def _identity_statements(scope: Scope, boundary_arn: str, github_provider_arn: str) -> list[dict[str, Any]]:
     roles = iam_arn(scope, f"role/{scope.prefix}-*")
     return [
@@ -347,6 +368,9 @@ def _identity_statements(scope: Scope, boundary_arn: str, github_provider_arn: s
             condition={"StringEquals": {"iam:PermissionsBoundary": boundary_arn}},
         ),
         statement("KeepUpStackRoles", ROLE_UPKEEP, [roles]),
+        statement(
+            "StackInstanceProfiles", INSTANCE_PROFILE_ACTIONS, [iam_arn(scope, f"instance-profile/{scope.prefix}-*")]
+        ),
         statement(
             "EksIdentityProviders",
             EKS_OIDC_PROVIDER_ACTIONS,
@@ -490,6 +514,7 @@ def deploy_policies(
     """Part name -> policy document of one stack's deploy role."""
     policies = {group: document(*_service_statements(scope, group, deploy=True)) for group in DEPLOY_GROUPS}
     policies["compute"]["Statement"].append(_promotion_source(scope))
+    policies["data"]["Statement"].append(_rds_managed_secrets(scope))
     policies["identity"] = document(*_identity_statements(scope, boundary_arn, github_provider_arn))
     if state is not None:
         policies["state"] = document(*_state_statements(scope, state))
@@ -515,8 +540,14 @@ def preview_policies(scope: Scope, *, previewable: list[str], state: StateLocati
                 "iam:ListInstanceProfilesForRole",
                 "iam:GetOpenIDConnectProvider",
                 "iam:ListOpenIDConnectProviderTags",
+                "iam:GetInstanceProfile",
+                "iam:ListInstanceProfileTags",
             ],
-            [iam_arn(scope, f"role/{names.PROJECT}-*"), iam_arn(scope, "oidc-provider/oidc.eks.*")],
+            [
+                iam_arn(scope, f"role/{names.PROJECT}-*"),
+                iam_arn(scope, f"instance-profile/{names.PROJECT}-*"),
+                iam_arn(scope, "oidc-provider/oidc.eks.*"),
+            ],
         ),
         statement(
             "ReadAwsManagedPolicies",

@@ -345,6 +345,23 @@ def test_a_deploy_role_cannot_touch_the_boundary_the_bootstrap_roles_or_assume_a
     assert by_sid(documents, "NoRoleChaining")["Action"] == ["sts:AssumeRole"]
 
 
+def test_a_deploy_role_reads_secret_values_only_of_its_own_stack(boot):
+    documents = deploy_documents(boot, "ultra")
+    readers = [
+        s
+        for s in allows(documents)
+        if any(action_matches(a, "secretsmanager:GetSecretValue") for a in listed(s["Action"]))
+    ]
+    assert [r for s in readers for r in s["Resource"]] == [
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:flowbuilder-ultra-*",
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:flowbuilder/ultra/*",
+    ]
+    # RDS makes the master password's secret with the caller's rights; the caller never reads it.
+    managed = by_sid(documents, "RdsManagedMasterSecrets")
+    assert managed["Resource"] == [f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:rds!*"]
+    assert "secretsmanager:GetSecretValue" not in managed["Action"]
+
+
 def test_a_deploy_role_is_kept_off_anything_tagged_with_another_stack(boot):
     documents = deploy_documents(boot, "prod")
     other = by_sid(documents, "NotOtherStacksResources")
@@ -501,12 +518,9 @@ def test_the_secrets_providers_carry_each_stacks_encryption_context(boot):
         for stack in EXAMPLE_STACKS
     }
     assert boot.outputs["backendUrl"] == f"s3://{BUCKET}?region=us-east-1"
-    settings = boot.outputs["githubSettings"]
-    assert settings["repositoryVariables"]["PULUMI_BACKEND_URL"] == boot.outputs["backendUrl"]
-    assert settings["environments"]["prod"] == {
-        "AWS_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/flowbuilder-deploy-prod",
-        "AWS_REGION": "us-east-1",
-        "PULUMI_SECRETS_PROVIDER": providers["prod"],
+    assert boot.outputs["githubSettings"] == {
+        "repositoryVariables": {"AWS_ACCOUNTS": ACCOUNT_ID, "PULUMI_BACKEND_URL": boot.outputs["backendUrl"]},
+        "environments": list(EXAMPLE_STACKS),
     }
 
 
@@ -678,6 +692,7 @@ def named_arns(r: RecordedResource, region: str) -> list[str]:
         "aws:iam/role:Role": lambda: [f"arn:aws:iam::{a}:role/{_name(r)}"],
         "aws:iam/rolePolicy:RolePolicy": lambda: [f"arn:aws:iam::{a}:role/{i['role']}"],
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment": lambda: [f"arn:aws:iam::{a}:role/{i['role']}"],
+        "aws:iam/instanceProfile:InstanceProfile": lambda: [f"arn:aws:iam::{a}:instance-profile/{_name(r)}"],
         "aws:kms/alias:Alias": lambda: [arn("kms", i["name"])],
         "aws:rds/instance:Instance": lambda: [arn("rds", f"db:{i['identifier']}")],
         "aws:rds/parameterGroup:ParameterGroup": lambda: [arn("rds", f"pg:{_name(r)}")],
@@ -695,6 +710,14 @@ def named_arns(r: RecordedResource, region: str) -> list[str]:
         "aws:eks/nodeGroup:NodeGroup": lambda: [arn("eks", f"nodegroup/{i['clusterName']}/{i['nodeGroupName']}/uuid")],
         "aws:eks/addon:Addon": lambda: [arn("eks", f"addon/{i['clusterName']}/{i['addonName']}/uuid")],
         "aws:eks/accessEntry:AccessEntry": lambda: [arn("eks", f"access-entry/{i['clusterName']}/role/uuid")],
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": lambda: [
+            arn("eks", f"access-entry/{i['clusterName']}/role/uuid")
+        ],
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation": lambda: [
+            arn("eks", f"podidentityassociation/{i['clusterName']}/uuid")
+        ],
+        "aws:codebuild/project:Project": lambda: [arn("codebuild", f"project/{i['name']}")],
+        "aws:codebuild/webhook:Webhook": lambda: [arn("codebuild", f"project/{i['projectName']}")],
     }
     if r.type.startswith("aws:s3/") and r.type != "aws:s3/bucket:Bucket":
         return [bucket(i["bucket"])]
@@ -840,4 +863,3 @@ def test_a_stack_in_another_region_gets_that_regions_patterns_and_hosted_zones_o
     assert by_sid(prod, "SqsStack")["Resource"] == [f"arn:aws:sqs:ap-south-1:{ACCOUNT_ID}:flowbuilder-prod-*"]
     assert by_sid(prod, "Route53Stack")["Resource"] == ["arn:aws:route53:::hostedzone/Z0123456789EXAMPLE"]
     assert "Route53Stack" not in {s["Sid"] for s in statements(*deploy_documents(run, "dev"))}
-    assert run.outputs["githubSettings"]["environments"]["prod"]["AWS_REGION"] == "ap-south-1"
