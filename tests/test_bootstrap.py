@@ -4,9 +4,12 @@ the permissions boundary, its config, and the deploy roles measured against what
 from __future__ import annotations
 
 import fnmatch
+import functools
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -29,6 +32,8 @@ BOUNDARY = f"arn:aws:iam::{ACCOUNT_ID}:policy/{names.BOUNDARY_POLICY}"
 BUCKET = f"flowbuilder-pulumi-state-{ACCOUNT_ID}-us-east-1"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
 EXAMPLE_STACKS = ("dev", "staging", "prod", "ultra")
+RELEASED = {"flowbuilder:imageTag": "0123abc"}
+"""Config overrides running a stack as after its first release (every image-backed resource declared)."""
 
 
 @pytest.fixture(scope="module")
@@ -245,10 +250,15 @@ IAM_ONLY = {
 }
 
 
-def _operations(prefix: str) -> list[str]:
-    session = botocore.session.get_session()
-    model = session.get_service_model(BOTOCORE_SERVICE.get(prefix, prefix))
-    return [name.lower() for name in model.operation_names]
+@functools.cache
+def _operations(prefix: str) -> tuple[str, ...]:
+    model = _botocore().get_service_model(BOTOCORE_SERVICE.get(prefix, prefix))
+    return tuple(name.lower() for name in model.operation_names)
+
+
+@functools.cache
+def _botocore() -> botocore.session.Session:
+    return botocore.session.get_session()
 
 
 def all_actions(run: StackRun) -> set[str]:
@@ -603,7 +613,7 @@ MANAGED_POLICY_SERVICES = {
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_boundary_leaves_every_role_of_the_program_what_it_is_granted(boot, stack):
     boundary = _boundary(boot)
-    run = run_stack(stack, overrides={"flowbuilder:imageTag": "0123abc"})
+    run = run_stack(stack, overrides=RELEASED)
     granted: set[str] = set()
     for found in run.of_type("aws:iam/rolePolicy:RolePolicy"):
         for s in json.loads(found.inputs["policy"])["Statement"]:
@@ -744,7 +754,7 @@ def test_the_deploy_role_may_manage_every_service_and_name_the_program_declares(
     services = {a.split(":")[0] for s in allows(documents) for a in listed(s["Action"])}
     region = run_stack(stack).one("pulumi:providers:aws").inputs["region"]
     escaped, unmanaged, unknown = [], [], []
-    for run in (run_stack(stack), run_stack(stack, {"flowbuilder:imageTag": "0123abc"})):
+    for run in (run_stack(stack), run_stack(stack, RELEASED)):
         for r in run.resources:
             if not r.custom or r.type.startswith(NON_AWS):
                 continue
@@ -769,7 +779,7 @@ def test_the_deploy_role_may_manage_every_service_and_name_the_program_declares(
 @pytest.mark.parametrize("owner, other", [("dev", "prod"), ("prod", "dev"), ("staging", "ultra")])
 def test_a_deploy_role_cannot_name_another_stacks_resources(boot, owner, other):
     documents = deploy_documents(boot, owner)
-    run = run_stack(other, {"flowbuilder:imageTag": "0123abc"})
+    run = run_stack(other, RELEASED)
     reachable = []
     for r in run.resources:
         if not r.custom or r.type.startswith(NON_AWS) or r.type.startswith(ID_NAMED):
@@ -783,9 +793,7 @@ def test_a_deploy_role_cannot_name_another_stacks_resources(boot, owner, other):
 
 
 def test_every_catalog_service_names_a_real_resource_type_prefix():
-    import pulumi_aws
-
-    modules = {path.name for path in __import__("pathlib").Path(pulumi_aws.__file__).parent.iterdir()}
+    modules = {path.name for path in Path(importlib.util.find_spec("pulumi_aws").origin).parent.iterdir()}
     for service in SERVICES:
         for token in service.types:
             module = token.split(":")[1].split("/")[0]
