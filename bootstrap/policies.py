@@ -575,10 +575,15 @@ def preview_policies(scope: Scope, *, previewable: list[str], state: StateLocati
         for stack in previewable
     ]
     state_statements = [
+        # Every stack of the program (a mesh preview reads its base stack), not the bootstrap's own.
         statement(
             "EveryStacksState",
             ["s3:GetObject"],
-            [state.objects(".pulumi/meta.yaml"), state.objects(".pulumi/stacks/*"), state.objects(".pulumi/locks/*")],
+            [
+                state.objects(".pulumi/meta.yaml"),
+                *(state.objects(f".pulumi/stacks/{project}/*") for project in names.PROGRAM_PROJECTS),
+                *(state.objects(f".pulumi/locks/organization/{project}/*") for project in names.PROGRAM_PROJECTS),
+            ],
         ),
         *_state_bucket_and_keys(state),
     ]

@@ -203,6 +203,10 @@ def test_the_preview_role_never_gets_a_write_or_a_secrets_value(boot):
         for project in names.PROGRAM_PROJECTS
         for stack in ("dev", "staging", "prod")
     }
+    gets = [r for s in allows(documents) if "s3:GetObject" in listed(s["Action"]) for r in s["Resource"]]
+    assert any(matches(p, f"{BUCKET_ARN}/.pulumi/stacks/flowbuilder/ultra.json") for p in gets)
+    assert any(matches(p, f"{BUCKET_ARN}/.pulumi/stacks/flowbuilder-mesh/prod.json") for p in gets)
+    assert not any(matches(p, f"{BUCKET_ARN}/.pulumi/stacks/flowbuilder-bootstrap/main.json") for p in gets)
     readable = {a for s in allows(documents) for a in listed(s["Action"])}
     assert not {a for a in readable if action_matches(a, "secretsmanager:GetSecretValue")}
     denied = by_sid(documents, "NoDataReads")
