@@ -15,6 +15,9 @@ Reads never include what returns a secret's value, an object's content or a
 log's lines: the preview role runs pull-request code. ``group`` names the
 managed policy the deploy role gets the statements in (a managed policy holds
 at most 6,144 characters).
+
+The module is long because it is a table, one action per line so a review
+sees each grant; ``tests/test_bootstrap.py`` checks every action exists.
 """
 
 from __future__ import annotations

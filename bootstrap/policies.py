@@ -21,6 +21,8 @@ exactly what IAM will. Shapes:
   roles use, IAM reduced to passing roles and instance profiles, and denies
   of escalation, boundary removal, leaving the organization, audit tampering,
   the bootstrap's bucket and keys, and anything tagged with another stack.
+
+Most of its length is the action tables, one action per line.
 """
 
 from __future__ import annotations
