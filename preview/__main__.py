@@ -169,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["docs"]:
         return _docs(argv[1:])
+    if argv[:1] == ["bootstrap"]:
+        from .bootstrap import main as bootstrap_main  # the bootstrap program, not a stack of this one
+
+        return bootstrap_main(argv[1:])
     try:
         args = _arguments(argv)
     except UsageError as error:

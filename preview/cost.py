@@ -90,6 +90,7 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ),
     (("aws:cloudwatch/logGroup:LogGroup",), "logs-ingested-gb", "CloudWatch Logs ingestion {price}/GB plus storage"),
     (("aws:ecr/repository:Repository",), "ecr-storage-gb-month", "ECR image storage {price}/GB-month"),
+    (("aws:s3/bucket:Bucket",), "s3-standard-gb-month", "S3 Standard storage {price}/GB-month plus requests"),
 )
 
 

@@ -178,7 +178,11 @@ def run_program(
     secret_keys: tuple[str, ...] = (),
     project: str = PROJECT,
 ) -> StackRun:
-    """Run ``program`` under mocks with ``config`` set first; record every registration."""
+    """Run ``program`` under mocks with ``config`` set first; record every registration.
+
+    ``project`` is the Pulumi project the run belongs to (its URNs and config namespace):
+    the main program's by default, ``flowbuilder-bootstrap`` for the bootstrap program.
+    """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

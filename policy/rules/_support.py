@@ -30,6 +30,8 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 PROJECT = "flowbuilder"
+BOOTSTRAP_PROJECT = "flowbuilder-bootstrap"
+"""The per-account bootstrap program (bootstrap/): its CI roles and boundary follow their own rules."""
 AWS_PROVIDER = "pulumi:providers:aws"
 
 
@@ -188,11 +190,21 @@ class Subject:
     facts: StackFacts
     protect: bool
 
+    @property
+    def project(self) -> str:
+        """The Pulumi project the resource belongs to (a URN is ``urn:pulumi:<stack>::<project>::…``)."""
+        return project_of(self.urn)
+
     def get(self, *path: str | int, default: Any = None) -> Any:
         return get(self.props, *path, default=default)
 
     def peek(self, *path: str | int, default: Any = None) -> Any:
         return peek(self.props, *path, default=default)
+
+
+def project_of(urn: str) -> str:
+    parts = urn.split("::")
+    return parts[1] if len(parts) > 2 else ""
 
 
 ResourceCheck = Callable[[Subject], Iterable[str]]

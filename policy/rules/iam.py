@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from pulumi_policy import Severity
 
-from ._support import Subject, as_list, document, resource_rule
+from ._support import BOOTSTRAP_PROJECT, Subject, as_list, document, resource_rule
 
 ROLE = "aws:iam/role:Role"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+BOUNDARY_POLICY = "flowbuilder-permissions-boundary"
+# arn:<partition>:iam::<account>:policy/flowbuilder-permissions-boundary: path "/", the bootstrap's policy.
+BOUNDARY_ARN = re.compile(rf"^arn:aws[a-z-]*:iam::\d{{12}}:policy/{BOUNDARY_POLICY}$")
 # Identity policies: (type, property holding the JSON document).
 IDENTITY_POLICIES = {
     "aws:iam/policy:Policy": "policy",
@@ -144,7 +149,18 @@ def _label(statement: dict[str, Any], index: int) -> str:
     return f"statement {statement.get('Sid') or index}"
 
 
+def _is_the_boundary(resource: Subject) -> bool:
+    """The bootstrap's permissions boundary: a ceiling on other roles, it grants nothing itself."""
+    return (
+        resource.project == BOOTSTRAP_PROJECT
+        and resource.type == MANAGED_POLICY
+        and resource.peek("name") == BOUNDARY_POLICY
+    )
+
+
 def _wildcard_actions(resource: Subject) -> Iterator[str]:
+    if _is_the_boundary(resource):
+        return
     for where, policy in identity_documents(resource):
         for index, statement in enumerate(statements(policy)):
             if not _allows(statement):
@@ -157,6 +173,10 @@ def _wildcard_actions(resource: Subject) -> Iterator[str]:
 
 
 def _wildcard_resources(resource: Subject) -> Iterator[str]:
+    # The bootstrap's CI roles describe and list whole services (calls IAM scopes to no resource)
+    # and its boundary caps services as a whole; tests/test_bootstrap.py holds them to that.
+    if resource.project == BOOTSTRAP_PROJECT:
+        return
     for where, policy in identity_documents(resource):
         for index, statement in enumerate(statements(policy)):
             if not _allows(statement):
@@ -218,6 +238,17 @@ def _no_admin_policies(resource: Subject) -> Iterator[str]:
             yield f"attaches {name}; write a policy with the actions this role needs"
 
 
+def _carries_the_boundary(role: Subject) -> Iterator[str]:
+    if role.project == BOOTSTRAP_PROJECT:
+        return
+    boundary = role.get("permissionsBoundary")
+    if not isinstance(boundary, str) or not BOUNDARY_ARN.match(boundary):
+        yield (
+            f"permissionsBoundary is {boundary!r}; every role of the program carries "
+            f"arn:<partition>:iam::<account>:policy/{BOUNDARY_POLICY}"
+        )
+
+
 def _no_public_resource_policy(resource: Subject) -> Iterator[str]:
     for index, statement in enumerate(statements(resource.get(RESOURCE_POLICIES[resource.type]))):
         principal = statement.get("Principal")
@@ -245,6 +276,19 @@ POLICIES = [
         mandatory=True,
         remediation="Name the ARNs; move resource-less actions (e.g. ecr:GetAuthorizationToken) to their own statement.",
         tags=["iam"],
+    ),
+    resource_rule(
+        "iam-role-permissions-boundary",
+        f"Every IAM role of the program carries the account's {BOUNDARY_POLICY} as its permissions boundary.",
+        (ROLE,),
+        _carries_the_boundary,
+        mandatory=True,
+        remediation=(
+            "Create the role through the shared role helper, or set permissions_boundary to "
+            f"arn:<partition>:iam::<account>:policy/{BOUNDARY_POLICY} (made by bootstrap/)."
+        ),
+        tags=["iam"],
+        severity=Severity.CRITICAL,
     ),
     resource_rule(
         "iam-trust-scoped-to-service",

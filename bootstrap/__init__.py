@@ -1,0 +1,1 @@
+"""The bootstrap program (Pulumi project ``flowbuilder-bootstrap``): run once per AWS account."""
