@@ -35,11 +35,15 @@ from components import (
     WorkQueueArgs,
     aws_provider,
 )
-from stackconfig import load_stack_config
+from components.context import AwsAccount, StackContext
+from stackconfig import Environment, load_stack_config
 
 config, secrets = load_stack_config(pulumi.get_project(), pulumi.get_stack())
 name = config.name_prefix
-on_aws = pulumi.ResourceOptions(providers=[aws_provider(config)])
+provider = aws_provider(config)
+on_aws = pulumi.ResourceOptions(providers=[provider])
+context = StackContext.of(config, AwsAccount.lookup(provider, config.region))
+prod = config.environment is Environment.PROD
 
 network = Networking(name, NetworkingArgs(config), on_aws)
 database = Database(
@@ -52,14 +56,18 @@ database = Database(
     ),
     on_aws,
 )
-registry = ContainerRegistry(name, ContainerRegistryArgs(config), on_aws)
-queue = WorkQueue(name, WorkQueueArgs(config), on_aws)
+registry = ContainerRegistry(
+    name,
+    ContainerRegistryArgs(context, keep_tagged_images=config.ecs.keep_tagged_images, force_delete=not prod),
+    on_aws,
+)
+queue = WorkQueue(name, WorkQueueArgs(context, config.queue, max_run_minutes=config.worker.max_run_minutes), on_aws)
 scheduler = SchedulerLambda(
     name,
     SchedulerLambdaArgs(
         config,
-        queue_url=queue.queue_url,
-        queue_arn=queue.queue_arn,
+        queue_url=queue.work.url,
+        queue_arn=queue.work.arn,
         repository_url=registry.repository_urls["scheduler"],
         repository_arn=registry.repository_arns["scheduler"],
         database_secret_arn=database.secret_arn,
@@ -76,9 +84,9 @@ worker_pipe = (
         name,
         WorkerPipeArgs(
             config,
-            queue_arn=queue.queue_arn,
-            dlq_arn=queue.dlq_arn,
-            dlq_url=queue.dlq_url,
+            queue_arn=queue.work.arn,
+            dlq_arn=queue.dead_letter.arn,
+            dlq_url=queue.dead_letter.url,
             repository_url=registry.repository_urls["worker"],
             repository_arn=registry.repository_arns["worker"],
             subnet_ids=network.public_subnet_ids,
@@ -96,8 +104,8 @@ serverless_api = (
         name,
         ServerlessApiArgs(
             config,
-            queue_url=queue.queue_url,
-            queue_arn=queue.queue_arn,
+            queue_url=queue.work.url,
+            queue_arn=queue.work.arn,
             repository_url=registry.repository_urls["api"],
             repository_arn=registry.repository_arns["api"],
             database_secret_arn=database.secret_arn,
@@ -115,8 +123,8 @@ ecs = (
             public_subnet_ids=network.public_subnet_ids,
             private_subnet_ids=network.private_subnet_ids,
             security_group_ids=network.security_group_ids,
-            queue_url=queue.queue_url,
-            queue_arn=queue.queue_arn,
+            queue_url=queue.work.url,
+            queue_arn=queue.work.arn,
             repository_urls=registry.repository_urls,
             repository_arns=registry.repository_arns,
             database_secret_arn=database.secret_arn,
@@ -137,8 +145,8 @@ monitoring = Monitoring(
     name,
     MonitoringArgs(
         config,
-        queue_name=queue.queue_name,
-        dlq_name=queue.dlq_name,
+        queue_name=queue.work.name,
+        dlq_name=queue.dead_letter.name,
         cluster_name=ecs.cluster_name if ecs else None,
         api_service_name=ecs.api_service_name if ecs else None,
         worker_service_name=ecs.worker_service_name if ecs else None,
@@ -175,8 +183,8 @@ if config.is_standard:
     pulumi.export("databaseName", database.database_name)
     pulumi.export("databaseInstanceId", database.instance_identifier)
 pulumi.export("repositoryUrls", registry.repository_urls)
-pulumi.export("workQueueUrl", queue.queue_url)
-pulumi.export("deadLetterQueueUrl", queue.dlq_url)
+pulumi.export("workQueueUrl", queue.work.url)
+pulumi.export("deadLetterQueueUrl", queue.dead_letter.url)
 pulumi.export("schedulerFunctionName", scheduler.function_name)
 pulumi.export("schedulerFailureQueueUrl", scheduler.failure_queue_url)
 if ecs:

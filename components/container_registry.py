@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from stackconfig import Environment, StackConfig
+from .context import StackContext
 
 IMAGES = ("api", "worker", "scheduler")
 
@@ -44,7 +44,11 @@ def lifecycle_policy(keep_tagged: int) -> str:
 class ContainerRegistryArgs:
     """Inputs of :class:`ContainerRegistry`."""
 
-    config: StackConfig
+    context: StackContext
+    keep_tagged_images: int
+    """``ecs.keepTaggedImages``: how many tagged images each repository keeps."""
+    force_delete: bool
+    """Delete a repository with its images when the stack is destroyed (every stack but prod)."""
 
 
 class ContainerRegistry(pulumi.ComponentResource):
@@ -65,7 +69,6 @@ class ContainerRegistry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowbuilder:index:ContainerRegistry", name, None, opts)
-        config = args.config
         self.repository_urls, self.repository_arns = {}, {}
         for image in IMAGES:
             repository = aws.ecr.Repository(
@@ -74,13 +77,13 @@ class ContainerRegistry(pulumi.ComponentResource):
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
                 encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
-                force_delete=config.environment is not Environment.PROD,
+                force_delete=args.force_delete,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             aws.ecr.LifecyclePolicy(
                 f"{name}-{image}-lifecycle",
                 repository=repository.name,
-                policy=lifecycle_policy(config.ecs.keep_tagged_images),
+                policy=lifecycle_policy(args.keep_tagged_images),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.repository_urls[image] = repository.repository_url

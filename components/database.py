@@ -9,7 +9,8 @@ import pulumi_aws as aws
 
 from stackconfig import StackConfig, Topology, physical_name
 
-from .iam import AwsAccount, policy_document, service_trust_policy, statement
+from .context import AwsAccount
+from .iam import policy_document, service_trust_policy, statement
 from .networking import POSTGRES_PORT
 
 SECRET_KIND_RDS_MASTER = "rds-master-json"

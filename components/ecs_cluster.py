@@ -13,7 +13,7 @@ from stackconfig import Environment, StackConfig, physical_name
 
 from .iam import policy_document, service_trust_policy, statement
 from .lambda_image import function_log_group, function_role
-from .work_queue import DAY_SECONDS, deny_insecure_transport
+from .queues import encrypted_queue
 
 BACKLOG_NAMESPACE = "Flowbuilder/Worker"
 """CloudWatch namespace of the backlog function's metrics (dimensions ClusterName, ServiceName)."""
@@ -776,17 +776,10 @@ class EcsCluster(pulumi.ComponentResource):
             f"{self._name}-queue-backlog", function_name, config.log_retention_days, self._child()
         )
         # Where failed samples are recorded: not retried (they are stale), but visible.
-        failures = aws.sqs.Queue(
+        failures = encrypted_queue(
             f"{self._name}-backlog-dlq",
-            name=physical_name(self._name, "sqs", "backlog-dlq"),
-            message_retention_seconds=config.queue.dlq_retention_days * DAY_SECONDS,
-            sqs_managed_sse_enabled=True,
-            opts=self._child(),
-        )
-        aws.sqs.QueuePolicy(
-            f"{self._name}-backlog-dlq-tls-only",
-            queue_url=failures.url,
-            policy=policy_document(deny_insecure_transport(failures.arn)),
+            queue_name=physical_name(self._name, "sqs", "backlog-dlq"),
+            retention_days=config.queue.dlq_retention_days,
             opts=self._child(),
         )
         role = function_role(

@@ -10,7 +10,8 @@ import pulumi_aws as aws
 
 from stackconfig import StackConfig, physical_name
 
-from .iam import AwsAccount, policy_document
+from .context import AwsAccount
+from .iam import policy_document
 
 PERIOD_SECONDS = 300
 """Alarms evaluate 5-minute periods unless said otherwise: SQS, RDS and ECS publish every minute,

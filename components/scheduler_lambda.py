@@ -12,7 +12,8 @@ import pulumi_aws as aws
 
 from stackconfig import StackConfig, Topology, physical_name
 
-from .iam import AwsAccount, policy_document, service_trust_policy, statement
+from .context import AwsAccount
+from .iam import policy_document, service_trust_policy, statement
 from .lambda_image import (
     LAMBDA_ARCHITECTURES,
     function_log_group,
@@ -21,7 +22,7 @@ from .lambda_image import (
     image_uri,
     logs_and_traces,
 )
-from .work_queue import DAY_SECONDS, deny_insecure_transport
+from .queues import encrypted_queue
 
 FUNCTION_RETRIES = 1
 """Lambda's own retries of a failed run. One covers a passing fault; the next tick redoes the
@@ -147,20 +148,12 @@ class SchedulerLambda(pulumi.ComponentResource):
 
     # -- resources -----------------------------------------------------------
     def _failure_queue(self) -> aws.sqs.Queue:
-        queue = aws.sqs.Queue(
+        return encrypted_queue(
             f"{self._name}-scheduler-dlq",
-            name=physical_name(self._name, "sqs", "scheduler-dlq"),
-            message_retention_seconds=self._config.queue.dlq_retention_days * DAY_SECONDS,
-            sqs_managed_sse_enabled=True,
+            queue_name=physical_name(self._name, "sqs", "scheduler-dlq"),
+            retention_days=self._config.queue.dlq_retention_days,
             opts=self._child(),
         )
-        aws.sqs.QueuePolicy(
-            f"{self._name}-scheduler-dlq-tls-only",
-            queue_url=queue.url,
-            policy=policy_document(deny_insecure_transport(queue.arn)),
-            opts=self._child(),
-        )
-        return queue
 
     def _function_role(
         self, args: SchedulerLambdaArgs, failure_queue: aws.sqs.Queue, log_group: aws.cloudwatch.LogGroup

@@ -13,7 +13,8 @@ import pulumi_aws as aws
 from stackconfig import StackConfig, physical_name
 from stackconfig.aws_limits import LAMBDA_MEMORY_MB
 
-from .iam import AwsAccount, policy_document, statement
+from .context import AwsAccount
+from .iam import policy_document, statement
 from .lambda_image import (
     LAMBDA_ARCHITECTURES,
     function_log_group,

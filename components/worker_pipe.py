@@ -12,7 +12,8 @@ import pulumi_aws as aws
 
 from stackconfig import StackConfig, physical_name
 
-from .iam import AwsAccount, policy_document, service_trust_policy, statement
+from .context import AwsAccount
+from .iam import policy_document, service_trust_policy, statement
 
 CONTAINER_NAME = "worker"
 SPOT_STRATEGY = [{"CapacityProvider": "FARGATE_SPOT", "Weight": 100}]
