@@ -44,15 +44,6 @@ class AwsAccount:
             dns_suffix=partition.dns_suffix,
         )
 
-    @classmethod
-    def of(cls, parent: pulumi.Resource, region: str) -> AwsAccount:
-        invoke = pulumi.InvokeOptions(parent=parent)
-        return cls(
-            partition=aws.get_partition(opts=invoke).partition,
-            region=region,
-            account=aws.get_caller_identity(opts=invoke).account_id,
-        )
-
     def arn(self, service: str, resource: str) -> str:
         """``arn:<partition>:<service>:<region>:<account>:<resource>``."""
         return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"

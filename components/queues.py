@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .iam import policy_document
+from .watch import Alarm, Graph, Metric, MissingData, Severity
 
 DAY_SECONDS = 86_400
 
@@ -58,3 +59,34 @@ def encrypted_queue(
         opts=opts,
     )
     return queue
+
+
+def visible_messages(queue_name: pulumi.Input[str]) -> Metric:
+    """``ApproximateNumberOfMessagesVisible`` of one queue."""
+    return Metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue_name})
+
+
+def dead_letter_alarm(key: str, queue_name: pulumi.Input[str], summary: str, runbook: str) -> Alarm:
+    """Critical as soon as one message sits in a dead-letter queue: its work was not done."""
+    return Alarm(
+        key,
+        severity=Severity.CRITICAL,
+        summary=summary,
+        runbook=runbook,
+        metric=visible_messages(queue_name),
+        statistic="Maximum",
+        comparison="GreaterThanOrEqualToThreshold",
+        threshold=1,
+        evaluation_periods=1,
+        # A dead-letter queue nobody touches goes quiet after six hours with its messages still
+        # in it: notBreaching would then send an OK that is not true. Keep the last state.
+        treat_missing_data=MissingData.IGNORE,
+        essential=True,
+    )
+
+
+def dead_letter_graph(queue_name: pulumi.Input[str], label: str) -> Graph:
+    """One queue's line on the dashboard's single graph of every dead-letter queue."""
+    return Graph(
+        "Dead-letter queues: messages", (visible_messages(queue_name).line(label=label),), stat="Maximum", threshold=1
+    )

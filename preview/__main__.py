@@ -24,7 +24,7 @@ from stackconfig import ConfigError
 
 from .analysis import Analysis, analyse
 from .compare import compare
-from .harness import PROJECT, STACKS, run_stack, stack_config
+from .harness import STACKS, run_stack, stack_config
 from .render import RENDERERS
 from .render_sections import compare_markdown, compare_text
 
@@ -37,7 +37,12 @@ COMPARE_RENDERERS = {
 
 def _preview(stack: str, args: argparse.Namespace) -> tuple[Analysis, bool]:
     """The stack's analysis (with the policy section) and whether a mandatory policy failed."""
-    overrides = {f"{PROJECT}:imageTag": args.image_tag} if args.image_tag else None
+    overrides = None
+    if args.released:
+        # Imported here, as for the docs subcommand: a plain preview never needs it.
+        from .docs import released_overrides
+
+        overrides = released_overrides(stack)
     config = stack_config(stack, overrides)
     run = run_stack(stack, overrides=overrides)
     analysis = analyse(run, config, job_minutes=args.job_minutes, free_tier=not args.no_free_tier)
@@ -77,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diagram", type=Path, metavar="PATH", help="also write the stack's Mermaid diagram to PATH")
     parser.add_argument("--job-minutes", type=float, default=10, help="length of the worker job priced (default 10)")
     parser.add_argument("--no-free-tier", action="store_true", help="price without the CloudWatch free tier")
-    parser.add_argument("--image-tag", help="preview as if imageTag were set (the stack after its first image push)")
+    parser.add_argument(
+        "--released",
+        action="store_true",
+        help="preview as if every image had a digest (the stack after its first release)",
+    )
     args = parser.parse_args(argv)
     try:
         analysis, policy_failed = _preview(args.stack, args)

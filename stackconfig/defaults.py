@@ -13,6 +13,8 @@ from .model import Environment, Topology
 
 COMMON: dict[str, Any] = {
     "costCenter": "flowbuilder-platform",
+    # No digest until the first release reaches the stack.
+    "images": {},
     "network": {
         "vpcCidr": "10.0.0.0/16",
         "availabilityZones": 2,

@@ -261,6 +261,25 @@ class EcsConfig(Section):
     when a task starts; it never passes through Pulumi or the task definition."""
 
 
+Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+
+
+class ImagesConfig(Section):
+    """``flowbuilder:images`` — the images the stack runs, pinned by digest.
+
+    The release workflow records the digests it pushed in dev's stack file; promotion copies the
+    images by digest into the next stack's repositories and records the same digests there. Every
+    key is optional: what runs an image whose digest is absent waits for it (ECS services at 0
+    tasks, image Lambdas not created, the zero-scale pipe STOPPED).
+    """
+
+    source_commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+    """The application commit the images were built from: a record for people, nothing runs it."""
+    api: Digest | None = None
+    worker: Digest | None = None
+    scheduler: Digest | None = None
+
+
 class QueueConfig(Section):
     """``flowbuilder:queue`` — the work queue and its dead-letter queue."""
 
@@ -423,8 +442,7 @@ class StackConfig(Section):
     environment: Environment
     topology: Topology
     cost_center: str = Field(min_length=1, max_length=256)
-    image_tag: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-    """The image tag (a git SHA) of api, worker and scheduler; unset until the first push."""
+    images: ImagesConfig
     log_retention_days: int
     network: NetworkConfig
     database: DatabaseConfig

@@ -31,6 +31,7 @@ import policy.rules
 import preview.__main__ as preview_main
 from policy.offline import Finding, evaluate, policy_section
 from policy.rules import POLICIES
+from preview.docs import released_overrides
 from preview.harness import ROOT, STACKS, RecordedResource, StackRun, read_stack_file, run_stack, stack_config
 from tests.conftest import committed_run
 
@@ -946,9 +947,9 @@ def test_committed_stack_has_no_mandatory_violation(stack: str):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_committed_stack_after_its_first_image_push_has_no_mandatory_violation(stack: str):
-    # With imageTag set the scheduler Lambda, its schedule and (zero-scale) the running pipe exist too.
-    overrides = {"flowbuilder:imageTag": "0123abc"}
+def test_committed_stack_after_its_first_release_has_no_mandatory_violation(stack: str):
+    # With every digest recorded the scheduler Lambda, its schedule and (zero-scale) the running pipe exist too.
+    overrides = released_overrides(stack)
     run = run_stack(stack, overrides=overrides)
     assert run.of_type("aws:lambda/function:Function")
     findings = evaluate(run, stack_config(stack, overrides))
