@@ -32,7 +32,6 @@ COMMON: dict[str, Any] = {
         "maintenanceWindow": "sun:04:00-sun:05:00",
         "databaseName": "flowbuilder",
         "masterUsername": "flowbuilder",
-        "readReplicas": 0,
         "slowStatementMs": 500,
         # Extended Support bills per vCPU-hour on top of the instance; opt in per stack.
         "extendedSupport": False,

@@ -125,8 +125,6 @@ class DatabaseConfig(Section):
     """Storage autoscaling ceiling."""
     backup_retention_days: int = Field(ge=1, le=35)
     multi_az: bool
-    read_replicas: int = Field(ge=0, le=5)
-    """Must stay 0: RDS cannot replicate an instance whose master password it manages (see the validator)."""
     backup_window: str = Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")
     maintenance_window: str = Field(pattern=r"^[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d$")
     apply_immediately: bool
@@ -153,14 +151,6 @@ class DatabaseConfig(Section):
             raise ValueError("maxAllocatedStorageGb must be at least allocatedStorageGb")
         if self.enhanced_monitoring_seconds not in (0, 1, 5, 10, 15, 30, 60):
             raise ValueError("enhancedMonitoringSeconds must be one of 0, 1, 5, 10, 15, 30, 60")
-        if self.read_replicas:
-            # RDS user guide, "Limitations for Secrets Manager integration": no read replica of a
-            # source whose master password RDS manages (every engine but SQL Server).
-            raise ValueError(
-                "readReplicas must be 0: RDS refuses read replicas of an instance whose master password it "
-                "manages in Secrets Manager, and this program never handles a database password itself "
-                "(docs/database.md, 'Read path')"
-            )
         return self
 
 
