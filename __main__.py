@@ -8,7 +8,11 @@
 | worker     | QueueWorker: 0..N on backlog          | WorkerPipe: Pipe -> Step Functions |
 | scheduler  | SchedulerLambda in private subnets    | SchedulerLambda, no VPC            |
 | monitoring | every alarm, dashboard, budget        | lost-work alarms, budget           |
+| kubernetes | EksMesh where eks.enabled             | never                              |
 """
+
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
@@ -21,6 +25,7 @@ from components import (
     ContainerRegistryArgs,
     Database,
     DatabaseArgs,
+    DatabaseConnection,
     EcsCluster,
     EcsClusterArgs,
     EksMesh,
@@ -51,46 +56,58 @@ from components import (
     images_to_push,
 )
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
-from stackconfig import Environment, load_stack_config
+from components.images import ContainerImages
+from components.watch import Watch
+from stackconfig import Environment, StackConfig, StackSecrets, load_stack_config
 
-config, secrets = load_stack_config(pulumi.get_project(), pulumi.get_stack())
-name = config.name_prefix
-provider = aws_provider(config)
-on_aws = pulumi.ResourceOptions(providers=[provider])
-context = StackContext.of(config, AwsAccount.lookup(provider, config.region))
-prod = config.environment is Environment.PROD
 
-registry = ContainerRegistry(
-    name,
-    ContainerRegistryArgs(
-        context, config.images, keep_tagged_images=config.ecs.keep_tagged_images, force_delete=not prod
-    ),
-    on_aws,
-)
-images = registry.images
-queue = WorkQueue(
-    name,
-    WorkQueueArgs(
-        context,
-        config.queue,
-        max_run_minutes=config.worker.max_run_minutes,
-        oldest_message_alarm_seconds=config.monitoring.oldest_message_age_seconds,
-    ),
-    on_aws,
-)
+@dataclass
+class Platform:
+    """What one topology declared, for Monitoring and the stack outputs."""
 
-if config.is_standard:
-    network = Networking(name, NetworkingArgs(context, config.network, api_port=config.api.container_port), on_aws)
+    database: DatabaseConnection
+    scheduler: SchedulerLambda
+    watches: list[Watch]
+    """In dashboard order."""
+    access: ApplicationAccess
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def scheduler_lambda(
+    config: StackConfig,
+    context: StackContext,
+    images: ContainerImages,
+    queue: WorkQueue,
+    database: DatabaseConnection,
+    placement: Placement | None,
+    opts: pulumi.ResourceOptions,
+) -> SchedulerLambda:
+    return SchedulerLambda(
+        context.prefix,
+        SchedulerLambdaArgs(
+            context,
+            config.scheduler,
+            architecture=config.ecs.architecture,
+            image=images.scheduler,
+            queue=queue.work,
+            database=database,
+            failure_retention_days=config.queue.dlq_retention_days,
+            placement=placement,
+        ),
+        opts,
+    )
+
+
+def standard(
+    config: StackConfig, context: StackContext, images: ContainerImages, queue: WorkQueue, opts: pulumi.ResourceOptions
+) -> Platform:
+    name, prod = context.prefix, config.environment is Environment.PROD
+    network = Networking(name, NetworkingArgs(context, config.network, api_port=config.api.container_port), opts)
     groups = network.security_groups
     database = Database(
         name,
-        DatabaseArgs(
-            context,
-            config.database,
-            subnet_group_name=network.db_subnet_group_name,
-            security_group_id=groups.database,
-        ),
-        on_aws,
+        DatabaseArgs(context, config.database, network.db_subnet_group_name, groups.database),
+        opts,
     )
     cluster = EcsCluster(
         name,
@@ -100,7 +117,7 @@ if config.is_standard:
             default_strategy=capacity_strategy(config.worker.on_demand_weight, config.worker.spot_weight),
             container_insights=config.ecs.container_insights,
         ),
-        on_aws,
+        opts,
     )
     front_door = FrontDoor(
         name,
@@ -113,7 +130,7 @@ if config.is_standard:
             deletion_protection=prod,
             access_logs=prod,
         ),
-        on_aws,
+        opts,
     )
     api = ApiService(
         name,
@@ -128,7 +145,7 @@ if config.is_standard:
             queue=queue.work,
             database=database.connection,
         ),
-        on_aws,
+        opts,
     )
     worker = QueueWorker(
         name,
@@ -143,12 +160,64 @@ if config.is_standard:
             database=database.connection,
             failure_retention_days=config.queue.dlq_retention_days,
         ),
-        on_aws,
+        opts,
     )
-    scheduler_placement: Placement | None = Placement(network.private_subnet_ids, groups.scheduler)
-else:
-    vpc = ExistingVpc(name, ExistingVpcArgs(config.network.existing_vpc_id), on_aws)
-    database = ExternalDatabase(name, ExternalDatabaseArgs(context, secrets.external_database_url), on_aws)
+    scheduler = scheduler_lambda(
+        config,
+        context,
+        images,
+        queue,
+        database.connection,
+        Placement(network.private_subnet_ids, groups.scheduler),
+        opts,
+    )
+    outputs: dict[str, Any] = {
+        "vpcId": network.vpc_id,
+        "publicSubnetIds": network.public_subnet_ids,
+        "privateSubnetIds": network.private_subnet_ids,
+        "databaseSubnetIds": network.database_subnet_ids,
+        "securityGroupIds": groups.by_label(),
+        "databaseEndpoint": database.endpoint,
+        "databasePort": database.port,
+        "databaseName": database.database_name,
+        "databaseInstanceId": database.instance_identifier,
+        "ecsClusterName": cluster.ref.name,
+        "apiUrl": front_door.url,
+        "apiEndpointNote": front_door.endpoint_note,
+        "albDnsName": front_door.dns_name,
+        "apiServiceName": api.service_name,
+        "workerServiceName": worker.service_name,
+        "containerImages": {"api": api.image_uri, "worker": worker.image_uri},
+        "workerBacklogMetric": worker.sampler.metrics.as_output(),
+    }
+    if config.eks.enabled:
+        mesh = EksMesh(
+            name, EksMeshArgs(config, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids), opts
+        )
+        outputs["eksClusterName"] = mesh.cluster_name
+    return Platform(
+        database=database.connection,
+        scheduler=scheduler,
+        watches=[api.watch, worker.watch, queue.watch, front_door.watch, database.watch, scheduler.watch],
+        access=ApplicationAccess(
+            role_names=[api.task_role_name, worker.task_role_name, scheduler.role_name],
+            security_group_ids=[groups.api, groups.worker, groups.scheduler],
+        ),
+        outputs=outputs,
+    )
+
+
+def zero_scale(
+    config: StackConfig,
+    secrets: StackSecrets,
+    context: StackContext,
+    images: ContainerImages,
+    queue: WorkQueue,
+    opts: pulumi.ResourceOptions,
+) -> Platform:
+    name = context.prefix
+    vpc = ExistingVpc(name, ExistingVpcArgs(config.network.existing_vpc_id), opts)
+    database = ExternalDatabase(name, ExternalDatabaseArgs(context, secrets.external_database_url), opts)
     cluster = EcsCluster(
         name,
         EcsClusterArgs(
@@ -157,7 +226,7 @@ else:
             default_strategy=[(FARGATE_SPOT, 100)],
             container_insights=config.ecs.container_insights,
         ),
-        on_aws,
+        opts,
     )
     pipe = WorkerPipe(
         name,
@@ -173,9 +242,9 @@ else:
             dead_letter=queue.dead_letter,
             database=database.connection,
         ),
-        on_aws,
+        opts,
     )
-    serverless_api = ServerlessApi(
+    api = ServerlessApi(
         name,
         ServerlessApiArgs(
             context,
@@ -185,93 +254,95 @@ else:
             queue=queue.work,
             database=database.connection,
         ),
-        on_aws,
+        opts,
     )
     # Outside any VPC: the external database is on the internet, and there is no NAT.
-    scheduler_placement = None
-
-scheduler = SchedulerLambda(
-    name,
-    SchedulerLambdaArgs(
-        context,
-        config.scheduler,
-        architecture=config.ecs.architecture,
-        image=images.scheduler,
-        queue=queue.work,
+    scheduler = scheduler_lambda(config, context, images, queue, database.connection, None, opts)
+    outputs: dict[str, Any] = {
+        "vpcId": vpc.vpc_id,
+        "publicSubnetIds": vpc.public_subnet_ids,
+        "securityGroupIds": {"worker": vpc.worker_security_group_id},
+        "ecsClusterName": cluster.ref.name,
+        "workerPipeName": pipe.pipe_name,
+        "workerStateMachineArn": pipe.state_machine_arn,
+        "apiEndpoint": api.api_endpoint,
+        "apiFunctionName": api.function_name,
+    }
+    if api.api_url is not None:
+        outputs["apiUrl"] = api.api_url
+    return Platform(
         database=database.connection,
-        failure_retention_days=config.queue.dlq_retention_days,
-        placement=scheduler_placement,
+        scheduler=scheduler,
+        watches=[queue.watch, scheduler.watch, pipe.watch, api.watch],
+        access=ApplicationAccess(
+            role_names=[api.role_name, pipe.task_role_name, scheduler.role_name],
+            security_group_ids=[vpc.worker_security_group_id],
+        ),
+        outputs=outputs,
+    )
+
+
+config, secrets = load_stack_config(pulumi.get_project(), pulumi.get_stack())
+provider = aws_provider(config)
+on_aws = pulumi.ResourceOptions(providers=[provider])
+context = StackContext.of(config, AwsAccount.lookup(provider, config.region))
+name = context.prefix
+
+registry = ContainerRegistry(
+    name,
+    ContainerRegistryArgs(
+        context,
+        config.images,
+        keep_tagged_images=config.ecs.keep_tagged_images,
+        force_delete=config.environment is not Environment.PROD,
+    ),
+    on_aws,
+)
+queue = WorkQueue(
+    name,
+    WorkQueueArgs(
+        context,
+        config.queue,
+        max_run_minutes=config.worker.max_run_minutes,
+        oldest_message_alarm_seconds=config.monitoring.oldest_message_age_seconds,
+    ),
+    on_aws,
+)
+platform = (
+    standard(config, context, registry.images, queue, on_aws)
+    if config.is_standard
+    else zero_scale(config, secrets, context, registry.images, queue, on_aws)
+)
+monitoring = Monitoring(
+    name,
+    MonitoringArgs(
+        context,
+        config.monitoring,
+        platform.watches,
+        # Zero-scale keeps only what reports lost work or failed requests: each alarm metric
+        # costs $0.10 a month against a $10 budget.
+        essential_alarms_only=not config.is_standard,
     ),
     on_aws,
 )
 
-if config.is_standard:
-    watches = [api.watch, worker.watch, queue.watch, front_door.watch, database.watch, scheduler.watch]
-    access = ApplicationAccess(
-        role_names=[api.task_role_name, worker.task_role_name, scheduler.role_name],
-        security_group_ids=[groups.api, groups.worker, groups.scheduler],
-    )
-else:
-    watches = [queue.watch, scheduler.watch, pipe.watch, serverless_api.watch]
-    access = ApplicationAccess(
-        role_names=[serverless_api.role_name, pipe.task_role_name, scheduler.role_name],
-        security_group_ids=[vpc.worker_security_group_id],
-    )
-monitoring = Monitoring(
-    name,
-    MonitoringArgs(context, config.monitoring, watches, essential_alarms_only=not config.is_standard),
-    on_aws,
-)
-mesh = (
-    EksMesh(name, EksMeshArgs(config, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids), on_aws)
-    if config.eks.enabled
-    else None
-)
-
-if config.is_standard:
-    pulumi.export("vpcId", network.vpc_id)
-    pulumi.export("publicSubnetIds", network.public_subnet_ids)
-    pulumi.export("privateSubnetIds", network.private_subnet_ids)
-    pulumi.export("databaseSubnetIds", network.database_subnet_ids)
-    pulumi.export("securityGroupIds", groups.by_label())
-    pulumi.export("databaseEndpoint", database.endpoint)
-    pulumi.export("databasePort", database.port)
-    pulumi.export("databaseName", database.database_name)
-    pulumi.export("databaseInstanceId", database.instance_identifier)
-    pulumi.export("apiUrl", front_door.url)
-    pulumi.export("apiEndpointNote", front_door.endpoint_note)
-    pulumi.export("albDnsName", front_door.dns_name)
-    pulumi.export("apiServiceName", api.service_name)
-    pulumi.export("workerServiceName", worker.service_name)
-    pulumi.export("containerImages", {"api": api.image_uri, "worker": worker.image_uri})
-    pulumi.export("workerBacklogMetric", worker.sampler.metrics.as_output())
-else:
-    pulumi.export("vpcId", vpc.vpc_id)
-    pulumi.export("publicSubnetIds", vpc.public_subnet_ids)
-    pulumi.export("securityGroupIds", {"worker": vpc.worker_security_group_id})
-    pulumi.export("workerPipeName", pipe.pipe_name)
-    pulumi.export("workerStateMachineArn", pipe.state_machine_arn)
-    pulumi.export("apiEndpoint", serverless_api.api_endpoint)
-    pulumi.export("apiFunctionName", serverless_api.function_name)
-    if serverless_api.api_url is not None:
-        pulumi.export("apiUrl", serverless_api.api_url)
+for key, value in platform.outputs.items():
+    pulumi.export(key, value)
 # The secret's ARN only: its value is read by reference, never exported.
-pulumi.export("databaseSecretArn", database.connection.secret_arn)
-pulumi.export("databaseSecretKind", database.connection.secret_kind)
-pulumi.export("ecsClusterName", cluster.ref.name)
+pulumi.export("databaseSecretArn", platform.database.secret_arn)
+pulumi.export("databaseSecretKind", platform.database.secret_kind)
 pulumi.export("repositoryUrls", registry.repository_urls)
 pulumi.export("workQueueUrl", queue.work.url)
 pulumi.export("deadLetterQueueUrl", queue.dead_letter.url)
-pulumi.export("schedulerFunctionName", scheduler.function_name)
-pulumi.export("schedulerFailureQueueUrl", scheduler.failure_queue.url)
-pulumi.export("applicationRoleNames", access.role_names)
-pulumi.export("applicationSecurityGroupIds", access.security_group_ids)
-# Until every image has a digest, which repositories wait for one and how it gets recorded.
-awaiting = images_to_push(images, config.stack)
+pulumi.export("schedulerFunctionName", platform.scheduler.function_name)
+pulumi.export("schedulerFailureQueueUrl", platform.scheduler.failure_queue.url)
+# Who a component serving the applications (an uploads bucket, a cache) grants access to.
+pulumi.export("applicationRoleNames", platform.access.role_names)
+pulumi.export("applicationSecurityGroupIds", platform.access.security_group_ids)
+# Until every image has a digest: which repositories wait for one, and how it gets recorded.
+awaiting = images_to_push(registry.images, config.stack)
 if awaiting is not None:
     pulumi.export("imagesToPush", awaiting)
-if mesh:
-    pulumi.export("eksClusterName", mesh.cluster_name)
 pulumi.export("alertTopicArn", monitoring.topic_arn)
 pulumi.export("alarmNames", monitoring.alarm_names)
 pulumi.export("monthlyBudgetName", monitoring.budget_name)
