@@ -9,7 +9,9 @@ import pulumi
 from pydantic import BaseModel
 
 from components.context import AwsAccount, StackContext
+from components.database import ContainerSecret, DatabaseConnection
 from components.images import Image
+from components.queues import QueueRef
 from preview.harness import StackRun, run_program
 from preview.mocks import ACCOUNT_ID
 from stackconfig import Environment, Topology
@@ -47,6 +49,28 @@ def image(name: str, digest: str | None) -> Image:
         pulumi.Output.from_input(f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/flowbuilder-dev/{name}"),
         pulumi.Output.from_input(f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/flowbuilder-dev/{name}"),
         digest,
+    )
+
+
+def queue_ref(name: str) -> QueueRef:
+    """A queue in the account, by name."""
+    return QueueRef(
+        url=pulumi.Output.from_input(f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{name}"),
+        arn=pulumi.Output.from_input(f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"),
+        name=pulumi.Output.from_input(name),
+    )
+
+
+def url_database(
+    secret_arn: str = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:db-url-AbCdEf",
+) -> DatabaseConnection:
+    """An external database known by its URL secret, as zero-scale's clients receive it."""
+    secret = pulumi.Output.from_input(secret_arn)
+    return DatabaseConnection(
+        secret_arn=secret,
+        secret_kind="url",
+        environment={"DB_SECRET_ARN": secret, "DB_SECRET_KIND": "url"},
+        container_secrets=(ContainerSecret("DATABASE_URL", secret),),
     )
 
 

@@ -25,12 +25,11 @@ from components.ecs.task_definition import ECS_EXEC_ACTIONS, secret_resource
 from components.front_door import LoadBalancerTarget
 from components.images import NOT_RELEASED_TAG
 from components.network import Placement
-from components.queues import QueueRef
 from preview.harness import StackRun, run_stack
 from preview.mocks import ACCOUNT_ID
 from stackconfig import ConfigError
 from stackconfig.model import ApiConfig, EcsConfig, WorkerConfig
-from tests.component_support import image, run_component, section
+from tests.component_support import image, queue_ref, run_component, section
 from tests.conftest import DIGESTS, committed_run, released_run
 
 CLUSTER = "aws:ecs/cluster:Cluster"
@@ -88,14 +87,6 @@ def scaling_target(run: StackRun, service: str) -> dict[str, Any]:
 # -- the two services on their own ---------------------------------------------
 
 
-def queue_ref() -> QueueRef:
-    return QueueRef(
-        url=pulumi.Output.from_input(f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT_ID}/flowbuilder-dev-work"),
-        arn=pulumi.Output.from_input(f"arn:aws:sqs:us-east-1:{ACCOUNT_ID}:flowbuilder-dev-work"),
-        name=pulumi.Output.from_input("flowbuilder-dev-work"),
-    )
-
-
 def database() -> DatabaseConnection:
     secret = pulumi.Output.from_input(DB_SECRET)
     return DatabaseConnection(
@@ -131,7 +122,7 @@ def api_alone(digest: str | None = DIGESTS["api"], ecs: str = "{}", api: str = "
                     load_balancer_arn_suffix=pulumi.Output.from_input("app/api/1"),
                     container_port=8080,
                 ),
-                queue=queue_ref(),
+                queue=queue_ref("flowbuilder-dev-work"),
                 database=database(),
             ),
         )
@@ -151,7 +142,7 @@ def worker_alone(digest: str | None = DIGESTS["worker"], worker: str = "{}", ecs
                 cluster=cluster_ref(),
                 image=image("worker", digest),
                 placement=Placement(["subnet-a", "subnet-b"], "sg-worker"),
-                queue=queue_ref(),
+                queue=queue_ref("flowbuilder-dev-work"),
                 database=database(),
                 failure_retention_days=14,
             ),

@@ -6,16 +6,13 @@ import functools
 import json
 from typing import Any
 
-import pulumi
 import pytest
 
 from components import SchedulerLambda, SchedulerLambdaArgs
-from components.database import DatabaseConnection
-from components.queues import QueueRef
 from preview.harness import StackRun
 from stackconfig import CpuArchitecture
 from stackconfig.model import SchedulerConfig
-from tests.component_support import image, run_component, section
+from tests.component_support import image, queue_ref, run_component, section, url_database
 from tests.conftest import DIGESTS, committed_run, released_run
 
 FUNCTION = "aws:lambda/function:Function"
@@ -39,7 +36,6 @@ def scheduler_alone(architecture: CpuArchitecture = CpuArchitecture.ARM64, sched
     """The scheduler on its own, released, outside any VPC."""
 
     def build(context) -> None:
-        secret = pulumi.Output.from_input("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf")
         SchedulerLambda(
             context.prefix,
             SchedulerLambdaArgs(
@@ -47,12 +43,8 @@ def scheduler_alone(architecture: CpuArchitecture = CpuArchitecture.ARM64, sched
                 section(SchedulerConfig, "scheduler", **json.loads(scheduler)),
                 architecture=architecture,
                 image=image("scheduler", DIGESTS["scheduler"]),
-                queue=QueueRef(
-                    url=pulumi.Output.from_input("https://sqs.us-east-1.amazonaws.com/123456789012/q"),
-                    arn=pulumi.Output.from_input("arn:aws:sqs:us-east-1:123456789012:q"),
-                    name=pulumi.Output.from_input("q"),
-                ),
-                database=DatabaseConnection(secret, "url", {"DB_SECRET_ARN": secret}, ()),
+                queue=queue_ref("q"),
+                database=url_database(),
                 failure_retention_days=14,
             ),
         )

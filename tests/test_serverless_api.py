@@ -7,12 +7,9 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import pulumi
 import pytest
 
 from components import ServerlessApi, ServerlessApiArgs
-from components.database import DatabaseConnection
-from components.queues import QueueRef
 from components.serverless_api import lambda_memory_mb
 from policy.offline import evaluate
 from policy.rules import POLICIES
@@ -21,7 +18,7 @@ from preview.docs import released_overrides
 from preview.harness import StackRun, stack_config
 from stackconfig import CpuArchitecture, Environment, Topology
 from stackconfig.model import ApiConfig
-from tests.component_support import image, run_component, section
+from tests.component_support import image, queue_ref, run_component, section, url_database
 from tests.conftest import DIGESTS, released_run
 
 FUNCTION = "aws:lambda/function:Function"
@@ -48,7 +45,6 @@ def api_alone(architecture: CpuArchitecture = CpuArchitecture.ARM64, api: str = 
     """The zero-scale API on its own, released, with a made-up queue and database secret."""
 
     def build(context) -> None:
-        secret = pulumi.Output.from_input("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-url-AbCdEf")
         ServerlessApi(
             context.prefix,
             ServerlessApiArgs(
@@ -56,12 +52,8 @@ def api_alone(architecture: CpuArchitecture = CpuArchitecture.ARM64, api: str = 
                 section(ApiConfig, "api", Environment.PROD, Topology.ZERO_SCALE, **json.loads(api)),
                 architecture=architecture,
                 image=image("api", DIGESTS["api"]),
-                queue=QueueRef(
-                    url=pulumi.Output.from_input("https://sqs.us-east-1.amazonaws.com/123456789012/q"),
-                    arn=pulumi.Output.from_input("arn:aws:sqs:us-east-1:123456789012:q"),
-                    name=pulumi.Output.from_input("q"),
-                ),
-                database=DatabaseConnection(secret, "url", {"DB_SECRET_ARN": secret}, ()),
+                queue=queue_ref("q"),
+                database=url_database(),
             ),
         )
 

@@ -10,17 +10,15 @@ import pulumi
 import pytest
 
 from components import WorkerPipe, WorkerPipeArgs
-from components.database import ContainerSecret, DatabaseConnection
 from components.ecs import ClusterRef
 from components.images import NOT_RELEASED_TAG
 from components.network import Placement
-from components.queues import QueueRef
 from components.worker_run import ECS_OVERRIDES_LIMIT, INLINE_BODY_LIMIT, TASK_START_SECONDS, retry_delays
 from preview.harness import RecordedResource, StackRun
 from stackconfig import CpuArchitecture
 from stackconfig.model import WorkerConfig
 from tests import asl
-from tests.component_support import image, run_component, section
+from tests.component_support import image, queue_ref, run_component, section, url_database
 from tests.conftest import DIGESTS, released_run
 
 PIPE = "aws:pipes/pipe:Pipe"
@@ -49,14 +47,6 @@ def pipe_alone(
     """The worker pipe on its own, released, with made-up queues, cluster and database."""
 
     def build(context) -> None:
-        def queue(name: str) -> QueueRef:
-            return QueueRef(
-                url=pulumi.Output.from_input(f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}"),
-                arn=pulumi.Output.from_input(f"arn:aws:sqs:us-east-1:123456789012:{name}"),
-                name=pulumi.Output.from_input(name),
-            )
-
-        secret = pulumi.Output.from_input("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-url-AbCdEf")
         WorkerPipe(
             context.prefix,
             WorkerPipeArgs(
@@ -69,9 +59,9 @@ def pipe_alone(
                 ),
                 image=image("worker", DIGESTS["worker"]),
                 placement=Placement(["subnet-a"], "sg-worker", public_ip=True),
-                queue=queue("q-work"),
-                dead_letter=queue("q-dlq"),
-                database=DatabaseConnection(secret, "url", {}, (ContainerSecret("DATABASE_URL", secret),)),
+                queue=queue_ref("q-work"),
+                dead_letter=queue_ref("q-dlq"),
+                database=url_database(),
             ),
         )
 

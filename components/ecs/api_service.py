@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from stackconfig.model import ApiConfig, EcsConfig
 
 from ..context import StackContext
-from ..database import ContainerSecret, DatabaseConnection
+from ..database import DatabaseConnection
 from ..front_door import LoadBalancerTarget
 from ..iam import statement
 from ..images import Image
@@ -24,17 +24,14 @@ from .service import (
     fargate_service,
     scalable_target,
     scaling_policy,
+    service_environment,
+    service_secrets,
     service_watch,
 )
 from .task_definition import TaskSpec, fargate_task, task_role
 
 HEALTH_CHECK_GRACE_SECONDS = 60
 API_SCALING_TARGET_PERCENT = 70
-
-
-def application_secrets(ecs: EcsConfig) -> list[ContainerSecret]:
-    """``ecs.applicationSecrets`` as container secrets, in name order."""
-    return [ContainerSecret(variable, reference) for variable, reference in sorted(ecs.application_secrets.items())]
 
 
 @dataclass
@@ -116,13 +113,10 @@ class ApiService(pulumi.ComponentResource):
                 memory=api.memory,
                 architecture=ecs.architecture,
                 environment={
-                    **args.database.environment,
-                    "QUEUE_URL": args.queue.url,
-                    "AWS_REGION": context.region,
-                    "STACK": context.stack,
+                    **service_environment(context, args.queue, args.database),
                     "PORT": str(api.container_port),
                 },
-                secrets=[*args.database.container_secrets, *application_secrets(ecs)],
+                secrets=service_secrets(args.database, ecs),
                 exec_enabled=ecs.exec_enabled,
                 container={
                     "portMappings": [

@@ -26,10 +26,17 @@ from ..images import Image
 from ..network import Placement
 from ..queues import QueueRef
 from ..watch import Graph, Metric, Watch
-from .api_service import application_secrets
 from .backlog_sampler import BacklogSampler, BacklogSamplerArgs
 from .cluster import ClusterRef, capacity_strategy
-from .service import SCALE_OUT_COOLDOWN_SECONDS, fargate_service, scalable_target, scaling_policy, service_watch
+from .service import (
+    SCALE_OUT_COOLDOWN_SECONDS,
+    fargate_service,
+    scalable_target,
+    scaling_policy,
+    service_environment,
+    service_secrets,
+    service_watch,
+)
 from .task_definition import TaskSpec, fargate_task, task_role
 
 
@@ -117,13 +124,8 @@ class QueueWorker(pulumi.ComponentResource):
                 cpu=worker.cpu,
                 memory=worker.memory,
                 architecture=ecs.architecture,
-                environment={
-                    **args.database.environment,
-                    "QUEUE_URL": args.queue.url,
-                    "AWS_REGION": context.region,
-                    "STACK": context.stack,
-                },
-                secrets=[*args.database.container_secrets, *application_secrets(ecs)],
+                environment=service_environment(context, args.queue, args.database),
+                secrets=service_secrets(args.database, ecs),
                 exec_enabled=ecs.exec_enabled,
                 # Fargate Spot's reclaim notice is 2 minutes; stopTimeout is how long SIGTERM lasts before SIGKILL.
                 container={"stopTimeout": worker.stop_timeout_seconds},

@@ -7,7 +7,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from stackconfig.model import EcsConfig
+
+from ..context import StackContext
+from ..database import ContainerSecret, DatabaseConnection
 from ..network import Placement
+from ..queues import QueueRef
 from ..watch import Alarm, Graph, Metric, MissingData, Severity, Watch
 from .cluster import ClusterRef
 from .task_definition import FargateTask
@@ -15,6 +20,19 @@ from .task_definition import FargateTask
 SCALE_OUT_COOLDOWN_SECONDS = 60
 SCALE_IN_COOLDOWN_SECONDS = 300
 CPU_PERCENT = 80
+
+
+def service_environment(
+    context: StackContext, queue: QueueRef, database: DatabaseConnection
+) -> dict[str, pulumi.Input[str]]:
+    """The plain settings both services get: the database's, the work queue, the region and stack."""
+    return {**database.environment, "QUEUE_URL": queue.url, "AWS_REGION": context.region, "STACK": context.stack}
+
+
+def service_secrets(database: DatabaseConnection, ecs: EcsConfig) -> list[ContainerSecret]:
+    """The database credentials and ``ecs.applicationSecrets`` (in name order), injected by ECS."""
+    application = [ContainerSecret(name, reference) for name, reference in sorted(ecs.application_secrets.items())]
+    return [*database.container_secrets, *application]
 
 
 def fargate_service(
