@@ -13,7 +13,7 @@ from .context import StackContext
 
 def statement(
     actions: list[str],
-    resources: list[pulumi.Input[str]] | str,
+    resources: list[pulumi.Input[str]] | pulumi.Output[list[str]] | str,
     *,
     sid: str | None = None,
     effect: str = "Allow",

@@ -52,7 +52,7 @@ class Metric:
 
     def sum_query(self, query_id: str) -> Query:
         """An alarm query term: this metric's sum per alarm period, an input to an expression."""
-        return Query(query_id, metric=self, stat="Sum", period=PERIOD_SECONDS)
+        return Query(query_id, metric=self)
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ class Query:
 
     id: str
     metric: Metric | None = None
-    stat: str | None = None
-    period: int | None = None
+    stat: str = "Sum"
+    period: int = PERIOD_SECONDS
     expression: str | None = None
     label: str | None = None
     return_data: bool = False

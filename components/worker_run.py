@@ -26,7 +26,7 @@ on top of ``worker.maxRunMinutes``."""
 # RunTask calls that fail before a task exists: throttling (20 RunTask calls/s, burst 100),
 # or the Failures list of RunTask (Spot capacity unavailable), which .sync raises as AmazonECS.Unknown.
 ECS_API_ERRORS = ["ECS.AmazonECSException", "AmazonECS.Unknown"]
-API_RETRY = {
+API_RETRY: dict[str, Any] = {
     "IntervalSeconds": 10,
     "MaxAttempts": 6,
     "BackoffRate": 2.0,
@@ -38,7 +38,7 @@ API_RETRY = {
 TASK_ERRORS = ["States.TaskFailed", "States.Timeout"]
 TASK_RETRY_INTERVAL_SECONDS = 60
 TASK_RETRY_BACKOFF = 2.0
-DLQ_RETRY = {"IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2.0, "JitterStrategy": "FULL"}
+DLQ_RETRY: dict[str, Any] = {"IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2.0, "JitterStrategy": "FULL"}
 EXECUTION_MARGIN_SECONDS = 300
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -161,7 +162,7 @@ class Database(pulumi.ComponentResource):
             opts=self._child(protect=database.deletion_protection, depends_on=log_groups),
         )
 
-        secret_arn = primary.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn)
+        secret_arn: pulumi.Output[str] = primary.master_user_secrets.apply(lambda secrets: str(secrets[0].secret_arn))
         self.endpoint = primary.address
         self.port = primary.port
         self.database_name = database.database_name
@@ -180,7 +181,7 @@ class Database(pulumi.ComponentResource):
             },
             # ECS extracts one JSON key per variable: <secret-arn>:<json-key>::
             container_secrets=tuple(
-                ContainerSecret(variable, secret_arn.apply(lambda arn, key=key: f"{arn}:{key}::"))
+                ContainerSecret(variable, pulumi.Output.concat(secret_arn, f":{key}::"))
                 for variable, key in (("DB_USERNAME", "username"), ("DB_PASSWORD", "password"))
             ),
         )
@@ -194,7 +195,7 @@ class Database(pulumi.ComponentResource):
             }
         )
 
-    def _child(self, **options: object) -> pulumi.ResourceOptions:
+    def _child(self, **options: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **options)
 
     def _monitoring_role(self) -> aws.iam.Role:

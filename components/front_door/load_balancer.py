@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -86,7 +87,8 @@ class FrontDoor(pulumi.ComponentResource):
         super().__init__("flowbuilder:index:FrontDoor", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         context, api = args.context, args.api
-        access_logs, log_dependencies = None, []
+        access_logs = None
+        log_dependencies: list[pulumi.Resource] = []
         if args.access_logs:
             bucket, log_dependencies = access_log_bucket(name, context, child)
             access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket, prefix=ALB_LOG_PREFIX, enabled=True)
@@ -187,7 +189,7 @@ class FrontDoor(pulumi.ComponentResource):
         self.register_outputs({"dns_name": self.dns_name, "url": self.url, "endpoint_note": self.endpoint_note})
 
 
-def error_rate_queries(balancer: dict[str, pulumi.Input[str]]) -> tuple[Query, ...]:
+def error_rate_queries(balancer: Mapping[str, pulumi.Input[str]]) -> tuple[Query, ...]:
     """The 5xx rate in percent. The load balancer's own 5xx (503 with no healthy target) never reach
     RequestCount, so they are added to both sides of the ratio."""
     return (
