@@ -1,11 +1,25 @@
-"""The Flow Builder components: one ``pulumi.ComponentResource`` per module."""
+"""The Flow Builder components: one ``pulumi.ComponentResource`` each, with its typed args beside it.
+
+Every component takes a :class:`~components.context.StackContext` and its own config section(s),
+never the whole stack configuration, and exposes typed values (and a ``watch`` for Monitoring).
+"""
 
 from .container_registry import ContainerRegistry, ContainerRegistryArgs
-from .database import Database, DatabaseArgs
-from .ecs_cluster import EcsCluster, EcsClusterArgs
+from .context import ApplicationAccess, AwsAccount, StackContext
+from .database import Database, DatabaseArgs, DatabaseConnection, ExternalDatabase, ExternalDatabaseArgs
+from .ecs import (
+    ApiService,
+    ApiServiceArgs,
+    EcsCluster,
+    EcsClusterArgs,
+    QueueWorker,
+    QueueWorkerArgs,
+)
 from .eks_mesh import EksMesh, EksMeshArgs
+from .front_door import FrontDoor, FrontDoorArgs
+from .images import images_to_push
 from .monitoring import Monitoring, MonitoringArgs
-from .networking import Networking, NetworkingArgs
+from .network import ExistingVpc, ExistingVpcArgs, Networking, NetworkingArgs, Placement
 from .provider import aws_provider
 from .scheduler_lambda import SchedulerLambda, SchedulerLambdaArgs
 from .serverless_api import ServerlessApi, ServerlessApiArgs
@@ -13,25 +27,41 @@ from .work_queue import WorkQueue, WorkQueueArgs
 from .worker_pipe import WorkerPipe, WorkerPipeArgs
 
 __all__ = [
+    "ApiService",
+    "ApiServiceArgs",
+    "ApplicationAccess",
+    "AwsAccount",
     "ContainerRegistry",
     "ContainerRegistryArgs",
     "Database",
     "DatabaseArgs",
+    "DatabaseConnection",
     "EcsCluster",
     "EcsClusterArgs",
     "EksMesh",
     "EksMeshArgs",
+    "ExistingVpc",
+    "ExistingVpcArgs",
+    "ExternalDatabase",
+    "ExternalDatabaseArgs",
+    "FrontDoor",
+    "FrontDoorArgs",
     "Monitoring",
     "MonitoringArgs",
     "Networking",
     "NetworkingArgs",
+    "Placement",
+    "QueueWorker",
+    "QueueWorkerArgs",
     "SchedulerLambda",
     "SchedulerLambdaArgs",
     "ServerlessApi",
     "ServerlessApiArgs",
+    "StackContext",
     "WorkQueue",
     "WorkQueueArgs",
     "WorkerPipe",
     "WorkerPipeArgs",
     "aws_provider",
+    "images_to_push",
 ]

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from stackconfig import Environment, StackConfig
+from stackconfig.model import ImagesConfig
 
-IMAGES = ("api", "worker", "scheduler")
+from .context import StackContext
+from .images import IMAGE_NAMES, ContainerImages, Image
 
 
 def lifecycle_policy(keep_tagged: int) -> str:
@@ -44,7 +45,13 @@ def lifecycle_policy(keep_tagged: int) -> str:
 class ContainerRegistryArgs:
     """Inputs of :class:`ContainerRegistry`."""
 
-    config: StackConfig
+    context: StackContext
+    images: ImagesConfig
+    """``flowbuilder:images``: the digest each image runs at, where released."""
+    keep_tagged_images: int
+    """``ecs.keepTaggedImages``: how many tagged images each repository keeps."""
+    force_delete: bool
+    """Delete a repository with its images when the stack is destroyed (every stack but prod)."""
 
 
 class ContainerRegistry(pulumi.ComponentResource):
@@ -57,32 +64,33 @@ class ContainerRegistry(pulumi.ComponentResource):
     deleted with its images when the stack is destroyed; in prod it is not.
 
     The repositories are separate from the services so that both topologies share
-    them and they exist before the first image is pushed.
+    them and they exist before the first image is pushed. ``images`` pairs each repository with
+    the digest ``flowbuilder:images`` records for it.
     """
 
+    images: ContainerImages
     repository_urls: dict[str, pulumi.Output[str]]
-    repository_arns: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowbuilder:index:ContainerRegistry", name, None, opts)
-        config = args.config
-        self.repository_urls, self.repository_arns = {}, {}
-        for image in IMAGES:
+        images: dict[str, Image] = {}
+        for image in IMAGE_NAMES:
             repository = aws.ecr.Repository(
                 f"{name}-{image}",
                 name=f"{name}/{image}",
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
                 encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
-                force_delete=config.environment is not Environment.PROD,
+                force_delete=args.force_delete,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             aws.ecr.LifecyclePolicy(
                 f"{name}-{image}-lifecycle",
                 repository=repository.name,
-                policy=lifecycle_policy(config.ecs.keep_tagged_images),
+                policy=lifecycle_policy(args.keep_tagged_images),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            self.repository_urls[image] = repository.repository_url
-            self.repository_arns[image] = repository.arn
-        self.register_outputs({"repository_urls": self.repository_urls, "repository_arns": self.repository_arns})
+            images[image] = Image(image, repository.repository_url, repository.arn, getattr(args.images, image))
+        self.images = ContainerImages(**images)
+        self.repository_urls = {image.name: image.repository_url for image in self.images}
+        self.register_outputs({"repository_urls": self.repository_urls})

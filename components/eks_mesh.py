@@ -16,7 +16,8 @@ from stackconfig import Environment, StackConfig, physical_name
 from stackconfig.aws_limits import is_graviton, partition_of
 from stackconfig.model import ServiceConfig
 
-from .iam import policy_document, service_trust_policy, statement, web_identity_trust_policy
+from .context import permissions_boundary_arn
+from .iam import iam_role, policy_document, service_trust_policy, statement, web_identity_trust_policy
 
 # Chart versions are pinned in code, not config: every stack runs what was
 # reviewed, and promotion dev -> staging -> prod carries the same charts.
@@ -208,8 +209,12 @@ class EksMesh(pulumi.ComponentResource):
     def _role(
         self, label: str, description: str, trust: pulumi.Input[str], managed: tuple[str, ...] = ()
     ) -> aws.iam.Role:
-        role = aws.iam.Role(
-            f"{self._name}-{label}", assume_role_policy=trust, description=description, opts=self._child()
+        role = iam_role(
+            f"{self._name}-{label}",
+            boundary_arn=permissions_boundary_arn(self._partition, self._account),
+            assume_role_policy=trust,
+            description=description,
+            opts=self._child(),
         )
         self._attachments[label] = [
             aws.iam.RolePolicyAttachment(

@@ -1,17 +1,19 @@
-"""IAM policy documents as plain data, so tests and preflight can read them."""
+"""IAM: policy documents as plain data (so tests and preflight can read them), and the one way
+this program creates a role, always with the account's permissions boundary."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from .context import StackContext
+
 
 def statement(
     actions: list[str],
-    resources: list[pulumi.Input[str]] | str,
+    resources: list[pulumi.Input[str]] | pulumi.Output[list[str]] | str,
     *,
     sid: str | None = None,
     effect: str = "Allow",
@@ -76,24 +78,40 @@ def web_identity_trust_policy(
     return pulumi.Output.json_dumps(pulumi.Output.all(provider_arn, issuer).apply(document))
 
 
-@dataclass(frozen=True)
-class AwsAccount:
-    """The partition, region and account this stack's ARNs point into."""
+def iam_role(
+    name: str,
+    *,
+    boundary_arn: pulumi.Input[str],
+    assume_role_policy: pulumi.Input[str],
+    description: str,
+    opts: pulumi.ResourceOptions,
+) -> aws.iam.Role:
+    """``<name>``: every role of the program is created here, so every role carries the permissions
+    boundary (``flowbuilder-permissions-boundary``) that caps what its policies can ever grant."""
+    return aws.iam.Role(
+        name,
+        assume_role_policy=assume_role_policy,
+        description=description,
+        permissions_boundary=boundary_arn,
+        opts=opts,
+    )
 
-    partition: str
-    region: str
-    account: str
 
-    @classmethod
-    def of(cls, parent: pulumi.Resource, region: str) -> AwsAccount:
-        """Look up the caller's account and partition through ``parent``'s provider."""
-        invoke = pulumi.InvokeOptions(parent=parent)
-        return cls(
-            partition=aws.get_partition(opts=invoke).partition,
-            region=region,
-            account=aws.get_caller_identity(opts=invoke).account_id,
-        )
+def service_role(
+    name: str, context: StackContext, service: str, description: str, opts: pulumi.ResourceOptions
+) -> aws.iam.Role:
+    """``<name>``: a role only the AWS service principal ``service``, acting for this account, may assume."""
+    return iam_role(
+        name,
+        boundary_arn=context.permissions_boundary_arn,
+        assume_role_policy=service_trust_policy(service, context.account.account),
+        description=description,
+        opts=opts,
+    )
 
-    def arn(self, service: str, resource: str) -> str:
-        """``arn:<partition>:<service>:<region>:<account>:<resource>``."""
-        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
+def role_policy(
+    name: str, role: aws.iam.Role, statements: list[dict[str, Any]], opts: pulumi.ResourceOptions
+) -> aws.iam.RolePolicy:
+    """``<name>``: an inline policy of ``role`` made of ``statements``."""
+    return aws.iam.RolePolicy(name, role=role.id, policy=policy_document(*statements), opts=opts)

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from stackconfig import StackConfig, Topology, physical_name
+from stackconfig import CpuArchitecture
+from stackconfig.model import SchedulerConfig
 
-from .iam import AwsAccount, policy_document, service_trust_policy, statement
-from .lambda_image import (
+from .context import StackContext
+from .database import DatabaseConnection
+from .iam import role_policy, service_role, statement
+from .images import Image
+from .lambdas import (
     LAMBDA_ARCHITECTURES,
     function_log_group,
     function_role,
+    image_function,
     image_pull_policy,
-    image_uri,
     logs_and_traces,
 )
-from .work_queue import DAY_SECONDS, deny_insecure_transport
+from .network import Placement
+from .queues import QueueRef, dead_letter_alarm, dead_letter_graph, encrypted_queue
+from .watch import Alarm, Graph, Metric, MissingData, Severity, Watch
 
 FUNCTION_RETRIES = 1
 """Lambda's own retries of a failed run. One covers a passing fault; the next tick redoes the
@@ -36,20 +41,21 @@ SCHEDULE_EVENT_MAX_AGE_SECONDS = 300
 
 @dataclass
 class SchedulerLambdaArgs:
-    """Inputs of :class:`SchedulerLambda`. ``subnet_ids`` and ``security_group_id`` (the private
-    subnets and the scheduler group, allowed to PostgreSQL) are required in standard and unused in
-    zero-scale, where the function runs outside any VPC."""
+    """Inputs of :class:`SchedulerLambda`."""
 
-    config: StackConfig
-    queue_url: pulumi.Input[str]
-    queue_arn: pulumi.Input[str]
-    repository_url: pulumi.Input[str]
-    repository_arn: pulumi.Input[str]
-    database_secret_arn: pulumi.Input[str]
-    database_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Plain, non-secret database settings (host, port, name, the secret's ARN and kind)."""
-    subnet_ids: pulumi.Input[list[str]] | None = None
-    security_group_id: pulumi.Input[str] | None = None
+    context: StackContext
+    scheduler: SchedulerConfig
+    architecture: CpuArchitecture
+    """``ecs.architecture``: the images are built for one architecture."""
+    image: Image
+    queue: QueueRef
+    """The work queue the function sends to."""
+    database: DatabaseConnection
+    failure_retention_days: int
+    """``queue.dlqRetentionDays``: how long failed ticks are kept."""
+    placement: Placement | None = None
+    """The private subnets and the scheduler group (allowed to PostgreSQL) in standard; None runs the
+    function outside any VPC (zero-scale, whose database is on the internet)."""
 
 
 class SchedulerLambda(pulumi.ComponentResource):
@@ -57,11 +63,11 @@ class SchedulerLambda(pulumi.ComponentResource):
 
     Creates:
 
-    * the function ``<name>-scheduler`` from ``<scheduler repository>:<imageTag>``: ``scheduler.memoryMb``
+    * the function ``<name>-scheduler`` from ``<scheduler repository>@<digest>``: ``scheduler.memoryMb``
       (512) MB, ``scheduler.timeoutSeconds`` (300) s, ``ecs.architecture`` (arm64 by default), reserved
       concurrency 1 so runs never overlap, X-Ray active tracing, environment QUEUE_URL, STACK,
-      DB_SECRET_ARN and the database's plain settings (never a password); in standard it runs in the
-      private subnets behind the scheduler security group, in zero-scale outside any VPC;
+      DB_SECRET_ARN and the database's plain settings (never a password); with a placement (standard)
+      it runs in the private subnets behind the scheduler security group, else outside any VPC;
     * an EventBridge Scheduler schedule ``<name>-scheduler`` on ``scheduler.scheduleExpression``
       (``rate(5 minutes)``), no flexible window, 3 retries within 300 s;
     * the failure queue ``<name>-scheduler-dlq`` (SSE, TLS only, kept ``queue.dlqRetentionDays``):
@@ -69,112 +75,104 @@ class SchedulerLambda(pulumi.ComponentResource):
       or when a tick waited 15 minutes for the concurrency slot);
     * the log group ``/aws/lambda/<name>-scheduler`` kept ``logRetentionDays``;
     * roles: the function may send to the work queue and the failure queue, read the one database
-      secret, write its logs and traces (plus manage its network interfaces in standard); the
+      secret, write its logs and traces (plus manage its network interfaces in a VPC); the
       schedule may invoke the function and dead-letter to the failure queue;
     * a policy on the scheduler repository letting Lambda pull the function's image.
 
-    A container-image function cannot be created before its image exists, so until ``imageTag`` is
-    set the function and its schedule are not declared and ``awaiting_image`` names the repository
-    to push to; everything else is created so the first real deploy only adds them.
+    A container-image function cannot be created before its image exists, so until
+    ``flowbuilder:images`` records a scheduler digest the function and its schedule are not
+    declared; everything else is created so the first release only adds them.
+
+    ``watch``: any failed tick in the failure queue; once the function exists, its errors and its
+    throttles (a run overlapping the previous one); invocations, errors, throttles and duration.
     """
 
     function_name: str
-    function_arn: pulumi.Output[str] | None
-    schedule_name: str | None
-    failure_queue_url: pulumi.Output[str]
-    failure_queue_arn: pulumi.Output[str]
-    failure_queue_name: pulumi.Output[str]
+    role_name: pulumi.Output[str]
+    """The function's role: an application principal other components may grant access to."""
+    failure_queue: QueueRef
     log_group_name: pulumi.Output[str]
-    awaiting_image: pulumi.Output[str] | None
-    """The scheduler repository URL while no ``imageTag`` is set; None once the function exists."""
+    watch: Watch
 
     def __init__(self, name: str, args: SchedulerLambdaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowbuilder:index:SchedulerLambda", name, None, opts)
         self._name = name
-        self._config = config = args.config
-        self._in_vpc = config.topology is Topology.STANDARD
-        if self._in_vpc and (args.subnet_ids is None or args.security_group_id is None):
-            raise ValueError(
-                "a standard stack's SchedulerLambda needs the private subnets and the scheduler security group"
-            )
-        self._aws = AwsAccount.of(self, config.region)
-        self.function_name = physical_name(name, "lambda", "scheduler")
-        function_arn = self._aws.arn("lambda", f"function:{self.function_name}")
+        self._args = args
+        context = args.context
+        self.function_name = context.name("lambda", "scheduler")
+        function_arn = context.account.arn("lambda", f"function:{self.function_name}")
 
-        failure_queue = self._failure_queue()
-        log_group = function_log_group(
-            f"{name}-scheduler", self.function_name, config.log_retention_days, self._child()
+        failure_queue = encrypted_queue(
+            f"{name}-scheduler-dlq",
+            queue_name=context.name("sqs", "scheduler-dlq"),
+            retention_days=args.failure_retention_days,
+            opts=self._child(),
         )
-        role, role_policy = self._function_role(args, failure_queue, log_group)
-        repository_policy = image_pull_policy(
-            f"{name}-scheduler", args.repository_arn, function_arn, "LambdaPullsSchedulerImage", self._child()
+        log_group = function_log_group(f"{name}-scheduler", self.function_name, context, self._child())
+        role = function_role(f"{name}-scheduler", context, "Identity of the scheduler Lambda", self._child())
+        policy = role_policy(f"{name}-scheduler", role, self._statements(failure_queue, log_group), self._child())
+        pull = image_pull_policy(
+            f"{name}-scheduler", args.image, function_arn, "LambdaPullsSchedulerImage", self._child()
         )
-
-        self.failure_queue_url, self.failure_queue_arn = failure_queue.url, failure_queue.arn
-        self.failure_queue_name = failure_queue.name
-        self.log_group_name = log_group.name
-        if config.image_tag:
-            function = self._function(args, role, [log_group, role_policy, repository_policy])
+        function = image_function(
+            f"{name}-scheduler",
+            args.image,
+            waiting="the scheduler Lambda and its schedule are created once the release workflow records one",
+            prerequisites=[log_group, policy, pull],
+            opts=self._child(),
+            function_name=self.function_name,
+            description="Pushes due work to the work queue on a schedule",
+            architectures=[LAMBDA_ARCHITECTURES[args.architecture]],
+            memory_size=args.scheduler.memory_mb,
+            timeout=args.scheduler.timeout_seconds,
+            reserved_concurrent_executions=1,
+            role=role.arn,
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={**args.database.environment, "QUEUE_URL": args.queue.url, "STACK": context.stack}
+            ),
+            # Lambda checks the role's network permissions when the function is created.
+            vpc_config=(
+                aws.lambda_.FunctionVpcConfigArgs(
+                    subnet_ids=args.placement.subnet_ids, security_group_ids=[args.placement.security_group_id]
+                )
+                if args.placement
+                else None
+            ),
+        )
+        if function is not None:
             self._on_failure(function, failure_queue)
-            self.schedule_name = self._schedule(function, failure_queue)
-            self.function_arn = function.arn
-            self.awaiting_image = None
-        else:
-            pulumi.log.warn(
-                "imageTag is not set: the scheduler Lambda and its schedule are created once a scheduler image "
-                "is pushed and imageTag is set (see the imagesToPush output)",
-                resource=self,
-            )
-            self.function_arn = None
-            self.schedule_name = None
-            self.awaiting_image = pulumi.Output.from_input(args.repository_url)
+            self._schedule(function, failure_queue)
+
+        self.role_name = role.name
+        self.failure_queue = QueueRef.of(failure_queue)
+        self.log_group_name = log_group.name
+        self.watch = scheduler_watch(
+            failure_queue.name,
+            self.function_name if function is not None else None,
+            args.scheduler.timeout_seconds,
+        )
         self.register_outputs(
             {
                 "function_name": self.function_name,
-                "function_arn": self.function_arn,
-                "schedule_name": self.schedule_name,
-                "failure_queue_url": self.failure_queue_url,
-                "failure_queue_arn": self.failure_queue_arn,
-                "failure_queue_name": self.failure_queue_name,
+                "role_name": self.role_name,
+                "failure_queue_url": self.failure_queue.url,
                 "log_group_name": self.log_group_name,
-                "awaiting_image": self.awaiting_image,
             }
         )
 
-    # -- helpers -------------------------------------------------------------
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
-    # -- resources -----------------------------------------------------------
-    def _failure_queue(self) -> aws.sqs.Queue:
-        queue = aws.sqs.Queue(
-            f"{self._name}-scheduler-dlq",
-            name=physical_name(self._name, "sqs", "scheduler-dlq"),
-            message_retention_seconds=self._config.queue.dlq_retention_days * DAY_SECONDS,
-            sqs_managed_sse_enabled=True,
-            opts=self._child(),
-        )
-        aws.sqs.QueuePolicy(
-            f"{self._name}-scheduler-dlq-tls-only",
-            queue_url=queue.url,
-            policy=policy_document(deny_insecure_transport(queue.arn)),
-            opts=self._child(),
-        )
-        return queue
-
-    def _function_role(
-        self, args: SchedulerLambdaArgs, failure_queue: aws.sqs.Queue, log_group: aws.cloudwatch.LogGroup
-    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = function_role(
-            f"{self._name}-scheduler", self._aws.account, "Identity of the scheduler Lambda", self._child()
-        )
+    def _statements(self, failure_queue: aws.sqs.Queue, log_group: aws.cloudwatch.LogGroup) -> list[dict[str, Any]]:
+        args = self._args
         statements = [
-            statement(["sqs:SendMessage"], [args.queue_arn], sid="EnqueueWork"),
+            statement(["sqs:SendMessage"], [args.queue.arn], sid="EnqueueWork"),
             statement(["sqs:SendMessage"], [failure_queue.arn], sid="RecordFailedRuns"),
-            statement(["secretsmanager:GetSecretValue"], [args.database_secret_arn], sid="ReadDatabaseSecret"),
+            statement(["secretsmanager:GetSecretValue"], [args.database.secret_arn], sid="ReadDatabaseSecret"),
             *logs_and_traces(log_group),
         ]
-        if self._in_vpc:
+        if args.placement:
             statements += [
                 # Describe calls support no resource-level permissions.
                 statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], "*", sid="DescribeNetwork"),
@@ -186,49 +184,11 @@ class SchedulerLambda(pulumi.ComponentResource):
                         "ec2:AssignPrivateIpAddresses",
                         "ec2:UnassignPrivateIpAddresses",
                     ],
-                    [self._aws.arn("ec2", "*/*")],
+                    [args.context.account.arn("ec2", "*/*")],
                     sid="ManageNetworkInterfaces",
                 ),
             ]
-        policy = aws.iam.RolePolicy(
-            f"{self._name}-scheduler", role=role.id, policy=policy_document(*statements), opts=self._child()
-        )
-        return role, policy
-
-    def _function(
-        self, args: SchedulerLambdaArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]
-    ) -> aws.lambda_.Function:
-        config = self._config
-        environment = {
-            **args.database_environment,
-            "DB_SECRET_ARN": args.database_secret_arn,
-            "QUEUE_URL": args.queue_url,
-            "STACK": config.stack,
-        }
-        return aws.lambda_.Function(
-            f"{self._name}-scheduler",
-            name=self.function_name,
-            description="Pushes due work to the work queue on a schedule",
-            package_type="Image",
-            image_uri=image_uri(args.repository_url, config.image_tag),
-            architectures=[LAMBDA_ARCHITECTURES[config.ecs.architecture]],
-            memory_size=config.scheduler.memory_mb,
-            timeout=config.scheduler.timeout_seconds,
-            reserved_concurrent_executions=1,
-            role=role.arn,
-            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
-            vpc_config=(
-                aws.lambda_.FunctionVpcConfigArgs(
-                    subnet_ids=args.subnet_ids, security_group_ids=[args.security_group_id]
-                )
-                if self._in_vpc
-                else None
-            ),
-            # The log group must exist first to keep its retention; Lambda checks the role's
-            # network permissions and the image's pull permission when the function is created.
-            opts=self._child(depends_on=prerequisites),
-        )
+        return statements
 
     def _on_failure(self, function: aws.lambda_.Function, failure_queue: aws.sqs.Queue) -> None:
         aws.lambda_.FunctionEventInvokeConfig(
@@ -244,28 +204,29 @@ class SchedulerLambda(pulumi.ComponentResource):
             opts=self._child(),
         )
 
-    def _schedule(self, function: aws.lambda_.Function, failure_queue: aws.sqs.Queue) -> str:
-        role = aws.iam.Role(
+    def _schedule(self, function: aws.lambda_.Function, failure_queue: aws.sqs.Queue) -> None:
+        context, settings = self._args.context, self._args.scheduler
+        role = service_role(
             f"{self._name}-scheduler-invoke",
-            assume_role_policy=service_trust_policy("scheduler.amazonaws.com", self._aws.account),
-            description="Lets the schedule invoke the scheduler Lambda",
-            opts=self._child(),
+            context,
+            "scheduler.amazonaws.com",
+            "Lets the schedule invoke the scheduler Lambda",
+            self._child(),
         )
-        policy = aws.iam.RolePolicy(
+        policy = role_policy(
             f"{self._name}-scheduler-invoke",
-            role=role.id,
-            policy=policy_document(
+            role,
+            [
                 statement(["lambda:InvokeFunction"], [function.arn], sid="InvokeScheduler"),
                 statement(["sqs:SendMessage"], [failure_queue.arn], sid="DeadLetter"),
-            ),
-            opts=self._child(),
+            ],
+            self._child(),
         )
-        schedule_name = physical_name(self._name, "schedule", "scheduler")
         aws.scheduler.Schedule(
             f"{self._name}-scheduler",
-            name=schedule_name,
-            description=f"Runs {self.function_name} on {self._config.scheduler.schedule_expression}",
-            schedule_expression=self._config.scheduler.schedule_expression,
+            name=context.name("schedule", "scheduler"),
+            description=f"Runs {self.function_name} on {settings.schedule_expression}",
+            schedule_expression=settings.schedule_expression,
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
             state="ENABLED",
             target=aws.scheduler.ScheduleTargetArgs(
@@ -274,7 +235,7 @@ class SchedulerLambda(pulumi.ComponentResource):
                 # Scheduler fills these in per run, so the function can tell ticks apart.
                 input=json.dumps(
                     {
-                        "stack": self._config.stack,
+                        "stack": context.stack,
                         "scheduledTime": "<aws.scheduler.scheduled-time>",
                         "executionId": "<aws.scheduler.execution-id>",
                     }
@@ -287,4 +248,74 @@ class SchedulerLambda(pulumi.ComponentResource):
             ),
             opts=self._child(depends_on=[policy]),
         )
-        return schedule_name
+
+
+def scheduler_watch(failure_queue_name: pulumi.Input[str], function_name: str | None, timeout_seconds: int) -> Watch:
+    """The failure queue's alarm always; the function's alarms and graphs once it exists."""
+    watch = Watch(
+        (
+            dead_letter_alarm(
+                "scheduler-dlq-not-empty",
+                failure_queue_name,
+                "A scheduler tick failed after its retries or could not be invoked; its work was not enqueued.",
+                "Read the failed event in the queue and the scheduler's logs; the next tick usually "
+                "catches up, then purge the queue.",
+            ),
+        ),
+        (dead_letter_graph(failure_queue_name, "scheduler failures"),),
+    )
+    if function_name is None:
+        return watch
+    function = {"FunctionName": function_name}
+    checks = (
+        (
+            "scheduler-errors",
+            "Errors",
+            "A scheduler run failed.",
+            "Read the scheduler's log group for the error.",
+            True,
+        ),
+        (
+            "scheduler-throttles",
+            "Throttles",
+            "A scheduler run was throttled: the previous run was still going (concurrency 1).",
+            "Read the scheduler's Duration; a run close to its timeout needs less work per tick or a longer schedule.",
+            # A throttled tick is retried and loses nothing.
+            False,
+        ),
+    )
+    alarms = tuple(
+        Alarm(
+            key,
+            severity=Severity.WARNING,
+            summary=summary,
+            runbook=runbook,
+            metric=Metric("AWS/Lambda", metric_name, function),
+            statistic="Sum",
+            comparison="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            evaluation_periods=1,
+            # Lambda publishes only for periods with invocations.
+            treat_missing_data=MissingData.NOT_BREACHING,
+            essential=essential,
+        )
+        for key, metric_name, summary, runbook, essential in checks
+    )
+    duration = Metric("AWS/Lambda", "Duration", function)
+    graphs = (
+        Graph(
+            "Scheduler: invocations, errors, throttles",
+            tuple(
+                Metric("AWS/Lambda", metric, function).line(label=metric.lower())
+                for metric in ("Invocations", "Errors", "Throttles")
+            ),
+            stat="Sum",
+        ),
+        Graph(
+            "Scheduler: duration (ms)",
+            (duration.line(label="p95", stat="p95"), duration.line(label="max", stat="Maximum")),
+            threshold=timeout_seconds * 1000,
+            threshold_label="timeout",
+        ),
+    )
+    return watch + Watch(alarms, graphs)

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from stackconfig import StackConfig, physical_name
+from stackconfig import CpuArchitecture
 from stackconfig.aws_limits import LAMBDA_MEMORY_MB
+from stackconfig.model import ApiConfig
 
-from .iam import AwsAccount, policy_document, statement
-from .lambda_image import (
+from .context import StackContext
+from .database import DatabaseConnection
+from .iam import role_policy, statement
+from .images import Image
+from .lambdas import (
     LAMBDA_ARCHITECTURES,
     function_log_group,
     function_role,
+    image_function,
     image_pull_policy,
-    image_uri,
     logs_and_traces,
 )
+from .logs import log_group
+from .queues import QueueRef
+from .watch import Alarm, Metric, MissingData, Severity, Watch
 
 FUNCTION_TIMEOUT_SECONDS = 29
 """An HTTP API gives up on its integration after 30 s. Ending the function a second earlier puts
@@ -51,6 +57,11 @@ ACCESS_LOG_FORMAT = json.dumps(
     separators=(",", ":"),
 )
 """One JSON object per request; every value quoted, so a "-" for a missing value stays valid JSON."""
+HTTP_API_STAGE = "$default"
+HTTP_API_5XX_COUNT = 5
+"""The API alarms on a count, not a rate: a rate needs ``Count`` as well, one more alarm metric,
+and zero-scale's must stay inside CloudWatch's free 10. Five failed requests in five minutes is
+more than a cold start or a single bad request."""
 
 
 def lambda_memory_mb(api_memory_mib: int) -> int:
@@ -61,16 +72,16 @@ def lambda_memory_mb(api_memory_mib: int) -> int:
 
 @dataclass
 class ServerlessApiArgs:
-    """Inputs of :class:`ServerlessApi`: the work queue, the api repository and the database secret."""
+    """Inputs of :class:`ServerlessApi`."""
 
-    config: StackConfig
-    queue_url: pulumi.Input[str]
-    queue_arn: pulumi.Input[str]
-    repository_url: pulumi.Input[str]
-    repository_arn: pulumi.Input[str]
-    database_secret_arn: pulumi.Input[str]
-    database_environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Plain, non-secret database settings (the secret's ARN and kind); never the URL itself."""
+    context: StackContext
+    api: ApiConfig
+    architecture: CpuArchitecture
+    """``ecs.architecture``: the images are built for one architecture."""
+    image: Image
+    queue: QueueRef
+    """The work queue the API sends to."""
+    database: DatabaseConnection
 
 
 class ServerlessApi(pulumi.ComponentResource):
@@ -79,7 +90,7 @@ class ServerlessApi(pulumi.ComponentResource):
     Nothing here bills while no request arrives: no load balancer, no public IPv4 address, no
     running task. Creates:
 
-    * the function ``<name>-api`` from ``<api repository>:<imageTag>``: ``api.memory`` MB (capped
+    * the function ``<name>-api`` from ``<api repository>@<digest>``: ``api.memory`` MB (capped
       to Lambda's 128-10240), 29 s timeout, ``ecs.architecture`` (arm64 by default), reserved
       concurrency ``api.lambdaReservedConcurrency`` (10), X-Ray active tracing, no VPC; environment
       ``AWS_LWA_PORT`` = ``PORT`` = ``api.containerPort`` (8080) and ``AWS_LWA_READINESS_CHECK_PATH``
@@ -94,136 +105,118 @@ class ServerlessApi(pulumi.ComponentResource):
     * the function's role: send to the work queue, read the one database secret, write its logs
       and traces; and a policy on the api repository letting Lambda pull the function's image.
 
-    A container-image function cannot be created before its image exists, so until ``imageTag`` is
-    set the function, its integration, route, stage and permission are not declared and
-    ``awaiting_image`` names the repository to push to. The API itself is created on the first
-    deploy, so its address is known (and stays the same) before the first image is pushed.
+    A container-image function cannot be created before its image exists, so until
+    ``flowbuilder:images`` records an api digest the function, its integration, route, stage and
+    permission are not declared. The API itself is created on the first deploy, so its address is
+    known (and stays the same) before the first release.
+
+    ``watch``, once the function exists: 5 or more 5xx responses in 5 minutes, and any request
+    throttled by the function's reserved concurrency.
     """
 
     function_name: str
-    function_arn: pulumi.Output[str] | None
+    role_name: pulumi.Output[str]
+    """The function's role: an application principal other components may grant access to."""
     api_id: pulumi.Output[str]
     api_endpoint: pulumi.Output[str]
     """``https://<api id>.execute-api.<region>.amazonaws.com``, fixed from the first deploy."""
     api_url: pulumi.Output[str] | None
-    """The ``$default`` stage's invoke URL once the API serves; None while no image is set."""
+    """The ``$default`` stage's invoke URL once the API serves; None until the api image is released."""
     execution_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
     access_log_group_name: pulumi.Output[str]
-    awaiting_image: pulumi.Output[str] | None
-    """The api repository URL while no ``imageTag`` is set; None once the function exists."""
+    watch: Watch
 
     def __init__(self, name: str, args: ServerlessApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowbuilder:index:ServerlessApi", name, None, opts)
         self._name = name
-        self._config = config = args.config
-        self._aws = AwsAccount.of(self, config.region)
-        self.function_name = physical_name(name, "lambda", "api")
-        function_arn = self._aws.arn("lambda", f"function:{self.function_name}")
+        self._args = args
+        context = args.context
+        self.function_name = context.name("lambda", "api")
+        function_arn = context.account.arn("lambda", f"function:{self.function_name}")
 
-        log_group = function_log_group(f"{name}-api", self.function_name, config.log_retention_days, self._child())
-        access_log_group = aws.cloudwatch.LogGroup(
-            f"{name}-api-access-logs",
-            name=f"/flowbuilder/{config.stack}/http-api/access",
-            retention_in_days=config.log_retention_days,
-            opts=self._child(),
+        function_logs = function_log_group(f"{name}-api", self.function_name, context, self._child())
+        access_logs = log_group(
+            f"{name}-api-access-logs", f"/flowbuilder/{context.stack}/http-api/access", context, self._child()
         )
-        role, role_policy = self._function_role(args, log_group)
-        repository_policy = image_pull_policy(
-            f"{name}-api", args.repository_arn, function_arn, "LambdaPullsApiImage", self._child()
+        role = function_role(f"{name}-api", context, "Identity of the API Lambda", self._child())
+        policy = role_policy(
+            f"{name}-api",
+            role,
+            [
+                # The API enqueues work, as the Fargate API task does in standard stacks.
+                statement(["sqs:SendMessage"], [args.queue.arn], sid="EnqueueWork"),
+                statement(["secretsmanager:GetSecretValue"], [args.database.secret_arn], sid="ReadDatabaseSecret"),
+                *logs_and_traces(function_logs),
+            ],
+            self._child(),
         )
+        pull = image_pull_policy(f"{name}-api", args.image, function_arn, "LambdaPullsApiImage", self._child())
         api = aws.apigatewayv2.Api(
             f"{name}-api",
-            name=physical_name(name, "http-api", "api"),
-            description=f"Flow Builder API of the {config.stack} stack",
+            name=context.name("http-api", "api"),
+            description=f"Flow Builder API of the {context.stack} stack",
             protocol_type="HTTP",
             opts=self._child(),
         )
+        function = self._function(role, [function_logs, policy, pull])
 
         self.api_id, self.api_endpoint, self.execution_arn = api.id, api.api_endpoint, api.execution_arn
-        self.log_group_name, self.access_log_group_name = log_group.name, access_log_group.name
-        if config.image_tag:
-            function = self._function(args, role, [log_group, role_policy, repository_policy])
-            self.api_url = self._serve(api, function, access_log_group)
-            self.function_arn = function.arn
-            self.awaiting_image = None
-        else:
-            pulumi.log.warn(
-                "imageTag is not set: the API function and its route are created once an api image is pushed "
-                "and imageTag is set (see the imagesToPush output); until then the API answers 404",
-                resource=self,
-            )
-            self.function_arn = None
-            self.api_url = None
-            self.awaiting_image = pulumi.Output.from_input(args.repository_url)
+        self.log_group_name, self.access_log_group_name = function_logs.name, access_logs.name
+        self.role_name = role.name
+        self.api_url = self._serve(api, function, access_logs) if function is not None else None
+        self.watch = (
+            api_watch(api.id, self.function_name, args.api.lambda_reserved_concurrency, context.stack)
+            if function is not None
+            else Watch()
+        )
         self.register_outputs(
             {
                 "function_name": self.function_name,
-                "function_arn": self.function_arn,
+                "role_name": self.role_name,
                 "api_id": self.api_id,
                 "api_endpoint": self.api_endpoint,
                 "api_url": self.api_url,
                 "execution_arn": self.execution_arn,
                 "log_group_name": self.log_group_name,
                 "access_log_group_name": self.access_log_group_name,
-                "awaiting_image": self.awaiting_image,
             }
         )
 
-    # -- helpers -------------------------------------------------------------
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **extra)
 
-    # -- resources -----------------------------------------------------------
-    def _function_role(
-        self, args: ServerlessApiArgs, log_group: aws.cloudwatch.LogGroup
-    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = function_role(f"{self._name}-api", self._aws.account, "Identity of the API Lambda", self._child())
-        policy = aws.iam.RolePolicy(
-            f"{self._name}-api",
-            role=role.id,
-            policy=policy_document(
-                # The API enqueues work, as the Fargate API task does in standard stacks.
-                statement(["sqs:SendMessage"], [args.queue_arn], sid="EnqueueWork"),
-                statement(["secretsmanager:GetSecretValue"], [args.database_secret_arn], sid="ReadDatabaseSecret"),
-                *logs_and_traces(log_group),
-            ),
-            opts=self._child(),
-        )
-        return role, policy
-
-    def _function(
-        self, args: ServerlessApiArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]
-    ) -> aws.lambda_.Function:
-        config = self._config
-        port = str(config.api.container_port)
+    def _function(self, role: aws.iam.Role, prerequisites: list[pulumi.Resource]) -> aws.lambda_.Function | None:
+        args = self._args
+        port = str(args.api.container_port)
         environment = {
-            **args.database_environment,
-            "DB_SECRET_ARN": args.database_secret_arn,
-            "QUEUE_URL": args.queue_url,
-            "STACK": config.stack,
+            **args.database.environment,
+            "QUEUE_URL": args.queue.url,
+            "STACK": args.context.stack,
             # The app listens where it does on Fargate; the Web Adapter in the image forwards there
             # and holds the first request until the health path answers.
             "PORT": port,
             "AWS_LWA_PORT": port,
-            "AWS_LWA_READINESS_CHECK_PATH": config.api.health_check_path,
+            "AWS_LWA_READINESS_CHECK_PATH": args.api.health_check_path,
         }
-        return aws.lambda_.Function(
+        return image_function(
             f"{self._name}-api",
-            name=self.function_name,
+            args.image,
+            waiting=(
+                "the API function and its route are created once the release workflow records one; "
+                "until then the API answers 404"
+            ),
+            prerequisites=prerequisites,
+            opts=self._child(),
+            function_name=self.function_name,
             description="The Flow Builder API behind the HTTP API",
-            package_type="Image",
-            image_uri=image_uri(args.repository_url, config.image_tag),
-            architectures=[LAMBDA_ARCHITECTURES[config.ecs.architecture]],
-            memory_size=lambda_memory_mb(config.api.memory),
+            architectures=[LAMBDA_ARCHITECTURES[args.architecture]],
+            memory_size=lambda_memory_mb(args.api.memory),
             timeout=FUNCTION_TIMEOUT_SECONDS,
-            reserved_concurrent_executions=config.api.lambda_reserved_concurrency,
+            reserved_concurrent_executions=args.api.lambda_reserved_concurrency,
             role=role.arn,
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
-            # The log group must exist first to keep its retention; Lambda checks the image's pull
-            # permission when the function is created.
-            opts=self._child(depends_on=prerequisites),
         )
 
     def _serve(
@@ -258,11 +251,11 @@ class ServerlessApi(pulumi.ComponentResource):
             target=integration.id.apply(lambda integration_id: f"integrations/{integration_id}"),
             opts=self._child(),
         )
-        api_config = self._config.api
+        api_config = self._args.api
         stage = aws.apigatewayv2.Stage(
             f"{self._name}-api-default",
             api_id=api.id,
-            name="$default",
+            name=HTTP_API_STAGE,
             auto_deploy=True,
             default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
                 throttling_rate_limit=api_config.throttle_rate_per_second,
@@ -277,3 +270,49 @@ class ServerlessApi(pulumi.ComponentResource):
             opts=self._child(depends_on=[route, permission]),
         )
         return stage.invoke_url
+
+
+def api_watch(api_id: pulumi.Input[str], function_name: str, concurrency: int, stack: str) -> Watch:
+    """Failed requests: the HTTP API's 5xx and the function's throttles."""
+    return Watch(
+        (
+            Alarm(
+                "api-5xx",
+                severity=Severity.CRITICAL,
+                summary=f"The HTTP API returned {HTTP_API_5XX_COUNT} or more 5xx responses in 5 minutes.",
+                runbook=(
+                    f"Read the access log /flowbuilder/{stack}/http-api/access (integrationError, "
+                    "integrationStatus) and the api function's log for the integrationRequestId; after a deploy, "
+                    "roll back by promoting the previous api digest."
+                ),
+                metric=Metric("AWS/ApiGateway", "5xx", {"ApiId": api_id, "Stage": HTTP_API_STAGE}),
+                statistic="Sum",
+                comparison="GreaterThanOrEqualToThreshold",
+                threshold=HTTP_API_5XX_COUNT,
+                evaluation_periods=1,
+                # API Gateway publishes only for periods with requests: a quiet API is a healthy one.
+                treat_missing_data=MissingData.NOT_BREACHING,
+                essential=True,
+            ),
+            Alarm(
+                "api-throttles",
+                severity=Severity.WARNING,
+                summary=(
+                    f"API requests were throttled: more than {concurrency} ran at once (the function's reserved "
+                    "concurrency), and the callers got errors."
+                ),
+                runbook=(
+                    "Check the function's Duration and ConcurrentExecutions; if the load is real, raise "
+                    "api.lambdaReservedConcurrency, else find what holds requests open (database, queue)."
+                ),
+                metric=Metric("AWS/Lambda", "Throttles", {"FunctionName": function_name}),
+                statistic="Sum",
+                comparison="GreaterThanOrEqualToThreshold",
+                threshold=1,
+                evaluation_periods=1,
+                # Lambda publishes only for periods with invocations.
+                treat_missing_data=MissingData.NOT_BREACHING,
+                essential=True,
+            ),
+        )
+    )

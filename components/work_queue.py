@@ -8,34 +8,30 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from stackconfig import StackConfig, physical_name
+from stackconfig.model import QueueConfig
 
-from .iam import policy_document
+from .context import StackContext
+from .queues import QueueRef, dead_letter_alarm, dead_letter_graph, encrypted_queue
+from .watch import Alarm, Graph, Metric, MissingData, Severity, Watch
 
-DAY_SECONDS = 86_400
 # Long polling: fewer empty receives (each is a billed request) and lower latency.
 RECEIVE_WAIT_SECONDS = 20
 # Margin above the longest job so a message never reappears while its job still runs.
 VISIBILITY_MARGIN_SECONDS = 60
-
-
-def deny_insecure_transport(queue_arn: pulumi.Input[str]) -> dict:
-    """A statement refusing every request to the queue that is not over TLS."""
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "sqs:*",
-        "Resource": queue_arn,
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
+BACKLOG_WARNING_MESSAGES = 100
+BACKLOG_CRITICAL_MESSAGES = 1000
 
 
 @dataclass
 class WorkQueueArgs:
     """Inputs of :class:`WorkQueue`."""
 
-    config: StackConfig
+    context: StackContext
+    queue: QueueConfig
+    max_run_minutes: int
+    """``worker.maxRunMinutes``: the longest a job may hold a message."""
+    oldest_message_alarm_seconds: int
+    """``monitoring.oldestMessageAgeSeconds``: a message waiting longer means work is stuck."""
 
 
 class WorkQueue(pulumi.ComponentResource):
@@ -50,36 +46,34 @@ class WorkQueue(pulumi.ComponentResource):
     * ``<name>-work-dlq``: SSE-SQS, retention ``queue.dlqRetentionDays`` (default 14),
       a redrive-allow policy admitting only the work queue;
     * on both, a queue policy denying any request not made over TLS.
+
+    ``watch``: backlog above 100 (warning) and 1000 (critical) messages, the oldest message older
+    than ``monitoring.oldestMessageAgeSeconds`` (900 s), and any message in the dead-letter queue.
     """
 
-    queue_url: pulumi.Output[str]
-    queue_arn: pulumi.Output[str]
-    queue_name: pulumi.Output[str]
-    dlq_url: pulumi.Output[str]
-    dlq_arn: pulumi.Output[str]
-    dlq_name: pulumi.Output[str]
+    work: QueueRef
+    dead_letter: QueueRef
+    watch: Watch
 
     def __init__(self, name: str, args: WorkQueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowbuilder:index:WorkQueue", name, None, opts)
-        config = args.config
+        context, settings = args.context, args.queue
         child = pulumi.ResourceOptions(parent=self)
 
-        dlq = aws.sqs.Queue(
+        dlq = encrypted_queue(
             f"{name}-work-dlq",
-            name=physical_name(name, "sqs", "work-dlq"),
-            message_retention_seconds=config.queue.dlq_retention_days * DAY_SECONDS,
-            sqs_managed_sse_enabled=True,
+            queue_name=context.name("sqs", "work-dlq"),
+            retention_days=settings.dlq_retention_days,
             opts=child,
         )
-        queue = aws.sqs.Queue(
+        queue = encrypted_queue(
             f"{name}-work",
-            name=physical_name(name, "sqs", "work"),
-            visibility_timeout_seconds=config.worker.max_run_minutes * 60 + VISIBILITY_MARGIN_SECONDS,
-            message_retention_seconds=config.queue.message_retention_days * DAY_SECONDS,
+            queue_name=context.name("sqs", "work"),
+            retention_days=settings.message_retention_days,
+            visibility_timeout_seconds=args.max_run_minutes * 60 + VISIBILITY_MARGIN_SECONDS,
             receive_wait_time_seconds=RECEIVE_WAIT_SECONDS,
-            sqs_managed_sse_enabled=True,
             redrive_policy=dlq.arn.apply(
-                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": config.queue.max_receive_count})
+                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": settings.max_receive_count})
             ),
             opts=child,
         )
@@ -91,23 +85,79 @@ class WorkQueue(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        for label, target in (("work", queue), ("work-dlq", dlq)):
-            aws.sqs.QueuePolicy(
-                f"{name}-{label}-tls-only",
-                queue_url=target.url,
-                policy=policy_document(deny_insecure_transport(target.arn)),
-                opts=child,
-            )
 
-        self.queue_url, self.queue_arn, self.queue_name = queue.url, queue.arn, queue.name
-        self.dlq_url, self.dlq_arn, self.dlq_name = dlq.url, dlq.arn, dlq.name
-        self.register_outputs(
-            {
-                "queue_url": self.queue_url,
-                "queue_arn": self.queue_arn,
-                "queue_name": self.queue_name,
-                "dlq_url": self.dlq_url,
-                "dlq_arn": self.dlq_arn,
-                "dlq_name": self.dlq_name,
-            }
+        self.work, self.dead_letter = QueueRef.of(queue), QueueRef.of(dlq)
+        self.watch = queue_watch(queue.name, dlq.name, args.oldest_message_alarm_seconds)
+        self.register_outputs({"work": vars(self.work), "dead_letter": vars(self.dead_letter)})
+
+
+def queue_watch(queue_name: pulumi.Input[str], dlq_name: pulumi.Input[str], oldest_bound: int) -> Watch:
+    """The work queue's alarms and graphs."""
+    queue = {"QueueName": queue_name}
+    visible = Metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue)
+    oldest = Metric("AWS/SQS", "ApproximateAgeOfOldestMessage", queue)
+    # SQS stops publishing a queue's metrics after six hours without activity, with messages
+    # in it or not: keeping the last state neither clears a real backlog nor alarms on quiet.
+    backlog = tuple(
+        Alarm(
+            key,
+            severity=severity,
+            summary=f"More than {messages} messages have waited in the work queue for {periods * 5} minutes.",
+            runbook=(
+                "Check that worker tasks are running and not failing (ECS service events, worker logs) "
+                "and whether the worker is at worker.maxCount; raise it if the load is real."
+            ),
+            metric=visible,
+            statistic="Maximum",
+            comparison="GreaterThanThreshold",
+            threshold=messages,
+            evaluation_periods=periods,
+            treat_missing_data=MissingData.IGNORE,
         )
+        for key, severity, messages, periods in (
+            ("queue-backlog-warning", Severity.WARNING, BACKLOG_WARNING_MESSAGES, 3),
+            ("queue-backlog-critical", Severity.CRITICAL, BACKLOG_CRITICAL_MESSAGES, 2),
+        )
+    )
+    stuck = Alarm(
+        "queue-oldest-message-age",
+        severity=Severity.CRITICAL,
+        summary=f"The oldest message in the work queue is older than {oldest_bound} seconds: work is stuck.",
+        runbook=(
+            "Check that the worker scaled out from zero (backlog alarms, ECS service events) and that "
+            "tasks are not crash-looping; a poison message cycles until maxReceiveCount."
+        ),
+        metric=oldest,
+        statistic="Maximum",
+        comparison="GreaterThanThreshold",
+        threshold=oldest_bound,
+        evaluation_periods=1,
+        treat_missing_data=MissingData.IGNORE,
+    )
+    dead_letters = dead_letter_alarm(
+        "dlq-not-empty",
+        dlq_name,
+        "A message failed every attempt and was dead-lettered; its work is not done.",
+        "Read the message and the worker logs for its id, fix the cause, then redrive the "
+        "dead-letter queue to the work queue (SQS console: Start DLQ redrive).",
+    )
+    graphs = (
+        Graph(
+            "Work queue: messages",
+            (
+                visible.line(label="visible"),
+                Metric("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", queue).line(label="in flight"),
+            ),
+            stat="Maximum",
+            threshold=BACKLOG_WARNING_MESSAGES,
+            threshold_label="backlog warning",
+        ),
+        Graph(
+            "Work queue: age of oldest message (s)",
+            (oldest.line(label="oldest"),),
+            stat="Maximum",
+            threshold=oldest_bound,
+        ),
+        dead_letter_graph(dlq_name, "work DLQ"),
+    )
+    return Watch((*backlog, stuck, dead_letters), graphs)

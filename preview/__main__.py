@@ -5,7 +5,9 @@ and prints what ``pulumi up`` would create, its idle monthly cost, the preflight
 checks and the flows of its diagram. ``-C DIR`` (like ``pulumi -C``) names the
 directory holding ``Pulumi.yaml`` and the stack files (default: the repository
 root); the stacks are the ``Pulumi.<stack>.yaml`` files present there, and the
-program always comes from this repository. ``--compare OTHER`` shows what
+program always comes from this repository. ``--released`` previews the stack as
+after its first release (a stand-in digest for every image its stack file does
+not record yet). ``--compare OTHER`` shows what
 differs between the two stacks instead; ``python -m preview docs`` refreshes
 the generated diagrams and README blocks (``--check`` only reports).
 
@@ -44,7 +46,12 @@ COMPARE_RENDERERS = {
 
 def _preview(stack: str, args: argparse.Namespace) -> tuple[Analysis, bool]:
     """The stack's analysis (with the policy section) and whether a mandatory policy failed."""
-    overrides = {f"{args.project.name}:imageTag": args.image_tag} if args.image_tag else None
+    overrides = None
+    if args.released:
+        # Imported here, as for the docs subcommand: a plain preview never needs it.
+        from .docs import released_overrides
+
+        overrides = released_overrides(stack, args.directory)
     config = stack_config(stack, overrides, args.directory)
     run = run_stack(stack, overrides=overrides, directory=args.directory)
     analysis = analyse(run, config, job_minutes=args.job_minutes, free_tier=not args.no_free_tier)
@@ -153,7 +160,11 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         "--job-minutes", type=_job_minutes, default=10.0, help="length of the worker job priced (default 10)"
     )
     parser.add_argument("--no-free-tier", action="store_true", help="price without the CloudWatch free tier")
-    parser.add_argument("--image-tag", help="preview as if imageTag were set (the stack after its first image push)")
+    parser.add_argument(
+        "--released",
+        action="store_true",
+        help="preview as if every image had a digest (the stack after its first release)",
+    )
     args = parser.parse_args(argv)
     args.project = _project(args.directory)
     _known_stack(args.project, args.stack, "STACK")

@@ -2,40 +2,58 @@
 
 ``python -m preview docs`` rewrites them; ``python -m preview docs --check``
 exits 1 when any is stale (the test suite runs the same check). Each stack is
-previewed as it runs after its first image push (``imageTag`` set), which is
-what it costs from then on; only the text between a block's markers is
+previewed as it runs after its first release (a digest for every image), which
+is what it costs from then on; only the text between a block's markers is
 touched, so the rest of README.md stays hand-written.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 from pathlib import Path
+from typing import Any
+
+from components.images import IMAGE_NAMES
+from stackconfig import read_project
 
 from .analysis import Analysis, analyse
-from .harness import PROJECT, ROOT, STACKS, run_stack, stack_config
+from .harness import ROOT, STACKS, run_stack, stack_config
 from .render_sections import usd
 
 README = ROOT / "README.md"
 DIAGRAMS = ROOT / "docs" / "diagrams"
 README_DIAGRAMS = ("dev", "ultra")
 SECTION_TITLE = "## Idle cost and diagrams"
-# Any tag will do: the preview only needs to know an image exists.
-EXAMPLE_IMAGE_TAG = "0123abc"
 TOP_LINES = 3
 
 
-def deployed_overrides(stack: str) -> dict[str, str]:
-    """Config overrides that make ``stack`` look as it does once its images are pushed."""
-    key = f"{PROJECT}:imageTag"
-    return {} if key in stack_config(stack) else {key: EXAMPLE_IMAGE_TAG}
+def fake_digest(image: str) -> str:
+    """``sha256:`` and the SHA-256 of the image's name: a stand-in digest, the same on every run."""
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+
+
+def released_overrides(stack: str, directory: Path = ROOT) -> dict[str, Any]:
+    """Config overrides that make ``stack`` (``Pulumi.<stack>.yaml`` in ``directory``) look as it does
+    after its first release: every image the stack file records no digest for gets a fake one."""
+    key = f"{read_project(directory).name}:images"
+    raw = stack_config(stack, directory=directory).get(key)
+    try:
+        recorded = json.loads(raw) if raw is not None else {}
+    except json.JSONDecodeError:
+        recorded = None
+    if not isinstance(recorded, dict):
+        # Not a mapping: leave the value as written, for the configuration check to report.
+        return {}
+    return {key: {**{image: fake_digest(image) for image in IMAGE_NAMES}, **recorded}}
 
 
 @functools.cache
 def deployed(stack: str) -> Analysis:
-    """The preview of ``stack`` after its first image push, as the README shows it."""
-    overrides = deployed_overrides(stack)
+    """The preview of ``stack`` after its first release, as the README shows it."""
+    overrides = released_overrides(stack)
     return analyse(run_stack(stack, overrides=overrides), stack_config(stack, overrides))
 
 
@@ -55,7 +73,7 @@ def cost_table(analyses: dict[str, Analysis]) -> str:
     lines += [
         "",
         f"List prices as of {first.as_of} (`preview/prices.yaml`), {first.hours_per_month:g} hours a month, "
-        "each stack after its first image push. Per-request and data-transfer charges are left out; "
+        "each stack after its first release. Per-request and data-transfer charges are left out; "
         "`python -m preview <stack>` lists them with the full breakdown.",
     ]
     return "\n".join(lines)

@@ -13,6 +13,8 @@ from .model import Environment, Topology
 
 COMMON: dict[str, Any] = {
     "costCenter": "flowbuilder-platform",
+    # No digest until the first release reaches the stack.
+    "images": {},
     "network": {
         "vpcCidr": "10.0.0.0/16",
         "availabilityZones": 2,
@@ -30,7 +32,6 @@ COMMON: dict[str, Any] = {
         "maintenanceWindow": "sun:04:00-sun:05:00",
         "databaseName": "flowbuilder",
         "masterUsername": "flowbuilder",
-        "readReplicas": 0,
         "slowStatementMs": 500,
         # Extended Support bills per vCPU-hour on top of the instance; opt in per stack.
         "extendedSupport": False,

@@ -161,8 +161,6 @@ class DatabaseConfig(Section):
     """Storage autoscaling ceiling; RDS needs it at least 10% above ``allocatedStorageGb``."""
     backup_retention_days: whole(1, 35, "days", why="RDS automated backups")
     multi_az: Bool
-    read_replicas: whole(0, 5)
-    """Must stay 0: RDS cannot replicate an instance whose master password it manages (see the validator)."""
     backup_window: text(checks.backup_window, min_length=1, max_length=11)
     """Daily, UTC, ``hh:mm-hh:mm``, at least 30 minutes, not overlapping ``maintenanceWindow``."""
     maintenance_window: text(checks.maintenance_window, min_length=1, max_length=19)
@@ -205,14 +203,6 @@ class DatabaseConfig(Section):
             if self.master_username == "flowbuilder_app"
             else None,
         )
-        if self.read_replicas:
-            # RDS user guide, "Limitations for Secrets Manager integration": no read replica of a
-            # source whose master password RDS manages (every engine but SQL Server).
-            raise ValueError(
-                "readReplicas must be 0: RDS refuses read replicas of an instance whose master password it "
-                "manages in Secrets Manager, and this program never handles a database password itself "
-                "(docs/database.md, 'Read path')"
-            )
         return self
 
 
@@ -338,6 +328,28 @@ class EcsConfig(Section):
     """Standard only: variables the API and worker receive from Secrets Manager, as
     ``NAME: <full secret ARN>[:<json-key>:<version-stage>:<version-id>]``. ECS reads the value
     when a task starts; it never passes through Pulumi or the task definition."""
+
+
+Digest = matching(r"sha256:[0-9a-f]{64}", "an image digest: sha256: and 64 lowercase hexadecimal digits", max_length=71)
+"""The digest of an image manifest as ECR reports it (OCI image spec, "Digests"): SHA-256 only."""
+
+
+class ImagesConfig(Section):
+    """``flowbuilder:images`` — the images the stack runs, pinned by digest.
+
+    The release workflow records the digests it pushed in dev's stack file; promotion copies the
+    images by digest into the next stack's repositories and records the same digests there. Every
+    key is optional: what runs an image whose digest is absent waits for it (ECS services at 0
+    tasks, image Lambdas not created, the zero-scale pipe STOPPED).
+    """
+
+    source_commit: (
+        matching(r"[0-9a-f]{40}", "a full git commit SHA: 40 lowercase hexadecimal digits", max_length=40) | None
+    ) = None
+    """The application commit the images were built from: a record for people, nothing runs it."""
+    api: Digest | None = None
+    worker: Digest | None = None
+    scheduler: Digest | None = None
 
 
 class QueueConfig(Section):
@@ -555,10 +567,7 @@ class StackConfig(Section):
     environment: choice(Environment)
     topology: choice(Topology)
     cost_center: text(checks.cost_center, min_length=1, max_length=256)
-    image_tag: (
-        matching(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker image tag (a git SHA)", max_length=128) | None
-    ) = None
-    """The image tag (a git SHA) of api, worker and scheduler; unset until the first push."""
+    images: ImagesConfig
     log_retention_days: one_of_numbers(log_retention_days(), why="CloudWatch Logs retention")
     network: NetworkConfig
     database: DatabaseConfig

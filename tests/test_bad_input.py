@@ -823,7 +823,6 @@ NAMES = [
     bad("master-user-reserved", "flowbuilder:database:\n  masterUsername: user", "masterUsername", "reserved word"),
     bad("cost-center-chars", "flowbuilder:costCenter: 'cc#42'", "flowbuilder:costCenter", "a tag value allows only"),
     bad("cost-center-long", f"flowbuilder:costCenter: {'c' * 300}", "flowbuilder:costCenter", "at most 256"),
-    bad("image-tag", "flowbuilder:imageTag: 'not a tag'", "flowbuilder:imageTag", "a Docker image tag"),
     bad(
         "emails-duplicate",
         "flowbuilder:monitoring:\n  alertEmails: [ops@example.com, OPS@example.com]",
@@ -909,6 +908,71 @@ NAMES = [
     ),
 ]
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+COMMIT = "4f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e"
+IS_A_DIGEST = "must be an image digest: sha256: and 64 lowercase hexadecimal digits"
+
+IMAGES = [
+    bad("images-tag", "flowbuilder:images:\n  api: '4f1c2d9'", "flowbuilder:images.api", IS_A_DIGEST),
+    bad("images-latest", "flowbuilder:images:\n  api: latest", "flowbuilder:images.api", IS_A_DIGEST),
+    bad(
+        "images-repository-and-tag",
+        "flowbuilder:images:\n  worker: flowbuilder-dev/worker:4f1c2d9",
+        "flowbuilder:images.worker",
+        IS_A_DIGEST,
+    ),
+    bad("images-no-algorithm", f"flowbuilder:images:\n  api: {DIGEST[7:]}", "flowbuilder:images.api", IS_A_DIGEST),
+    bad("images-uppercase-hex", f"flowbuilder:images:\n  api: sha256:{'A' * 64}", "images.api", IS_A_DIGEST),
+    bad("images-63-digits", f"flowbuilder:images:\n  scheduler: {DIGEST[:-1]}", "images.scheduler", IS_A_DIGEST),
+    bad("images-65-digits", f"flowbuilder:images:\n  scheduler: {DIGEST}0", "images.scheduler", "at most 71"),
+    bad("images-empty-digest", "flowbuilder:images:\n  api: ''", "flowbuilder:images.api", "must not be empty"),
+    bad(
+        "images-unknown-name",
+        f"flowbuilder:images:\n  migrate: {DIGEST}",
+        "flowbuilder:images.migrate: unknown key",
+        "allowed keys here: api, scheduler, sourceCommit, worker",
+    ),
+    bad(
+        "images-misspelled-name",
+        f"flowbuilder:images:\n  schedular: {DIGEST}",
+        "flowbuilder:images.schedular: unknown key; did you mean 'scheduler'?",
+    ),
+    bad(
+        "images-short-commit",
+        "flowbuilder:images:\n  sourceCommit: '4f1c2d9'",
+        "flowbuilder:images.sourceCommit",
+        "a full git commit SHA: 40 lowercase hexadecimal digits",
+    ),
+    bad(
+        "images-uppercase-commit",
+        f"flowbuilder:images:\n  sourceCommit: {COMMIT.upper()}",
+        "flowbuilder:images.sourceCommit",
+        "40 lowercase hexadecimal digits",
+    ),
+    bad(
+        "images-commit-as-number",
+        f"flowbuilder:images:\n  sourceCommit: {'1234567890' * 4}",
+        "flowbuilder:images.sourceCommit",
+        "quote it if it is text",
+    ),
+    bad("images-a-digest", f"flowbuilder:images: {DIGEST}", "flowbuilder:images", "must be a mapping"),
+    bad("images-a-list", f"flowbuilder:images: [{DIGEST}]", "flowbuilder:images", "must be a mapping", "not a list"),
+    bad(
+        "images-bad-with-released",
+        "flowbuilder:images:\n  api: latest",
+        "flowbuilder:images.api",
+        IS_A_DIGEST,
+        argv=("--released",),
+    ),
+    bad("image-tag-removed", "flowbuilder:imageTag: 4f1c2d9", "flowbuilder:imageTag: unknown key", "images"),
+    bad(
+        "read-replicas-removed",
+        "flowbuilder:database:\n  readReplicas: 0",
+        "flowbuilder:database.readReplicas: unknown key",
+        "allowed keys here",
+    ),
+]
+
 TOPOLOGY = [
     bad(
         "zero-scale-nat",
@@ -966,12 +1030,26 @@ COMMAND_LINE = [
     bad_cli("unknown-flag", ("--colour",), "unrecognized arguments: --colour"),
     bad_cli("compare-unknown", ("--compare", "qa"), "--compare 'qa'", "stacks there", "dev"),
     bad_cli("compare-itself", ("--compare", "dev"), "--compare dev", "another stack"),
+    bad_cli("released-with-a-value", ("--released=yes",), "--released", "ignored explicit argument 'yes'"),
+    bad_cli("image-tag-retired", ("--image-tag", "4f1c2d9"), "unrecognized arguments: --image-tag"),
 ]
 
 
 @pytest.mark.parametrize(
     "case",
-    FILES + NAMESPACES + SECRETS + BOUNDS + SERVICES + CIDRS + ARNS + LISTS + SCHEDULES + WINDOWS + NAMES + TOPOLOGY,
+    FILES
+    + NAMESPACES
+    + SECRETS
+    + BOUNDS
+    + SERVICES
+    + CIDRS
+    + ARNS
+    + LISTS
+    + SCHEDULES
+    + WINDOWS
+    + NAMES
+    + IMAGES
+    + TOPOLOGY,
 )
 def test_bad_stack_file_is_refused_with_file_key_and_what_is_allowed(case: Case, tmp_path, capsys):
     write_project(tmp_path, case)

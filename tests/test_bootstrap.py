@@ -24,6 +24,7 @@ from policy.offline import evaluate
 from preview.bootstrap import bootstrap_config, run_bootstrap
 from preview.harness import STACKS, RecordedResource, StackRun, run_stack
 from preview.mocks import ACCOUNT_ID
+from tests.conftest import DIGESTS
 
 REPOSITORY = "example-org/flowbuilder-infra"
 HOST = names.GITHUB_OIDC_HOST
@@ -32,7 +33,7 @@ BOUNDARY = f"arn:aws:iam::{ACCOUNT_ID}:policy/{names.BOUNDARY_POLICY}"
 BUCKET = f"flowbuilder-pulumi-state-{ACCOUNT_ID}-us-east-1"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
 EXAMPLE_STACKS = ("dev", "staging", "prod", "ultra")
-RELEASED = {"flowbuilder:imageTag": "0123abc"}
+RELEASED = {"flowbuilder:images": DIGESTS}
 """Config overrides running a stack as after its first release (every image-backed resource declared)."""
 
 

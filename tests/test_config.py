@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from preview.harness import read_stack_file, run_main, run_program, run_stack, stack_config
+from preview.harness import ROOT, read_stack_file, run_main, run_program, run_stack, stack_config
 from stackconfig import ConfigError, Environment, NatStrategy, Topology, checks, cidrs, load_stack_config, windows
+from stackconfig.defaults import defaults_for
 
 
 def load(stack: str, overrides: dict | None = None):
@@ -302,3 +304,63 @@ def test_booleans_and_numbers_as_pulumi_writes_them():
     )
     assert (config.log_retention_days, config.network.interface_endpoints) == (14, True)
     assert (config.monitoring.dashboard, config.monitoring.monthly_budget_usd) == (False, 99.5)
+
+
+# -- images and what the stack files say --------------------------------------------------
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_images_default_to_none_and_each_digest_is_optional():
+    assert load("dev").images.model_dump() == {"source_commit": None, "api": None, "worker": None, "scheduler": None}
+    images = load(
+        "prod", {"flowbuilder:images": {"api": DIGEST, "sourceCommit": "4f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e"}}
+    )
+    assert (images.images.api, images.images.worker, images.images.scheduler) == (DIGEST, None, None)
+
+
+@pytest.mark.parametrize(
+    ("images", "expected"),
+    [
+        ({"api": "latest"}, "flowbuilder:images.api: must be an image digest: sha256: and 64 lowercase"),
+        ({"api": "sha256:" + "0" * 63}, "flowbuilder:images.api: must be an image digest: sha256: and 64 lowercase"),
+        ({"api": "sha256:" + "A" * 64}, "flowbuilder:images.api: must be an image digest: sha256: and 64 lowercase"),
+        (
+            {"migrate": DIGEST},
+            "flowbuilder:images.migrate: unknown key; allowed keys here: api, scheduler, sourceCommit, worker",
+        ),
+        ({"sourceCommit": "main"}, "flowbuilder:images.sourceCommit: must be a full git commit SHA: 40 lowercase"),
+    ],
+)
+def test_an_image_is_pinned_by_a_sha256_digest_or_not_at_all(images, expected):
+    error, declared = run_expecting_config_error("dev", {"flowbuilder:images": images})
+    assert error is not None and expected in str(error)
+    assert declared == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("flowbuilder:imageTag", "4f1c2d9"), ("flowbuilder:database", {"readReplicas": 0})]
+)
+def test_removed_keys_are_refused(key, value):
+    error, declared = run_expecting_config_error("dev", {key: value})
+    assert error is not None and "unknown key" in str(error)
+    assert declared == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod", "ultra"])
+def test_stack_files_say_only_what_differs_from_the_defaults(stack):
+    own = {
+        key.removeprefix("flowbuilder:"): value
+        for key, value in yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"].items()
+        if key.startswith("flowbuilder:")
+    }
+    defaults = defaults_for(Environment(own.pop("environment")), Topology(own.pop("topology")))
+
+    def restated(value, default, path):
+        if isinstance(value, dict) and isinstance(default, dict):
+            for key, item in value.items():
+                if key in default:
+                    yield from restated(item, default[key], f"{path}.{key}")
+        elif value == default:
+            yield path
+
+    assert list(restated(own, defaults, "flowbuilder")) == []

@@ -11,10 +11,12 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import Database, DatabaseArgs, Networking, NetworkingArgs
+from components import Database, DatabaseArgs, ExternalDatabase, ExternalDatabaseArgs
 from components.database import SECRET_KIND_RDS_MASTER, SECRET_KIND_URL
-from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, read_stack_file, run_program, run_stack
-from stackconfig import ConfigError, load_stack_config
+from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
+from stackconfig import Environment
+from stackconfig.model import DatabaseConfig
+from tests.component_support import run_component, section
 from tests.conftest import committed_run
 
 INSTANCE = "aws:rds/instance:Instance"
@@ -42,8 +44,34 @@ def ultra_with_url() -> StackRun:
 
 
 @functools.cache
-def variant(stack: str, database: str) -> StackRun:
-    return run_stack(stack, overrides={f"{PROJECT}:database": json.loads(database)})
+def variant(environment: Environment, database: str) -> StackRun:
+    """The Database component alone with ``environment``'s defaults and these settings."""
+    return database_alone(environment, json.loads(database))[0]
+
+
+def database_alone(environment: Environment, settings: dict[str, Any]) -> tuple[StackRun, dict[str, Any]]:
+    """The Database component alone, in the dev stack, and what it hands its clients."""
+
+    def build(context) -> None:
+        database = Database(
+            context.prefix,
+            DatabaseArgs(
+                context,
+                section(DatabaseConfig, "database", environment, **settings),
+                subnet_group_name="flowbuilder-dev-db",
+                security_group_id="sg-database",
+            ),
+        )
+        export_connection(database.connection)
+
+    run = run_component(build)
+    return run, run.outputs
+
+
+def export_connection(connection) -> None:
+    pulumi.export("environment", connection.environment)
+    pulumi.export("ecsSecrets", [secret.entry() for secret in connection.container_secrets])
+    pulumi.export("secretArn", connection.secret_arn)
 
 
 def primary(run: StackRun) -> RecordedResource:
@@ -205,14 +233,10 @@ def test_stack_outputs_name_the_database_and_its_managed_secret(stack):
 
 
 # -- configuration variants -----------------------------------------------
-def test_read_replicas_are_refused_with_the_reason():
-    # RDS rejects replicas of a source whose master password it manages.
-    with pytest.raises(ConfigError, match=r"flowbuilder:database: readReplicas must be 0: RDS refuses read replicas"):
-        variant("staging", json.dumps({"readReplicas": 1}))
-
-
 def test_engine_version_selects_the_parameter_group_family():
-    run = variant("dev", json.dumps({"engineVersion": "17", "slowStatementMs": 250, "instanceClass": "db.t4g.large"}))
+    run = variant(
+        Environment.DEV, json.dumps({"engineVersion": "17", "slowStatementMs": 250, "instanceClass": "db.t4g.large"})
+    )
     assert primary(run).inputs["engineVersion"] == "17"
     assert primary(run).inputs["instanceClass"] == "db.t4g.large"
     group = run.one(PARAMETER_GROUP)
@@ -221,21 +245,21 @@ def test_engine_version_selects_the_parameter_group_family():
 
 
 def test_deletion_protection_alone_brings_pulumi_protect():
-    db = primary(variant("staging", json.dumps({"deletionProtection": True})))
+    db = primary(variant(Environment.STAGING, json.dumps({"deletionProtection": True})))
     assert db.protect is True
     assert db.inputs["deletionProtection"] is True
     assert db.inputs["skipFinalSnapshot"] is True
 
 
 def test_prod_can_apply_a_planned_change_at_once():
-    db = primary(variant("prod", json.dumps({"applyImmediately": True, "engineVersion": "17"})))
+    db = primary(variant(Environment.PROD, json.dumps({"applyImmediately": True, "engineVersion": "17"})))
     assert db.inputs["applyImmediately"] is True
     assert db.inputs["engineVersion"] == "17"
     assert db.protect is True
 
 
 def test_extended_support_is_an_explicit_opt_in():
-    db = primary(variant("dev", json.dumps({"extendedSupport": True})))
+    db = primary(variant(Environment.DEV, json.dumps({"extendedSupport": True})))
     assert db.inputs["engineLifecycleSupport"] == "open-source-rds-extended-support"
 
 
@@ -265,29 +289,8 @@ def test_ultra_writes_the_configured_url_as_a_secret_version():
 
 
 # -- what clients receive ----------------------------------------------------
-def _wiring(stack: str, secrets: dict[str, str] | None = None) -> dict[str, Any]:
-    def program() -> None:
-        config, stack_secrets = load_stack_config(PROJECT, stack)
-        network = Networking(config.name_prefix, NetworkingArgs(config))
-        database = Database(
-            config.name_prefix,
-            DatabaseArgs(
-                config,
-                db_subnet_group_name=network.db_subnet_group_name,
-                security_group_id=network.security_group_ids.get("database"),
-                external_database_url=stack_secrets.external_database_url,
-            ),
-        )
-        pulumi.export("environment", database.connection_environment)
-        pulumi.export("ecsSecrets", database.ecs_secrets)
-        pulumi.export("secretArn", database.secret_arn)
-
-    config = {**read_stack_file(stack), **(secrets or {})}
-    return run_program(program, stack=stack, config=config, secret_keys=tuple(secrets or ())).outputs
-
-
 def test_standard_clients_get_credentials_by_json_key_reference():
-    outputs = _wiring("dev")
+    run, outputs = database_alone(Environment.DEV, {})
     arn = outputs["secretArn"]
     assert outputs["ecsSecrets"] == [
         {"name": "DB_USERNAME", "valueFrom": f"{arn}:username::"},
@@ -296,28 +299,26 @@ def test_standard_clients_get_credentials_by_json_key_reference():
     assert outputs["environment"] == {
         "DB_SECRET_ARN": arn,
         "DB_SECRET_KIND": SECRET_KIND_RDS_MASTER,
-        "DB_HOST": f"flowbuilder-dev-postgres.{outputs['environment']['DB_HOST'].split('.', 2)[1]}.us-east-1.rds.amazonaws.com",
+        "DB_HOST": primary(run).state["address"],
         "DB_PORT": "5432",
         "DB_NAME": "flowbuilder",
         "DB_SSLMODE": "require",
     }
+    assert outputs["environment"]["DB_HOST"].startswith("flowbuilder-dev-postgres.")
+    assert primary(run).inputs["dbSubnetGroupName"] == "flowbuilder-dev-db"
+    assert primary(run).inputs["vpcSecurityGroupIds"] == ["sg-database"]
 
 
 def test_zero_scale_clients_get_the_url_by_reference_only():
-    outputs = _wiring("ultra", {f"{PROJECT}:externalDatabaseUrl": EXTERNAL_URL})
+    def build(context) -> None:
+        url = pulumi.Output.secret(EXTERNAL_URL)
+        export_connection(ExternalDatabase(context.prefix, ExternalDatabaseArgs(context, url)).connection)
+
+    outputs = run_component(build, stack="ultra").outputs
     arn = outputs["secretArn"]
     assert outputs["ecsSecrets"] == [{"name": "DATABASE_URL", "valueFrom": arn}]
     assert outputs["environment"] == {"DB_SECRET_ARN": arn, "DB_SECRET_KIND": SECRET_KIND_URL}
     assert EXTERNAL_URL not in json.dumps(outputs)
-
-
-def test_a_standard_database_without_network_inputs_is_refused():
-    def program() -> None:
-        config, _ = load_stack_config(PROJECT, "dev")
-        Database(config.name_prefix, DatabaseArgs(config))
-
-    with pytest.raises(ValueError, match="DB subnet group"):
-        run_program(program, stack="dev", config=read_stack_file("dev"))
 
 
 # -- no plaintext credentials anywhere ----------------------------------------

@@ -1,4 +1,4 @@
-"""Monitoring: alarms that page the encrypted alert topic, a dashboard of this stack's resources, a budget, log retention."""
+"""Monitoring: alarms paging the encrypted alert topic, a dashboard of the stack's resources, a budget, retention."""
 
 from __future__ import annotations
 
@@ -6,15 +6,26 @@ import functools
 import json
 from typing import Any
 
+import pulumi
 import pytest
 
 from components import Monitoring, MonitoringArgs
-from components.ecs_cluster import BACKLOG_METRICS as SAMPLER_METRICS
-from components.ecs_cluster import BACKLOG_NAMESPACE
-from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, read_stack_file, run_program, run_stack
+from components.database.rds import database_watch
+from components.ecs import BACKLOG_METRICS as SAMPLER_METRICS
+from components.ecs import BACKLOG_NAMESPACE, ClusterRef
+from components.ecs.api_service import no_healthy_targets
+from components.ecs.service import service_watch
+from components.front_door import LoadBalancerTarget
+from components.front_door.load_balancer import load_balancer_watch
+from components.scheduler_lambda import scheduler_watch
+from components.watch import Watch
+from components.work_queue import queue_watch
+from preview.docs import released_overrides
+from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
 from preview.mocks import ACCOUNT_ID
-from stackconfig import load_stack_config
-from tests.conftest import committed_run
+from stackconfig.model import MonitoringConfig
+from tests.component_support import run_component, section
+from tests.conftest import committed_run, released_run
 
 MONITORING = f"{PROJECT}:index:Monitoring"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -26,7 +37,6 @@ KEY = "aws:kms/key:Key"
 BUDGET = "aws:budgets/budget:Budget"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
-IMAGE_TAG = "3f9c2ab"
 GIB = 1024**3
 RETENTION_DAYS = {"dev": 7, "staging": 14, "prod": 30, "ultra": 30}
 BUDGET_USD = {"dev": "75.0", "staging": "400.0", "prod": "1500.0", "ultra": "10.0"}
@@ -98,17 +108,14 @@ ULTRA_ALARMS_WITH_IMAGE = ULTRA_ALARMS | {"scheduler-errors", "api-5xx", "api-th
 
 
 # -- runs --------------------------------------------------------------------
-@functools.cache
 def with_image(stack: str) -> StackRun:
-    """The stack after its first image push: the scheduler function exists, the API runs."""
-    return run_stack(stack, overrides={f"{PROJECT}:imageTag": IMAGE_TAG})
+    """The stack after its first release: the scheduler function exists, the API runs."""
+    return released_run(stack)
 
 
 @functools.cache
 def ultra_with_dashboard() -> StackRun:
-    return run_stack(
-        "ultra", overrides={f"{PROJECT}:imageTag": IMAGE_TAG, f"{PROJECT}:monitoring": {"dashboard": True}}
-    )
+    return run_stack("ultra", overrides={**released_overrides("ultra"), f"{PROJECT}:monitoring": {"dashboard": True}})
 
 
 @functools.cache
@@ -117,7 +124,7 @@ def with_monitoring(stack: str, monitoring: str) -> StackRun:
 
 
 RUNS = [*STACKS, *(f"{stack}+image" for stack in STACKS), "ultra+dashboard"]
-"""Every committed stack, each again after its first image push, and ultra with its optional dashboard."""
+"""Every committed stack, each again after its first release, and ultra with its optional dashboard."""
 
 
 def run_named(label: str) -> StackRun:
@@ -182,7 +189,7 @@ def dashboard_lines(run: StackRun) -> list[tuple[str, str, dict[str, str], dict[
             plain = line[:-1] if options else line
             namespace, metric, pairs = plain[0], plain[1], plain[2:]
             assert len(pairs) % 2 == 0, f"odd dimension list in {line}"
-            lines.append((namespace, metric, dict(zip(pairs[::2], pairs[1::2])), options))
+            lines.append((namespace, metric, dict(zip(pairs[::2], pairs[1::2], strict=True)), options))
     return lines
 
 
@@ -230,9 +237,10 @@ def test_every_alarm_pages_the_topic_and_reports_recovery(label):
 @pytest.mark.parametrize("label", RUNS)
 def test_alarms_outside_monitoring_only_drive_autoscaling(label):
     run = run_named(label)
-    for alarm in run.of_type(ALARM):
-        if owned_by_monitoring(run, alarm):
-            continue
+    others = [alarm for alarm in run.of_type(ALARM) if not owned_by_monitoring(run, alarm)]
+    # The worker's wake-up and scale-to-zero alarms, in standard stacks only.
+    assert len(others) == (0 if run.stack == "ultra" else 2)
+    for alarm in others:
         actions = alarm.inputs.get("alarmActions") or []
         assert actions and all(arn.startswith("arn:aws:autoscaling:") for arn in actions), alarm.name
 
@@ -252,7 +260,7 @@ def test_standard_stack_alarms(stack):
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_standard_stack_after_first_image_also_watches_api_health_and_scheduler(stack):
+def test_standard_stack_after_first_release_also_watches_api_health_and_scheduler(stack):
     assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE
 
 
@@ -755,70 +763,100 @@ def test_services_that_log_write_to_a_log_group_the_program_declares(label):
 
 
 # -- the component on its own ------------------------------------------------
-SYNTHETIC = {
-    "queue_name": "q-work",
-    "dlq_name": "q-dlq",
-    "cluster_name": "c-main",
-    "api_service_name": "s-api",
-    "worker_service_name": "s-worker",
-    "backlog_metric_namespace": BACKLOG_NAMESPACE,
-    "load_balancer_arn_suffix": "app/lb/0123456789abcdef",
-    "target_group_arn_suffix": "targetgroup/tg/fedcba9876543210",
-    "db_instance_identifier": "db-main",
-    "db_allocated_storage_gb": 40,
-    "scheduler_function_name": "f-scheduler",
-    "scheduler_failure_queue_name": "q-scheduler-dlq",
+def monitoring_alone(watches_of, *, essential_only: bool = False, dashboard: bool = True) -> StackRun:
+    """Monitoring given the watches ``watches_of()`` builds (inside the program, where outputs live)."""
+
+    def build(context) -> None:
+        settings = section(MonitoringConfig, "monitoring", dashboard=dashboard)
+        Monitoring(
+            context.prefix, MonitoringArgs(context, settings, watches_of(), essential_alarms_only=essential_only)
+        )
+
+    return run_component(build, stack="prod")
+
+
+def synthetic_watches() -> list[Watch]:
+    """Every watch of a standard stack, built from made-up names."""
+    cluster = ClusterRef("c-main", pulumi.Output.from_input("arn:aws:ecs:us-east-1:123456789012:cluster/c-main"))
+    target = LoadBalancerTarget(
+        target_group_arn=pulumi.Output.from_input("arn:tg"),
+        target_group_arn_suffix=pulumi.Output.from_input("targetgroup/tg/fedcba9876543210"),
+        load_balancer_arn_suffix=pulumi.Output.from_input("app/lb/0123456789abcdef"),
+        container_port=8080,
+    )
+    return [
+        service_watch("api", cluster, "s-api", container_insights=True) + Watch((no_healthy_targets(target),)),
+        service_watch("worker", cluster, "s-worker", container_insights=True),
+        queue_watch("q-work", "q-dlq", 900),
+        load_balancer_watch(target),
+        database_watch("db-main", 40),
+        scheduler_watch("q-scheduler-dlq", "f-scheduler", 300),
+    ]
+
+
+SYNTHETIC_NAMES = {
+    "c-main",
+    "s-api",
+    "s-worker",
+    "q-work",
+    "q-dlq",
+    "app/lb/0123456789abcdef",
+    "targetgroup/tg/fedcba9876543210",
+    "db-main",
+    "f-scheduler",
+    "q-scheduler-dlq",
 }
 
 
-def run_monitoring(stack: str, overrides: dict[str, Any] | None = None, **inputs: Any) -> StackRun:
-    config_values = read_stack_file(stack)
-    config_values.update(
-        {key: json.dumps(value) if not isinstance(value, str) else value for key, value in (overrides or {}).items()}
-    )
-
-    def program() -> None:
-        config, _ = load_stack_config(PROJECT, stack)
-        Monitoring(config.name_prefix, MonitoringArgs(config, **inputs))
-
-    return run_program(program, stack=stack, config=config_values)
-
-
-def test_component_builds_every_widget_and_alarm_from_its_inputs():
-    run = run_monitoring("prod", {f"{PROJECT}:imageTag": IMAGE_TAG}, **SYNTHETIC)
+def test_component_renders_every_alarm_and_graph_it_is_given():
+    run = monitoring_alone(synthetic_watches)
     assert set(alarms(run)) == STANDARD_ALARMS_WITH_IMAGE
-    given = {value for key, value in SYNTHETIC.items() if isinstance(value, str) and key != "backlog_metric_namespace"}
     used = set()
     for _, _, dimensions, _ in dashboard_lines(run):
         used |= set(dimensions.values())
     for alarm in alarms(run).values():
         for _, _, dimensions in alarm_metrics(alarm):
             used |= set(dimensions.values())
-    assert used == given
+    assert used == SYNTHETIC_NAMES
     assert alarms(run)["db-free-storage-low"].inputs["threshold"] == 40 * GIB * 0.1
 
 
-def test_component_drops_what_a_topology_lacks():
-    run = run_monitoring("dev", queue_name="q-work", dlq_name="q-dlq")
+def test_graphs_of_one_title_are_drawn_as_one_where_the_first_stood():
+    body = json.loads(monitoring_alone(synthetic_watches).one(DASHBOARD).inputs["dashboardBody"])
+    titles = [w["properties"]["title"] for w in body["widgets"]]
+    assert len(titles) == len(set(titles))
+    assert titles[:6] == [
+        "Alarms",
+        "api: CPU and memory (%)",
+        "Running tasks (Container Insights)",
+        "worker: CPU and memory (%)",
+        "Work queue: messages",
+        "Work queue: age of oldest message (s)",
+    ]
+    running = body["widgets"][2]["properties"]["metrics"]
+    assert [line[5] for line in running] == ["s-api", "s-worker"]
+    dead_letters = next(w for w in body["widgets"] if w["properties"]["title"] == "Dead-letter queues: messages")
+    assert titles.index("Dead-letter queues: messages") == 6
+    assert [line[3] for line in dead_letters["properties"]["metrics"]] == ["q-dlq", "q-scheduler-dlq"]
+
+
+def test_only_the_essential_alarms_where_asked():
+    run = monitoring_alone(synthetic_watches, essential_only=True)
+    assert set(alarms(run)) == {"dlq-not-empty", "scheduler-dlq-not-empty", "scheduler-errors"}
+
+
+def test_no_dashboard_unless_asked_and_only_what_is_watched():
+    run = monitoring_alone(lambda: [queue_watch("q-work", "q-dlq", 900)], dashboard=False)
     assert set(alarms(run)) == {
         "queue-backlog-warning",
         "queue-backlog-critical",
         "queue-oldest-message-age",
         "dlq-not-empty",
     }
-    namespaces = {namespace for namespace, _, _, _ in dashboard_lines(run)}
-    assert namespaces == {"AWS/SQS"}
+    assert run.of_type(DASHBOARD) == []
+    assert run.one(BUDGET).inputs["name"] == "flowbuilder-prod-monthly"
 
 
-@pytest.mark.parametrize(
-    "inputs, message",
-    [
-        ({"api_service_name": "s-api"}, "cluster_name"),
-        ({"target_group_arn_suffix": "targetgroup/tg/1"}, "load_balancer_arn_suffix"),
-        ({"db_instance_identifier": "db"}, "db_allocated_storage_gb"),
-        ({"backlog_metric_namespace": BACKLOG_NAMESPACE, "cluster_name": "c"}, "worker_service_name"),
-    ],
-)
-def test_args_refuse_a_dimension_without_its_partner(inputs, message):
-    with pytest.raises(ValueError, match=message):
-        MonitoringArgs(None, queue_name="q", dlq_name="d", **inputs)  # type: ignore[arg-type]
+def test_an_alarm_key_watched_twice_is_refused():
+    with pytest.raises(ValueError, match="alarm keys watched twice: dlq-not-empty"):
+        monitoring_alone(lambda: [queue_watch("q-a", "q-a-dlq", 900), queue_watch("q-b", "q-b-dlq", 900)])

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
 
-from preview.harness import StackRun, run_stack
+from components.network import ExistingVpc, ExistingVpcArgs, Networking, NetworkingArgs
+from preview.harness import StackRun
+from stackconfig.model import NetworkConfig
+from tests.component_support import run_component, section
 from tests.conftest import committed_run
 
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -40,6 +44,31 @@ def group_id(run: StackRun, label: str) -> str:
     return run.one(GROUP, f"-{label}-sg").id
 
 
+@functools.cache
+def network_alone(**network: object) -> StackRun:
+    """Networking on its own with dev's network settings and these on top."""
+
+    def build(context) -> None:
+        Networking(context.prefix, NetworkingArgs(context, section(NetworkConfig, "network", **network), api_port=8080))
+
+    return run_component(build)
+
+
+def egress_of(run: StackRun, label: str) -> set[tuple]:
+    """(protocol, from port, to port, destination) of every egress rule of the group ``<prefix>-<label>``."""
+    gid = group_id(run, label)
+    return {
+        (
+            r.inputs["ipProtocol"],
+            r.inputs.get("fromPort"),
+            r.inputs.get("toPort"),
+            r.inputs.get("cidrIpv4") or r.inputs.get("referencedSecurityGroupId"),
+        )
+        for r in run.of_type(EGRESS)
+        if r.inputs["securityGroupId"] == gid
+    }
+
+
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stacks_have_exactly_the_six_subnets_over_two_azs(stack):
     run = committed_run(stack)
@@ -53,7 +82,7 @@ def test_standard_stacks_have_exactly_the_six_subnets_over_two_azs(stack):
 
 
 def test_three_azs_when_configured():
-    run = run_stack("staging", {"flowbuilder:network": {"availabilityZones": 3, "natStrategy": "single-gateway"}})
+    run = network_alone(availabilityZones=3, natStrategy="single-gateway")
     assert [c for c, _ in subnets_by_tier(run)["private"]] == ["10.0.10.0/24", "10.0.11.0/24", "10.0.12.0/24"]
     assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == 1
 
@@ -91,9 +120,12 @@ def test_dev_nat_instance_is_a_graviton_router_for_both_private_tables(dev):
     routes = default_routes(dev)
     assert routes["private-a"] == routes["private-b"] == {"networkInterfaceId": eni}
     assert dev.of_type("aws:ec2/natGateway:NatGateway") == []
-    # The NAT instance accepts traffic from the VPC only.
+    # The NAT instance forwards HTTPS from the VPC, the only traffic its clients send out.
     nat_rules = [r for r in dev.of_type(INGRESS) if r.inputs["securityGroupId"] == group_id(dev, "nat")]
-    assert [(r.inputs["ipProtocol"], r.inputs["cidrIpv4"]) for r in nat_rules] == [("-1", "10.0.0.0/16")]
+    assert [
+        (r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"], r.inputs["cidrIpv4"]) for r in nat_rules
+    ] == [("tcp", 443, 443, "10.0.0.0/16")]
+    assert egress_of(dev, "nat") == {("tcp", 443, 443, "0.0.0.0/0")}
 
 
 def test_staging_single_gateway_serves_both_azs(staging):
@@ -113,7 +145,8 @@ def test_prod_has_a_gateway_per_az_each_routing_its_own_az(prod):
 
 
 def test_no_nat_leaves_private_subnets_without_a_default_route():
-    run = run_stack("dev", {"flowbuilder:network": {"natStrategy": "none", "interfaceEndpoints": True}})
+    # Without NAT a standard stack needs the interface endpoints (stackconfig.rules); so does this run.
+    run = network_alone(natStrategy="none", interfaceEndpoints=True)
     assert set(default_routes(run)) == {"public"}
     assert run.of_type("aws:ec2/instance:Instance") == []
 
@@ -147,10 +180,9 @@ def test_flow_logs_go_to_a_log_group_with_the_stack_retention(dev, prod):
         assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
-def test_security_group_chain_alb_to_api_to_database(any_stack):
-    run = any_stack
-    if run.stack == "ultra":
-        pytest.skip("zero-scale has no ALB or database")
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_security_group_chain_alb_to_api_to_database(stack):
+    run = committed_run(stack)
     ids = {label: group_id(run, label) for label in ("alb", "api", "worker", "scheduler", "database")}
     rules = {
         (
@@ -172,19 +204,33 @@ def test_security_group_chain_alb_to_api_to_database(any_stack):
         ("database", 5432, ids["worker"]),
         ("database", 5432, ids["scheduler"]),
     }
-    alb_egress = [r.inputs for r in run.of_type(EGRESS) if r.inputs["securityGroupId"] == ids["alb"]]
-    assert alb_egress == [{**alb_egress[0], "fromPort": 8080, "toPort": 8080, "referencedSecurityGroupId": ids["api"]}]
+    assert egress_of(run, "alb") == {("tcp", 8080, 8080, ids["api"])}
+    # The database's clients leave on HTTPS (AWS APIs, the registry) and reach PostgreSQL in its group only.
+    for client in ("api", "worker", "scheduler"):
+        assert egress_of(run, client) == {("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 5432, 5432, ids["database"])}
+    assert egress_of(run, "database") == set()
+
+
+def test_interface_endpoints_admit_https_from_the_vpc_and_send_nothing(prod):
+    rules = [r.inputs for r in prod.of_type(INGRESS) if r.inputs["securityGroupId"] == group_id(prod, "endpoints")]
+    assert [(r["ipProtocol"], r["fromPort"], r["toPort"], r["cidrIpv4"]) for r in rules] == [
+        ("tcp", 443, 443, "10.0.0.0/16")
+    ]
+    assert egress_of(prod, "endpoints") == set()
 
 
 def test_every_rule_is_described_and_only_the_alb_is_open_to_the_internet(any_stack):
     for rule in any_stack.of_type(INGRESS) + any_stack.of_type(EGRESS):
         assert rule.inputs.get("description"), rule.name
-    open_ingress = [
-        r.name
+    open_ingress = sorted(
+        r.name.removeprefix(f"flowbuilder-{any_stack.stack}-")
         for r in any_stack.of_type(INGRESS)
         if r.inputs.get("cidrIpv4") == "0.0.0.0/0" or r.inputs.get("cidrIpv6") == "::/0"
-    ]
-    assert all("-alb-" in name for name in open_ingress)
+    )
+    expected = (
+        [] if any_stack.stack == "ultra" else ["alb-443-ipv4-in", "alb-443-ipv6-in", "alb-80-ipv4-in", "alb-80-ipv6-in"]
+    )
+    assert open_ingress == expected
 
 
 def test_default_security_group_is_emptied(dev):
@@ -206,12 +252,19 @@ def test_zero_scale_adopts_the_default_vpc_and_creates_only_the_worker_group(ult
     (group,) = ultra.of_type(GROUP)
     assert group.inputs["vpcId"] == "vpc-0d3fa017c0ffee000"
     assert [r for r in ultra.of_type(INGRESS) if r.inputs["securityGroupId"] == group.id] == []
+    # HTTPS to AWS APIs and the registry, PostgreSQL to the external database (its address is a secret).
+    assert egress_of(ultra, "worker") == {("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 5432, 5432, "0.0.0.0/0")}
     assert ultra.outputs["securityGroupIds"] == {"worker": group.id}
+    assert ultra.outputs["applicationSecurityGroupIds"] == [group.id]
+    assert "privateSubnetIds" not in ultra.outputs
 
 
 def test_zero_scale_adopts_a_named_vpc():
-    run = run_stack("ultra", {"flowbuilder:network": {"existingVpcId": "vpc-0abc1234def567890"}})
-    assert run.outputs["vpcId"] == "vpc-0abc1234def567890"
+    def build(context) -> None:
+        ExistingVpc(context.prefix, ExistingVpcArgs("vpc-0abc1234def567890"))
+
+    run = run_component(build, stack="ultra")
+    assert run.one(GROUP).inputs["vpcId"] == "vpc-0abc1234def567890"
 
 
 def test_every_aws_resource_uses_the_stack_provider_with_default_tags(any_stack):
@@ -220,7 +273,7 @@ def test_every_aws_resource_uses_the_stack_provider_with_default_tags(any_stack)
     assert tags == {
         "project": "flowbuilder",
         "stack": any_stack.stack,
-        "environment": tags["environment"],
+        "environment": {"dev": "dev", "staging": "staging", "prod": "prod", "ultra": "prod"}[any_stack.stack],
         "managed-by": "pulumi",
         "cost-center": "flowbuilder-platform",
     }

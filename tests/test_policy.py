@@ -31,6 +31,7 @@ import policy.rules
 import preview.__main__ as preview_main
 from policy.offline import Finding, evaluate, policy_section
 from policy.rules import POLICIES
+from preview.docs import released_overrides
 from preview.harness import ROOT, STACKS, RecordedResource, StackRun, read_stack_file, run_stack, stack_config
 from tests.conftest import committed_run
 
@@ -1010,17 +1011,8 @@ def test_rules_have_unique_names_and_an_explicit_level():
 
 
 # -- the committed stacks ---------------------------------------------------------------
-BOUNDARY_PENDING = "boundary attachment lands with the component helpers"
-
-
 def assert_no_mandatory_violation(findings: list[Finding]) -> None:
-    """No mandatory violation; until the role helper attaches the boundary, the boundary rule's own
-    findings turn the test into an expected failure (every other rule still fails it)."""
-    mandatory = [f"{f.rule}: {f.name}: {f.message}" for f in findings if f.mandatory]
-    pending = [line for line in mandatory if line.startswith("iam-role-permissions-boundary: ")]
-    assert [line for line in mandatory if line not in pending] == []
-    if pending:
-        pytest.xfail(BOUNDARY_PENDING)
+    assert [f"{f.rule}: {f.name}: {f.message}" for f in findings if f.mandatory] == []
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -1029,9 +1021,9 @@ def test_committed_stack_has_no_mandatory_violation(stack: str):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_committed_stack_after_its_first_image_push_has_no_mandatory_violation(stack: str):
-    # With imageTag set the scheduler Lambda, its schedule and (zero-scale) the running pipe exist too.
-    overrides = {"flowbuilder:imageTag": "0123abc"}
+def test_committed_stack_after_its_first_release_has_no_mandatory_violation(stack: str):
+    # With every digest recorded the scheduler Lambda, its schedule and (zero-scale) the running pipe exist too.
+    overrides = released_overrides(stack)
     run = run_stack(stack, overrides=overrides)
     assert run.of_type("aws:lambda/function:Function")
     assert_no_mandatory_violation(evaluate(run, stack_config(stack, overrides)))

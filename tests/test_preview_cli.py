@@ -112,9 +112,21 @@ def test_a_failing_preflight_check_exits_1(monkeypatch, capsys):
     )
 
 
-def test_a_configuration_error_exits_2(capsys):
-    assert cli.main(["dev", "--image-tag", "not a tag"]) == 2
-    assert "imageTag" in capsys.readouterr().err
+def test_a_configuration_error_exits_2(monkeypatch, capsys):
+    monkeypatch.setattr(
+        cli,
+        "run_stack",
+        lambda stack, overrides=None, **options: run_stack(stack, {"flowbuilder:images": {"api": "latest"}}, **options),
+    )
+    assert cli.main(["dev"]) == 2
+    assert "flowbuilder:images.api" in capsys.readouterr().err
+
+
+def test_released_previews_every_image_by_digest(capsys):
+    assert cli.main(["prod", "--released", "--format", "json"]) == 0
+    outputs = json.loads(capsys.readouterr().out)["outputs"]
+    assert "imagesToPush" not in outputs
+    assert outputs["containerImages"]["api"].endswith(f"/flowbuilder-prod/api@{docs.fake_digest('api')}")
 
 
 # -- generated docs ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from components.functions.queue_backlog import Sample, Settings, handler, metric_data
+from components.ecs.queue_backlog import Sample, Settings, handler, metric_data
 
 ENVIRON = {
     "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/flowbuilder-dev-work",

@@ -8,8 +8,12 @@ from typing import Any
 
 import pytest
 
-from preview.harness import StackRun, run_stack
-from tests.conftest import committed_run
+from components import SchedulerLambda, SchedulerLambdaArgs
+from preview.harness import StackRun
+from stackconfig import CpuArchitecture
+from stackconfig.model import SchedulerConfig
+from tests.component_support import image, queue_ref, run_component, section, url_database
+from tests.conftest import DIGESTS, committed_run, released_run
 
 FUNCTION = "aws:lambda/function:Function"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
@@ -20,13 +24,32 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 QUEUE = "aws:sqs/queue:Queue"
 REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 
-IMAGE_TAG = "0123abc4567def89012345678901234567890abc"
 STANDARD = ("dev", "staging", "prod")
 
 
-@functools.cache
 def with_image(stack: str) -> StackRun:
-    return run_stack(stack, {"flowbuilder:imageTag": IMAGE_TAG})
+    return released_run(stack)
+
+
+@functools.cache
+def scheduler_alone(architecture: CpuArchitecture = CpuArchitecture.ARM64, scheduler: str = "{}") -> StackRun:
+    """The scheduler on its own, released, outside any VPC."""
+
+    def build(context) -> None:
+        SchedulerLambda(
+            context.prefix,
+            SchedulerLambdaArgs(
+                context,
+                section(SchedulerConfig, "scheduler", **json.loads(scheduler)),
+                architecture=architecture,
+                image=image("scheduler", DIGESTS["scheduler"]),
+                queue=queue_ref("q"),
+                database=url_database(),
+                failure_retention_days=14,
+            ),
+        )
+
+    return run_component(build)
 
 
 def statements_of(run: StackRun, role_suffix: str) -> dict[str, dict[str, Any]]:
@@ -47,7 +70,7 @@ def test_no_function_or_schedule_before_an_image_exists(any_stack):
     assert {r.type for r in owned}.isdisjoint({FUNCTION, SCHEDULE, INVOKE_CONFIG})
     push = any_stack.outputs["imagesToPush"]
     assert f"docker push {repository_url(any_stack)}:<git-sha>" in push["push"]
-    assert push["then"] == "pulumi config set imageTag <git-sha> && pulumi up"
+    assert f"under flowbuilder:images in Pulumi.{any_stack.stack}.yaml" in push["then"]
 
 
 def test_what_does_not_need_the_image_is_created_on_the_first_deploy(any_stack):
@@ -67,7 +90,7 @@ def test_function_settings(stack):
     function = run.one(FUNCTION, "-scheduler")
     assert function.inputs["name"] == f"flowbuilder-{stack}-scheduler"
     assert function.inputs["packageType"] == "Image"
-    assert function.inputs["imageUri"] == f"{repository_url(run)}:{IMAGE_TAG}"
+    assert function.inputs["imageUri"] == f"{repository_url(run)}@{DIGESTS['scheduler']}"
     assert function.inputs["architectures"] == ["arm64"]
     assert function.inputs["memorySize"] == 512
     assert function.inputs["timeout"] == 300
@@ -113,25 +136,18 @@ def test_zero_scale_function_has_no_vpc():
 
 
 def test_x86_when_configured():
-    run = run_stack("ultra", {"flowbuilder:imageTag": IMAGE_TAG, "flowbuilder:ecs": {"architecture": "X86_64"}})
+    run = scheduler_alone(CpuArchitecture.X86_64)
     assert run.one(FUNCTION, "-scheduler").inputs["architectures"] == ["x86_64"]
 
 
-def test_memory_timeout_and_schedule_follow_the_config():
-    run = run_stack(
-        "dev",
-        {
-            "flowbuilder:imageTag": IMAGE_TAG,
-            "flowbuilder:scheduler": {
-                "memoryMb": 1024,
-                "timeoutSeconds": 120,
-                "scheduleExpression": "cron(0/15 * * * ? *)",
-            },
-        },
+def test_memory_timeout_and_schedule_follow_the_scheduler_settings():
+    run = scheduler_alone(
+        scheduler=json.dumps({"memoryMb": 1024, "timeoutSeconds": 120, "scheduleExpression": "cron(0/15 * * * ? *)"})
     )
     function = run.one(FUNCTION, "-scheduler")
     assert (function.inputs["memorySize"], function.inputs["timeout"]) == (1024, 120)
     assert run.one(SCHEDULE, "-scheduler").inputs["scheduleExpression"] == "cron(0/15 * * * ? *)"
+    assert "vpcConfig" not in function.inputs
 
 
 def test_function_is_created_after_its_log_group_permissions_and_image_pull_policy():
@@ -280,29 +296,3 @@ def test_repository_lets_only_the_scheduler_function_pull(prod):
     assert grant["Condition"] == {
         "StringLike": {"aws:sourceArn": "arn:aws:lambda:us-east-1:123456789012:function:flowbuilder-prod-scheduler"}
     }
-
-
-def test_standard_stack_without_network_inputs_is_refused():
-    import pulumi
-
-    from components import SchedulerLambda, SchedulerLambdaArgs
-    from preview.harness import read_stack_file, run_program
-    from stackconfig import load_stack_config
-
-    def program() -> None:
-        config, _ = load_stack_config("flowbuilder", "dev")
-        SchedulerLambda(
-            config.name_prefix,
-            SchedulerLambdaArgs(
-                config,
-                queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q",
-                queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
-                repository_url="123456789012.dkr.ecr.us-east-1.amazonaws.com/r",
-                repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r",
-                database_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:s",
-            ),
-        )
-        pulumi.export("unused", 0)
-
-    with pytest.raises(ValueError, match="private subnets and the scheduler security group"):
-        run_program(program, stack="dev", config=read_stack_file("dev"))

@@ -9,11 +9,17 @@ from typing import Any
 
 import pytest
 
+from components import ServerlessApi, ServerlessApiArgs
 from components.serverless_api import lambda_memory_mb
 from policy.offline import evaluate
 from policy.rules import POLICIES
 from preview.cost import estimate
-from preview.harness import StackRun, run_stack, stack_config
+from preview.docs import released_overrides
+from preview.harness import StackRun, stack_config
+from stackconfig import CpuArchitecture, Environment, Topology
+from stackconfig.model import ApiConfig
+from tests.component_support import image, queue_ref, run_component, section, url_database
+from tests.conftest import DIGESTS, released_run
 
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
@@ -28,13 +34,30 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 COMPONENT = "flowbuilder:index:ServerlessApi"
 
-IMAGE_TAG = "4f1c2a9e0b7d3c5a8e6f1029384756abcdef0123"
+
+def served() -> StackRun:
+    """ultra after its first release: the one whole-program run most tests read."""
+    return released_run("ultra")
 
 
 @functools.cache
-def served() -> StackRun:
-    """ultra once its images are pushed: the one whole-program run most tests read."""
-    return run_stack("ultra", {"flowbuilder:imageTag": IMAGE_TAG})
+def api_alone(architecture: CpuArchitecture = CpuArchitecture.ARM64, api: str = "{}") -> StackRun:
+    """The zero-scale API on its own, released, with a made-up queue and database secret."""
+
+    def build(context) -> None:
+        ServerlessApi(
+            context.prefix,
+            ServerlessApiArgs(
+                context,
+                section(ApiConfig, "api", Environment.PROD, Topology.ZERO_SCALE, **json.loads(api)),
+                architecture=architecture,
+                image=image("api", DIGESTS["api"]),
+                queue=queue_ref("q"),
+                database=url_database(),
+            ),
+        )
+
+    return run_component(build, stack="ultra")
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +83,10 @@ def test_function_runs_the_api_image_on_arm64(api):
     function = api.one(FUNCTION, "-api")
     assert function.inputs["name"] == "flowbuilder-ultra-api"
     assert function.inputs["packageType"] == "Image"
-    assert function.inputs["imageUri"] == f"{api.outputs['repositoryUrls']['api']}:{IMAGE_TAG}"
+    assert function.inputs["imageUri"] == f"{api.outputs['repositoryUrls']['api']}@{DIGESTS['api']}"
     assert (
-        function.inputs["imageUri"] == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/api:{IMAGE_TAG}"
+        function.inputs["imageUri"]
+        == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/api@{DIGESTS['api']}"
     )
     assert function.inputs["architectures"] == ["arm64"]
     assert function.inputs["role"] == api.one(ROLE, "-api").state["arn"]
@@ -121,20 +145,18 @@ def test_memory_stays_within_lambda_limits():
     ]
 
 
-def test_architecture_memory_concurrency_and_throttling_follow_the_config():
-    run = run_stack(
-        "ultra",
-        {
-            "flowbuilder:imageTag": IMAGE_TAG,
-            "flowbuilder:ecs": {"architecture": "X86_64"},
-            "flowbuilder:api": {
+def test_architecture_memory_concurrency_and_throttling_follow_the_api_settings():
+    run = api_alone(
+        CpuArchitecture.X86_64,
+        json.dumps(
+            {
                 "cpu": 4096,
                 "memory": 16384,
                 "lambdaReservedConcurrency": 3,
                 "throttleRatePerSecond": 5,
                 "throttleBurst": 7,
-            },
-        },
+            }
+        ),
     )
     function = run.one(FUNCTION, "-api")
     assert function.inputs["architectures"] == ["x86_64"]
@@ -270,7 +292,7 @@ def test_the_api_adds_nothing_to_the_idle_bill_and_its_requests_are_listed(api):
 
 
 def test_policy_pack_exempts_the_api_function_from_failure_destinations_but_not_the_scheduler(api):
-    config = stack_config("ultra", {"flowbuilder:imageTag": IMAGE_TAG})
+    config = stack_config("ultra", released_overrides("ultra"))
     rule = [p for p in POLICIES if p.name == "lambda-failure-destination"]
     assert evaluate(api, config, rule) == []
     # Without its on-failure destination the scheduler is caught; the API function stays exempt.
@@ -289,7 +311,7 @@ def test_without_an_image_no_function_or_route_exists_and_the_api_image_is_await
     api_repository = ultra.outputs["repositoryUrls"]["api"]
     assert api_repository == "123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/api"
     assert f"docker push {api_repository}:<git-sha>" in push["push"]
-    assert push["then"] == "pulumi config set imageTag <git-sha> && pulumi up"
+    assert "under flowbuilder:images in Pulumi.ultra.yaml" in push["then"]
 
 
 def test_what_does_not_need_the_image_exists_from_the_first_deploy(ultra):

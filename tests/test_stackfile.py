@@ -96,7 +96,7 @@ def test_structured_values_are_json_with_go_numbers(tmp_path):
 def test_a_stack_file_in_other_spellings_reads_as_the_committed_one(tmp_path):
     stack = write(
         tmp_path,
-        "# the same as Pulumi.dev.yaml, written differently\n"
+        "# Pulumi.dev.yaml written differently, with dev's default network spelled out\n"
         "secretsprovider: passphrase\n"
         "config:\n"
         "  aws:region: 'us-east-1'\n"
@@ -104,7 +104,8 @@ def test_a_stack_file_in_other_spellings_reads_as_the_committed_one(tmp_path):
         '  "flowbuilder:topology": standard\n'
         "  flowbuilder:network: &network {natStrategy: instance, interfaceEndpoints: False}\n",
     )
-    assert stack.config == read_stack_file("dev")
+    network = '{"natStrategy":"instance","interfaceEndpoints":false}'
+    assert stack.config == {**read_stack_file("dev"), "flowbuilder:network": network}
     assert stack.lines == {
         "aws:region": 4,
         "flowbuilder:environment": 5,

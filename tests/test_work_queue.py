@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from preview.harness import RecordedResource, StackRun, run_stack
+from components import WorkQueue, WorkQueueArgs
+from preview.harness import RecordedResource, StackRun
 from preview.mocks import ACCOUNT_ID
+from stackconfig.model import QueueConfig
+from tests.component_support import run_component, section
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -60,16 +63,28 @@ def test_visibility_outlasts_the_longest_job(any_stack):
     assert work.inputs["visibilityTimeoutSeconds"] > 15 * 60
 
 
+def queue_alone(max_run_minutes: int = 15, **settings: int) -> StackRun:
+    def build(context) -> None:
+        WorkQueue(
+            context.prefix,
+            WorkQueueArgs(
+                context,
+                section(QueueConfig, "queue", **settings),
+                max_run_minutes=max_run_minutes,
+                oldest_message_alarm_seconds=900,
+            ),
+        )
+
+    return run_component(build)
+
+
 def test_visibility_follows_max_run_minutes():
-    run = run_stack("dev", {"flowbuilder:worker": {"maxRunMinutes": 45}})
-    work, _ = queues(run)
+    work, _ = queues(queue_alone(max_run_minutes=45))
     assert work.inputs["visibilityTimeoutSeconds"] == 45 * 60 + 60
 
 
 def test_receive_count_and_retention_follow_the_queue_config():
-    run = run_stack(
-        "dev", {"flowbuilder:queue": {"maxReceiveCount": 5, "dlqRetentionDays": 7, "messageRetentionDays": 2}}
-    )
+    run = queue_alone(maxReceiveCount=5, dlqRetentionDays=7, messageRetentionDays=2)
     work, dlq = queues(run)
     assert json.loads(work.inputs["redrivePolicy"])["maxReceiveCount"] == 5
     assert dlq.inputs["messageRetentionSeconds"] == 7 * DAY

@@ -6,17 +6,20 @@ import functools
 import json
 from typing import Any
 
+import pulumi
 import pytest
 
-from components.worker_pipe import (
-    ECS_OVERRIDES_LIMIT,
-    INLINE_BODY_LIMIT,
-    PENDING_IMAGE_TAG,
-    TASK_START_SECONDS,
-    retry_delays,
-)
-from preview.harness import RecordedResource, StackRun, run_stack
+from components import WorkerPipe, WorkerPipeArgs
+from components.ecs import ClusterRef
+from components.images import NOT_RELEASED_TAG
+from components.network import Placement
+from components.worker_run import ECS_OVERRIDES_LIMIT, INLINE_BODY_LIMIT, TASK_START_SECONDS, retry_delays
+from preview.harness import RecordedResource, StackRun
+from stackconfig import CpuArchitecture
+from stackconfig.model import WorkerConfig
 from tests import asl
+from tests.component_support import image, queue_ref, run_component, section, url_database
+from tests.conftest import DIGESTS, released_run
 
 PIPE = "aws:pipes/pipe:Pipe"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
@@ -30,13 +33,39 @@ QUEUE = "aws:sqs/queue:Queue"
 
 RUN_TASK = "arn:aws:states:::ecs:runTask.sync"
 SEND_MESSAGE = "arn:aws:states:::sqs:sendMessage"
-IMAGE_TAG = "0123abc4567def89012345678901234567890abc"
 BODY = json.dumps({"flowId": "f-42", "step": "render", "payload": {"text": 'say "hi"\n'}})
 
 
-@functools.cache
 def ultra_with_image() -> StackRun:
-    return run_stack("ultra", {"flowbuilder:imageTag": IMAGE_TAG})
+    return released_run("ultra")
+
+
+@functools.cache
+def pipe_alone(
+    architecture: CpuArchitecture = CpuArchitecture.ARM64, max_receive_count: int = 3, worker: str = "{}"
+) -> StackRun:
+    """The worker pipe on its own, released, with made-up queues, cluster and database."""
+
+    def build(context) -> None:
+        WorkerPipe(
+            context.prefix,
+            WorkerPipeArgs(
+                context,
+                section(WorkerConfig, "worker", **json.loads(worker)),
+                max_receive_count=max_receive_count,
+                architecture=architecture,
+                cluster=ClusterRef(
+                    "c-main", pulumi.Output.from_input("arn:aws:ecs:us-east-1:123456789012:cluster/c-main")
+                ),
+                image=image("worker", DIGESTS["worker"]),
+                placement=Placement(["subnet-a"], "sg-worker", public_ip=True),
+                queue=queue_ref("q-work"),
+                dead_letter=queue_ref("q-dlq"),
+                database=url_database(),
+            ),
+        )
+
+    return run_component(build)
 
 
 def policy_of(run: StackRun, role_label: str) -> list[dict[str, Any]]:
@@ -109,23 +138,26 @@ def test_pipe_logs_errors_without_message_data(ultra):
 
 def test_pipe_waits_stopped_until_an_image_is_configured(ultra):
     assert ultra.one(PIPE).inputs["desiredState"] == "STOPPED"
-    assert container_of(ultra)["image"].endswith(f"/flowbuilder-ultra/worker:{PENDING_IMAGE_TAG}")
+    assert container_of(ultra)["image"].endswith(f"/flowbuilder-ultra/worker:{NOT_RELEASED_TAG}")
     assert ultra.outputs["imagesToPush"]["push"] == [
-        "docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/scheduler:<git-sha>",
-        "docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/worker:<git-sha>",
         "docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/api:<git-sha>",
+        "docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/worker:<git-sha>",
+        "docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/scheduler:<git-sha>",
     ]
-    assert ultra.outputs["imagesToPush"]["then"] == "pulumi config set imageTag <git-sha> && pulumi up"
+    assert ultra.outputs["imagesToPush"]["then"].startswith(
+        "record each image's digest (sha256:...) under flowbuilder:images in Pulumi.ultra.yaml"
+    )
 
 
-def test_pipe_runs_once_the_image_tag_is_set():
+def test_pipe_runs_once_the_worker_digest_is_recorded():
     run = ultra_with_image()
     assert run.one(PIPE).inputs["desiredState"] == "RUNNING"
     assert (
         container_of(run)["image"]
-        == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/worker:{IMAGE_TAG}"
+        == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-ultra/worker@{DIGESTS['worker']}"
     )
     assert "imagesToPush" not in run.outputs
+    assert pipe_alone().one(PIPE).inputs["desiredState"] == "RUNNING"
 
 
 def test_pipe_role_reads_only_its_queue_and_starts_only_its_state_machine(ultra):
@@ -162,7 +194,9 @@ def test_cluster_offers_fargate_spot(ultra):
     capacity = ultra.one(CAPACITY)
     assert capacity.inputs["clusterName"] == "flowbuilder-ultra-cluster"
     assert capacity.inputs["capacityProviders"] == ["FARGATE_SPOT"]
-    assert capacity.inputs["defaultCapacityProviderStrategies"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 100}]
+    assert capacity.inputs["defaultCapacityProviderStrategies"] == [
+        {"capacityProvider": "FARGATE_SPOT", "weight": 100, "base": 0}
+    ]
 
 
 def test_worker_task_definition(ultra):
@@ -201,7 +235,7 @@ def test_worker_gets_the_database_url_by_reference_only(ultra):
 
 
 def test_x86_workers_when_configured():
-    run = run_stack("ultra", {"flowbuilder:ecs": {"architecture": "X86_64"}})
+    run = pipe_alone(CpuArchitecture.X86_64)
     assert run.one(TASK_DEFINITION).inputs["runtimePlatform"]["cpuArchitecture"] == "X86_64"
 
 
@@ -209,11 +243,11 @@ def test_execution_role_pulls_only_the_worker_image_and_reads_only_its_secret(ul
     statements = by_sid(policy_of(ultra, "worker-execution"))
     assert statements["RegistryLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
     assert statements["RegistryLogin"]["Resource"] == "*"
-    assert statements["PullWorkerImage"]["Resource"] == [
+    assert statements["PullImage"]["Resource"] == [
         "arn:aws:ecr:us-east-1:123456789012:repository/flowbuilder-ultra/worker"
     ]
-    assert statements["ReadDatabaseSecret"] == {
-        "Sid": "ReadDatabaseSecret",
+    assert statements["ReadInjectedSecrets"] == {
+        "Sid": "ReadInjectedSecrets",
         "Effect": "Allow",
         "Action": ["secretsmanager:GetSecretValue"],
         "Resource": [ultra.outputs["databaseSecretArn"]],
@@ -349,8 +383,8 @@ def test_execution_outlasts_every_state_timeout_and_wait(ultra):
     assert definition["TimeoutSeconds"] > 15 * 60
 
 
-def test_attempts_and_timeouts_follow_the_config():
-    run = run_stack("ultra", {"flowbuilder:queue": {"maxReceiveCount": 5}, "flowbuilder:worker": {"maxRunMinutes": 60}})
+def test_attempts_and_timeouts_follow_the_queue_and_worker_settings():
+    run = pipe_alone(max_receive_count=5, worker=json.dumps({"maxRunMinutes": 60}))
     definition = definition_of(run)
     run_worker = definition["States"]["RunWorker"]
     assert run_worker["Retry"][1]["MaxAttempts"] == 4
@@ -510,8 +544,17 @@ def test_a_body_pipes_parsed_as_json_still_reaches_the_worker_as_text(ultra):
     assert json.loads(environment_of(execution.calls[0])["MESSAGE_BODY"]) == {"flowId": "f-42"}
 
 
-@pytest.mark.parametrize("resource_type", [PIPE, STATE_MACHINE, TASK_DEFINITION, CLUSTER])
-def test_worker_resources_belong_to_the_worker_pipe_component(ultra, resource_type):
+@pytest.mark.parametrize(
+    ("resource_type", "component"),
+    [
+        (PIPE, "WorkerPipe"),
+        (STATE_MACHINE, "WorkerPipe"),
+        (TASK_DEFINITION, "WorkerPipe"),
+        (CLUSTER, "EcsCluster"),
+        (CAPACITY, "EcsCluster"),
+    ],
+)
+def test_worker_resources_belong_to_their_components(ultra, resource_type, component):
     resource: RecordedResource = ultra.one(resource_type)
     owner = ultra.component_of(resource)
-    assert owner is not None and owner.type == "flowbuilder:index:WorkerPipe"
+    assert owner is not None and owner.type == f"flowbuilder:index:{component}"

@@ -1,4 +1,4 @@
-"""Networking: the VPC of a standard stack, or the adopted VPC of a zero-scale stack."""
+"""Networking: the standard topology's VPC, its tiers, NAT, endpoints, flow logs and security groups."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from stackconfig import NatStrategy, StackConfig, Topology
+from stackconfig import NatStrategy
+from stackconfig.model import NetworkConfig
 
-from .iam import policy_document, service_trust_policy, statement
+from ..constants import HTTPS_PORT
+from ..context import StackContext
+from ..iam import role_policy, service_role, statement
+from ..logs import log_group
+from .security_groups import ANYWHERE, RuleMaker, SecurityGroups, standard_security_groups
 
 INTERFACE_ENDPOINT_SERVICES = ("logs", "sqs", "secretsmanager", "ecr.api", "ecr.dkr")
-POSTGRES_PORT = 5432
-ANYWHERE = "0.0.0.0/0"
-ANYWHERE_V6 = "::/0"
 
 # Configures a stock Amazon Linux 2023 instance as a NAT: forward and
 # masquerade, persisted across reboots. Stock AL2023 instead of a community NAT
@@ -39,15 +41,18 @@ NAT_INSTANCE_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-ke
 
 @dataclass
 class NetworkingArgs:
-    """Inputs of :class:`Networking`; everything comes from the validated stack config."""
+    """Inputs of :class:`Networking`."""
 
-    config: StackConfig
+    context: StackContext
+    network: NetworkConfig
+    api_port: int
+    """``api.containerPort``: what the load balancer forwards to and the API group admits."""
 
 
 class Networking(pulumi.ComponentResource):
-    """The network every other component lives in.
+    """The standard stack's network, which every other component lives in.
 
-    Standard topology creates:
+    Creates:
 
     * a VPC (default 10.0.0.0/16, DNS on) over ``network.availabilityZones`` AZs (default 2);
     * three subnet tiers per AZ: public (default 10.0.0.0/24, 10.0.1.0/24), private
@@ -56,78 +61,48 @@ class Networking(pulumi.ComponentResource):
       database tier has no route out of the VPC;
     * the NAT strategy (``none``, ``single-gateway``, ``gateway-per-az`` or ``instance``:
       a Graviton instance, t4g.nano by default, source/dest check off, its own
-      security group open only to the VPC);
+      security group forwarding HTTPS from the VPC only);
     * an S3 gateway endpoint always, and interface endpoints for logs, sqs,
       secretsmanager, ecr.api and ecr.dkr when ``network.interfaceEndpoints``;
     * VPC flow logs to a CloudWatch log group kept ``logRetentionDays``;
     * the security-group chain ALB (80/443 from anywhere) -> api (container port
       from the ALB) -> database (5432 from api, worker and scheduler), plus worker
-      and scheduler groups with no ingress; the default security group emptied;
+      and scheduler groups with no ingress; api, worker and scheduler leave the VPC
+      on HTTPS only and reach PostgreSQL only in the database group; the default
+      security group emptied;
     * a DB subnet group over the database subnets.
-
-    Zero-scale topology creates no network: it looks up ``network.existingVpcId``
-    (else the account's default VPC) and its public subnets, and creates only the
-    worker security group (egress only).
     """
 
     vpc_id: pulumi.Output[str]
     public_subnet_ids: pulumi.Output[list[str]]
     private_subnet_ids: pulumi.Output[list[str]]
     database_subnet_ids: pulumi.Output[list[str]]
-    db_subnet_group_name: pulumi.Output[str] | None
-    security_group_ids: dict[str, pulumi.Output[str]]
-    """Keys: ``worker`` always; ``alb``, ``api``, ``scheduler``, ``database`` in standard."""
+    db_subnet_group_name: pulumi.Output[str]
+    security_groups: SecurityGroups
 
     def __init__(self, name: str, args: NetworkingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowbuilder:index:Networking", name, None, opts)
         self._name = name
-        self._config = args.config
-        if args.config.topology is Topology.STANDARD:
-            self._create_vpc()
-        else:
-            self._adopt_vpc()
+        self._context = args.context
+        self._network = args.network
+        self._create_vpc(args.api_port)
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
                 "database_subnet_ids": self.database_subnet_ids,
-                "security_group_ids": self.security_group_ids,
+                "security_group_ids": self.security_groups.by_label(),
             }
         )
 
-    # -- zero-scale ----------------------------------------------------------
-    def _adopt_vpc(self) -> None:
-        invoke = pulumi.InvokeOptions(parent=self)
-        network = self._config.network
-        vpc = (
-            aws.ec2.get_vpc(id=network.existing_vpc_id, opts=invoke)
-            if network.existing_vpc_id
-            else aws.ec2.get_vpc(default=True, opts=invoke)
-        )
-        public = aws.ec2.get_subnets(
-            filters=[
-                aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc.id]),
-                aws.ec2.GetSubnetsFilterArgs(name="map-public-ip-on-launch", values=["true"]),
-            ],
-            opts=invoke,
-        )
-        self.vpc_id = pulumi.Output.from_input(vpc.id)
-        self.public_subnet_ids = pulumi.Output.from_input(sorted(public.ids))
-        self.private_subnet_ids = pulumi.Output.from_input([])
-        self.database_subnet_ids = pulumi.Output.from_input([])
-        self.db_subnet_group_name = None
-        worker = self._security_group("worker", "Worker tasks: no ingress, egress to the internet")
-        self._egress_anywhere("worker", worker)
-        self.security_group_ids = {"worker": worker.id}
-
-    # -- standard ------------------------------------------------------------
-    def _create_vpc(self) -> None:
-        network = self._config.network
+    def _create_vpc(self, api_port: int) -> None:
+        network = self._network
         zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self)).names
         if len(zones) < network.availability_zones:
             raise pulumi.RunError(
-                f"{self._config.region} offers {len(zones)} AZs; network.availabilityZones asks for {network.availability_zones}"
+                f"{self._context.region} offers {len(zones)} AZs; "
+                f"network.availabilityZones asks for {network.availability_zones}"
             )
         self._zones = zones[: network.availability_zones]
         self._vpc = aws.ec2.Vpc(
@@ -139,6 +114,7 @@ class Networking(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.vpc_id = self._vpc.id
+        self._rules = RuleMaker(self._name, self._vpc.id, self)
         # An empty default security group: anything launched without a group gets no access.
         aws.ec2.DefaultSecurityGroup(
             f"{self._name}-default-sg",
@@ -153,7 +129,7 @@ class Networking(pulumi.ComponentResource):
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
         self.database_subnet_ids = pulumi.Output.all(*[s.id for s in database])
 
-        self._create_security_groups()
+        self.security_groups = standard_security_groups(self._rules, api_port)
         public_table = self._public_routes(public)
         private_tables = self._private_routes(private, public)
         database_table = self._route_table("database")
@@ -182,7 +158,7 @@ class Networking(pulumi.ComponentResource):
                 tags={"Name": f"{self._name}-{tier}-{zone[-1]}", "tier": tier},
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for zone, cidr in zip(self._zones, cidrs)
+            for zone, cidr in zip(self._zones, cidrs, strict=False)
         ]
 
     def _route_table(self, label: str) -> aws.ec2.RouteTable:
@@ -224,15 +200,16 @@ class Networking(pulumi.ComponentResource):
         return table
 
     def _private_routes(self, private: list[aws.ec2.Subnet], public: list[aws.ec2.Subnet]) -> list[aws.ec2.RouteTable]:
-        strategy = self._config.network.nat_strategy
+        strategy = self._network.nat_strategy
         labels = [f"private-{zone[-1]}" for zone in self._zones]
         tables = [self._route_table(label) for label in labels]
-        for index, (subnet, table) in enumerate(zip(private, tables)):
+        for index, (subnet, table) in enumerate(zip(private, tables, strict=True)):
             self._associate("private", index, subnet, table)
 
         if strategy is NatStrategy.GATEWAY_PER_AZ:
             targets = [
-                {"nat_gateway_id": self._nat_gateway(zone[-1], subnet).id} for zone, subnet in zip(self._zones, public)
+                {"nat_gateway_id": self._nat_gateway(zone[-1], subnet).id}
+                for zone, subnet in zip(self._zones, public, strict=True)
             ]
         elif strategy is NatStrategy.SINGLE_GATEWAY:
             targets = [{"nat_gateway_id": self._nat_gateway(self._zones[0][-1], public[0]).id}] * len(tables)
@@ -242,7 +219,7 @@ class Networking(pulumi.ComponentResource):
             )
         else:
             targets = []
-        for label, table, target in zip(labels, tables, targets):
+        for label, table, target in zip(labels, tables, targets, strict=False):
             self._default_route(label, table, **target)
         return tables
 
@@ -262,16 +239,28 @@ class Networking(pulumi.ComponentResource):
         )
 
     def _nat_instance(self, subnet: aws.ec2.Subnet) -> aws.ec2.Instance:
-        network = self._config.network
-        group = self._security_group("nat", "NAT instance: any traffic from inside the VPC")
-        self._ingress(
+        network = self._network
+        # The clients in the private subnets leave the VPC on HTTPS only, so that is all the
+        # instance forwards; its own package and agent downloads are HTTPS too.
+        group = self._rules.group("nat", "NAT instance: HTTPS from inside the VPC, forwarded to the internet")
+        self._rules.ingress(
             "nat",
             group,
-            "Forwarded traffic from the VPC",
-            ip_protocol="-1",
+            "HTTPS from the VPC, to forward",
+            ip_protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
             cidr_ipv4=network.vpc_cidr,
         )
-        self._egress_anywhere("nat", group)
+        self._rules.egress(
+            "nat-out",
+            group,
+            "Forwarded HTTPS, and the instance's own package downloads",
+            ip_protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
+            cidr_ipv4=ANYWHERE,
+        )
         ami = aws.ssm.get_parameter(name=NAT_INSTANCE_AMI_PARAMETER, opts=pulumi.InvokeOptions(parent=self)).value
         return aws.ec2.Instance(
             f"{self._name}-nat",
@@ -292,7 +281,7 @@ class Networking(pulumi.ComponentResource):
         )
 
     def _endpoints(self, private: list[aws.ec2.Subnet], tables: list[aws.ec2.RouteTable]) -> None:
-        region = self._config.region
+        region = self._context.region
         aws.ec2.VpcEndpoint(
             f"{self._name}-s3",
             vpc_id=self._vpc.id,
@@ -302,17 +291,18 @@ class Networking(pulumi.ComponentResource):
             tags={"Name": f"{self._name}-s3"},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if not self._config.network.interface_endpoints:
+        if not self._network.interface_endpoints:
             return
-        group = self._security_group("endpoints", "Interface endpoints: HTTPS from inside the VPC")
-        self._ingress(
+        # No egress rule: an endpoint only answers the connections made to it.
+        group = self._rules.group("endpoints", "Interface endpoints: HTTPS from inside the VPC")
+        self._rules.ingress(
             "endpoints",
             group,
             "HTTPS to AWS APIs from the VPC",
             ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4=self._config.network.vpc_cidr,
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
+            cidr_ipv4=self._network.vpc_cidr,
         )
         for service in INTERFACE_ENDPOINT_SERVICES:
             label = service.replace(".", "-")
@@ -329,127 +319,36 @@ class Networking(pulumi.ComponentResource):
             )
 
     def _flow_logs(self) -> None:
-        log_group = aws.cloudwatch.LogGroup(
-            f"{self._name}-flow-logs",
-            name=f"/flowbuilder/{self._config.stack}/vpc-flow-logs",
-            retention_in_days=self._config.log_retention_days,
-            opts=pulumi.ResourceOptions(parent=self),
+        child = pulumi.ResourceOptions(parent=self)
+        group = log_group(
+            f"{self._name}-flow-logs", f"/flowbuilder/{self._context.stack}/vpc-flow-logs", self._context, child
         )
-        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
-        role = aws.iam.Role(
+        role = service_role(
             f"{self._name}-flow-logs",
-            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com", account),
-            description="Lets VPC flow logs write to their log group",
-            opts=pulumi.ResourceOptions(parent=self),
+            self._context,
+            "vpc-flow-logs.amazonaws.com",
+            "Lets VPC flow logs write to their log group",
+            child,
         )
-        aws.iam.RolePolicy(
+        role_policy(
             f"{self._name}-flow-logs",
-            role=role.id,
-            policy=policy_document(
+            role,
+            [
                 statement(
                     ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    [log_group.arn, log_group.arn.apply(lambda arn: f"{arn}:*")],
+                    [group.arn, group.arn.apply(lambda arn: f"{arn}:*")],
                 )
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            ],
+            child,
         )
         aws.ec2.FlowLog(
             f"{self._name}-flow-log",
             vpc_id=self._vpc.id,
-            traffic_type=self._config.network.flow_log_traffic,
+            traffic_type=self._network.flow_log_traffic,
             log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn,
+            log_destination=group.arn,
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
             tags={"Name": f"{self._name}-flow-log"},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    # -- security groups ----------------------------------------------------
-    def _create_security_groups(self) -> None:
-        port = self._config.api.container_port
-        alb = self._security_group("alb", "Load balancer: HTTP and HTTPS from the internet")
-        api = self._security_group("api", "API tasks: container port from the load balancer only")
-        worker = self._security_group("worker", "Worker tasks: no ingress")
-        scheduler = self._security_group("scheduler", "Scheduler Lambda: no ingress")
-        database = self._security_group("database", "PostgreSQL: from the API, worker and scheduler only")
-
-        for listener_port in (80, 443):
-            for family, cidr in (("cidr_ipv4", ANYWHERE), ("cidr_ipv6", ANYWHERE_V6)):
-                self._ingress(
-                    f"alb-{listener_port}-{family[-4:]}",
-                    alb,
-                    f"{'HTTP' if listener_port == 80 else 'HTTPS'} from the internet",
-                    ip_protocol="tcp",
-                    from_port=listener_port,
-                    to_port=listener_port,
-                    **{family: cidr},
-                )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._name}-alb-to-api",
-            security_group_id=alb.id,
-            description="Forward to API tasks on the container port",
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            referenced_security_group_id=api.id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self._ingress(
-            "api-from-alb",
-            api,
-            "Container port from the load balancer",
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            referenced_security_group_id=alb.id,
-        )
-        for client_label, client in (("api", api), ("worker", worker), ("scheduler", scheduler)):
-            self._ingress(
-                f"database-from-{client_label}",
-                database,
-                f"PostgreSQL from the {client_label}",
-                ip_protocol="tcp",
-                from_port=POSTGRES_PORT,
-                to_port=POSTGRES_PORT,
-                referenced_security_group_id=client.id,
-            )
-            # Clients reach AWS APIs, the registry and PostgreSQL; AWS APIs sit
-            # behind NAT or endpoints, so egress stays open on HTTPS and 5432.
-            self._egress_anywhere(client_label, client)
-        self.security_group_ids = {
-            "alb": alb.id,
-            "api": api.id,
-            "worker": worker.id,
-            "scheduler": scheduler.id,
-            "database": database.id,
-        }
-
-    def _security_group(self, label: str, description: str) -> aws.ec2.SecurityGroup:
-        return aws.ec2.SecurityGroup(
-            f"{self._name}-{label}-sg",
-            name=f"{self._name}-{label}",
-            description=description,
-            vpc_id=self.vpc_id,
-            tags={"Name": f"{self._name}-{label}"},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _ingress(self, label: str, group: aws.ec2.SecurityGroup, description: str, **rule: pulumi.Input) -> None:
-        aws.vpc.SecurityGroupIngressRule(
-            f"{self._name}-{label}-in",
-            security_group_id=group.id,
-            description=description,
-            opts=pulumi.ResourceOptions(parent=self),
-            **rule,
-        )
-
-    def _egress_anywhere(self, label: str, group: aws.ec2.SecurityGroup) -> None:
-        aws.vpc.SecurityGroupEgressRule(
-            f"{self._name}-{label}-out",
-            security_group_id=group.id,
-            description="Outbound to AWS APIs, the image registry and the database",
-            ip_protocol="-1",
-            cidr_ipv4=ANYWHERE,
             opts=pulumi.ResourceOptions(parent=self),
         )

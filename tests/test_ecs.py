@@ -1,4 +1,4 @@
-"""EcsCluster: cluster, ALB and listeners, API and worker services, IAM, and the worker's 0 <-> N scaling."""
+"""ECS: the cluster, the API service and the queue worker, their tasks and IAM, and the worker's 0 <-> N scaling."""
 
 from __future__ import annotations
 
@@ -7,28 +7,37 @@ import json
 import re
 from typing import Any
 
+import pulumi
 import pytest
 
-from components.ecs_cluster import (
-    BACKLOG_FUNCTION_SOURCE,
+from components.database import ContainerSecret, DatabaseConnection
+from components.ecs import (
     BACKLOG_NAMESPACE,
-    ECS_EXEC_ACTIONS,
-    ELB_LOG_DELIVERY_ACCOUNTS,
-    IMAGE_TAG_PLACEHOLDER,
-    secret_resource,
+    ApiService,
+    ApiServiceArgs,
+    ClusterRef,
+    QueueWorker,
+    QueueWorkerArgs,
 )
-from components.functions.queue_backlog import Sample, Settings, metric_data
+from components.ecs.backlog_sampler import FUNCTION_SOURCE
+from components.ecs.queue_backlog import Sample, Settings, metric_data
+from components.ecs.task_definition import ECS_EXEC_ACTIONS, secret_resource
+from components.front_door import LoadBalancerTarget
+from components.images import NOT_RELEASED_TAG
+from components.network import Placement
 from preview.harness import StackRun, run_stack
 from preview.mocks import ACCOUNT_ID
-from tests.conftest import committed_run
+from stackconfig import ConfigError
+from stackconfig.model import ApiConfig, EcsConfig, WorkerConfig
+from tests.component_support import image, queue_ref, run_component, section
+from tests.conftest import DIGESTS, committed_run, released_run
 
 CLUSTER = "aws:ecs/cluster:Cluster"
 CAPACITY = "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"
 SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
-ALB = "aws:lb/loadBalancer:LoadBalancer"
-TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 LISTENER = "aws:lb/listener:Listener"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -36,40 +45,14 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
 SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 FUNCTION = "aws:lambda/function:Function"
-BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 
-IMAGE_TAG = "4f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e"
-CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0b7f4a8e-1c2d-4e5f-9a8b-7c6d5e4f3a2b"
 STRIPE = "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/stripe-AbCdEf"
 SENTRY = "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W:sentryDsn::"
+DB_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0a1b2c3d-Qw3rTy"
+STANDARD = ("dev", "staging", "prod")
 
 
-@functools.cache
-def dev_https() -> StackRun:
-    """dev with a certificate and an image tag: the HTTPS listeners and a released service."""
-    return run_stack(
-        "dev",
-        {"flowbuilder:api": {"certificateArn": CERTIFICATE}, "flowbuilder:imageTag": IMAGE_TAG},
-    )
-
-
-@functools.cache
-def prod_released() -> StackRun:
-    return run_stack("prod", {"flowbuilder:imageTag": IMAGE_TAG})
-
-
-@functools.cache
-def dev_app_secrets() -> StackRun:
-    """dev on x86 with two application secrets (one a JSON key of a shared secret)."""
-    return run_stack(
-        "dev",
-        {
-            "flowbuilder:ecs": {
-                "architecture": "X86_64",
-                "applicationSecrets": {"STRIPE_API_KEY": STRIPE, "SENTRY_DSN": SENTRY},
-            }
-        },
-    )
+# -- runs ----------------------------------------------------------------------
 
 
 def container(run: StackRun, service: str) -> dict[str, Any]:
@@ -97,17 +80,95 @@ def resources_of(entry: dict[str, Any]) -> list[str]:
     return entry["Resource"] if isinstance(entry["Resource"], list) else [entry["Resource"]]
 
 
-def database_secret_arn(run: StackRun) -> str:
-    return run.outputs["databaseSecretArn"]
+def scaling_target(run: StackRun, service: str) -> dict[str, Any]:
+    return run.one(SCALING_TARGET, f"-{service}-scaling").inputs
 
 
-# -- which stacks ------------------------------------------------------------
+# -- the two services on their own ---------------------------------------------
 
 
-def test_every_standard_stack_has_one_cluster_and_ultra_none(any_stack):
-    expected = 0 if any_stack.stack == "ultra" else 1
-    assert len([r for r in any_stack.resources if r.type == "flowbuilder:index:EcsCluster"]) == expected
-    assert len(any_stack.of_type(ALB)) == expected
+def database() -> DatabaseConnection:
+    secret = pulumi.Output.from_input(DB_SECRET)
+    return DatabaseConnection(
+        secret_arn=secret,
+        secret_kind="rds-master-json",
+        environment={"DB_SECRET_ARN": secret, "DB_HOST": "db.internal", "DB_PORT": "5432"},
+        container_secrets=(ContainerSecret("DB_PASSWORD", secret.apply(lambda arn: f"{arn}:password::")),),
+    )
+
+
+def cluster_ref() -> ClusterRef:
+    return ClusterRef(
+        "flowbuilder-dev-cluster",
+        pulumi.Output.from_input(f"arn:aws:ecs:us-east-1:{ACCOUNT_ID}:cluster/flowbuilder-dev-cluster"),
+    )
+
+
+def api_service(api: ApiConfig, ecs: EcsConfig, digest: str | None):
+    """The program that declares only the API service, with these settings."""
+
+    def build(context) -> None:
+        ApiService(
+            context.prefix,
+            ApiServiceArgs(
+                context,
+                api,
+                ecs,
+                cluster=cluster_ref(),
+                image=image("api", digest),
+                placement=Placement(["subnet-a", "subnet-b"], "sg-api"),
+                target=LoadBalancerTarget(
+                    target_group_arn=pulumi.Output.from_input("arn:aws:elasticloadbalancing:tg"),
+                    target_group_arn_suffix=pulumi.Output.from_input("targetgroup/api/1"),
+                    load_balancer_arn_suffix=pulumi.Output.from_input("app/api/1"),
+                    container_port=8080,
+                ),
+                queue=queue_ref("flowbuilder-dev-work"),
+                database=database(),
+            ),
+        )
+
+    return build
+
+
+@functools.cache
+def api_alone(digest: str | None = DIGESTS["api"], ecs: str = "{}", api: str = "{}") -> StackRun:
+    return run_component(
+        api_service(section(ApiConfig, "api", **json.loads(api)), section(EcsConfig, "ecs", **json.loads(ecs)), digest)
+    )
+
+
+@functools.cache
+def worker_alone(digest: str | None = DIGESTS["worker"], worker: str = "{}", ecs: str = "{}") -> StackRun:
+    def build(context) -> None:
+        QueueWorker(
+            context.prefix,
+            QueueWorkerArgs(
+                context,
+                section(WorkerConfig, "worker", **json.loads(worker)),
+                section(EcsConfig, "ecs", **json.loads(ecs)),
+                cluster=cluster_ref(),
+                image=image("worker", digest),
+                placement=Placement(["subnet-a", "subnet-b"], "sg-worker"),
+                queue=queue_ref("flowbuilder-dev-work"),
+                database=database(),
+                failure_retention_days=14,
+            ),
+        )
+
+    return run_component(build)
+
+
+# -- which stacks ----------------------------------------------------------------
+
+
+def test_every_stack_has_one_cluster_and_only_standard_stacks_the_services(any_stack):
+    kinds = [r.type for r in any_stack.resources]
+    services = 0 if any_stack.stack == "ultra" else 1
+    assert kinds.count("flowbuilder:index:EcsCluster") == 1
+    assert kinds.count("flowbuilder:index:ApiService") == services
+    assert kinds.count("flowbuilder:index:QueueWorker") == services
+    assert len(any_stack.of_type(SERVICE)) == 2 * services
 
 
 # -- cluster -----------------------------------------------------------------
@@ -118,154 +179,39 @@ def test_container_insights_is_on_in_prod_only(stack, insights):
     cluster = committed_run(stack).one(CLUSTER, "-cluster")
     assert cluster.inputs["name"] == f"flowbuilder-{stack}-cluster"
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": insights}]
+    assert committed_run(stack).outputs["ecsClusterName"] == f"flowbuilder-{stack}-cluster"
 
 
 def test_container_insights_writes_to_a_declared_log_group_with_the_stack_retention(prod, dev):
-    group = prod.one("aws:cloudwatch/logGroup:LogGroup", "-container-insights")
+    group = prod.one(LOG_GROUP, "-container-insights")
     assert group.inputs["name"] == "/aws/ecs/containerinsights/flowbuilder-prod-cluster/performance"
     assert group.inputs["retentionInDays"] == 30
     assert group.urn in prod.one(CLUSTER, "-cluster").depends_on
-    assert [g for g in dev.of_type("aws:cloudwatch/logGroup:LogGroup") if "containerinsights" in g.inputs["name"]] == []
+    assert [g for g in dev.of_type(LOG_GROUP) if "containerinsights" in g.inputs["name"]] == []
 
 
 @pytest.mark.parametrize(
-    ("stack", "strategy"),
+    ("stack", "providers", "strategy"),
     [
-        ("dev", [("FARGATE_SPOT", 1)]),
-        ("staging", [("FARGATE", 1), ("FARGATE_SPOT", 3)]),
-        ("prod", [("FARGATE", 1), ("FARGATE_SPOT", 3)]),
+        ("dev", ["FARGATE", "FARGATE_SPOT"], [("FARGATE_SPOT", 1)]),
+        ("staging", ["FARGATE", "FARGATE_SPOT"], [("FARGATE", 1), ("FARGATE_SPOT", 3)]),
+        ("prod", ["FARGATE", "FARGATE_SPOT"], [("FARGATE", 1), ("FARGATE_SPOT", 3)]),
+        ("ultra", ["FARGATE_SPOT"], [("FARGATE_SPOT", 100)]),
     ],
 )
-def test_both_capacity_providers_and_a_per_stack_default_strategy(stack, strategy):
-    providers = committed_run(stack).one(CAPACITY)
-    assert providers.inputs["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
-    assert [
-        (s["capacityProvider"], s["weight"]) for s in providers.inputs["defaultCapacityProviderStrategies"]
-    ] == strategy
-    assert all(s["base"] == 0 for s in providers.inputs["defaultCapacityProviderStrategies"])
+def test_capacity_providers_and_a_per_stack_default_strategy(stack, providers, strategy):
+    attached = committed_run(stack).one(CAPACITY).inputs
+    assert attached["capacityProviders"] == providers
+    assert [(s["capacityProvider"], s["weight"]) for s in attached["defaultCapacityProviderStrategies"]] == strategy
+    assert [s["base"] for s in attached["defaultCapacityProviderStrategies"]] == [0] * len(strategy)
 
 
-# -- load balancer -------------------------------------------------------------
-
-
-def test_alb_is_internet_facing_in_the_public_subnets_and_drops_invalid_headers(dev):
-    alb = dev.one(ALB)
-    assert alb.inputs["name"] == "flowbuilder-dev-api"
-    assert alb.inputs["internal"] is False
-    assert alb.inputs["loadBalancerType"] == "application"
-    assert alb.inputs["subnets"] == dev.outputs["publicSubnetIds"]
-    assert alb.inputs["securityGroups"] == [dev.outputs["securityGroupIds"]["alb"]]
-    assert alb.inputs["dropInvalidHeaderFields"] is True
-
-
-def test_dev_alb_has_no_deletion_protection_or_access_logs(dev):
-    alb = dev.one(ALB)
-    assert alb.inputs["enableDeletionProtection"] is False
-    assert "accessLogs" not in alb.inputs
-    assert dev.of_type("aws:s3/bucket:Bucket") == []
-
-
-def test_prod_alb_is_protected_and_logs_to_an_sse_s3_bucket(prod):
-    alb = prod.one(ALB)
-    bucket_name = f"flowbuilder-prod-alb-logs-{ACCOUNT_ID}"
-    assert alb.inputs["enableDeletionProtection"] is True
-    assert alb.inputs["accessLogs"] == {"enabled": True, "bucket": bucket_name, "prefix": "alb"}
-    assert prod.one("aws:s3/bucket:Bucket").inputs["bucket"] == bucket_name
-    (rule,) = prod.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs[
-        "rules"
-    ]
-    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
-    block = prod.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
-    assert all(
-        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-    )
-    ownership = prod.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
-    assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
-    (lifecycle,) = prod.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
-    assert lifecycle["status"] == "Enabled"
-    assert lifecycle["expiration"] == {"days": 30}
-    assert lifecycle["filter"] == {"prefix": "alb/"}
-    # ELB validates the bucket when logging is switched on: policy, ownership and encryption come first.
-    depends = {prod.by_urn(urn).type for urn in alb.depends_on}
-    assert {BUCKET_POLICY, "aws:s3/bucketOwnershipControls:BucketOwnershipControls"} <= depends
-
-
-def test_access_log_bucket_policy_lets_only_elb_write_this_accounts_prefix(prod):
-    bucket = f"flowbuilder-prod-alb-logs-{ACCOUNT_ID}"
-    found = by_sid(json.loads(prod.one(BUCKET_POLICY).inputs["policy"])["Statement"])
-    objects = f"arn:aws:s3:::{bucket}/alb/AWSLogs/{ACCOUNT_ID}/*"
-    assert found["LogDeliveryService"] == {
-        "Sid": "LogDeliveryService",
-        "Effect": "Allow",
-        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": objects,
-    }
-    # us-east-1 predates the service principal: its regional ELB account is granted too.
-    assert found["RegionalElbAccount"]["Principal"] == {"AWS": "arn:aws:iam::127311923021:root"}
-    assert found["RegionalElbAccount"]["Action"] == "s3:PutObject"
-    assert found["RegionalElbAccount"]["Resource"] == objects
-    deny = found["DenyInsecureTransport"]
-    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:*")
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert deny["Resource"] == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
-
-
-def test_newer_regions_grant_only_the_log_delivery_service_principal():
-    from components.ecs_cluster import alb_log_bucket_policy
-    from preview.harness import run_program
-
-    holder = {}
-    run_program(
-        lambda: alb_log_bucket_policy("arn:aws:s3:::logs", ACCOUNT_ID, "eu-south-2").apply(
-            holder.setdefault("p", []).append
-        ),
-        stack="dev",
-        config={},
-    )
-    sids = [s["Sid"] for s in json.loads(holder["p"][0])["Statement"]]
-    assert "eu-south-2" not in ELB_LOG_DELIVERY_ACCOUNTS
-    assert sids == ["LogDeliveryService", "DenyInsecureTransport"]
-
-
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_target_group_checks_health_on_the_container_port(stack):
-    group = committed_run(stack).one(TARGET_GROUP)
-    assert group.inputs["name"] == f"flowbuilder-{stack}-api"
-    assert (group.inputs["targetType"], group.inputs["port"], group.inputs["protocol"]) == ("ip", 8080, "HTTP")
-    assert group.inputs["deregistrationDelay"] == 60
-    check = group.inputs["healthCheck"]
-    assert check["path"] == "/health"
-    assert check["matcher"] == "200"
-    assert (check["healthyThreshold"], check["unhealthyThreshold"]) == (5, 2)
-    assert (check["interval"], check["timeout"]) == (30, 5)
-
-
-def test_without_a_certificate_one_plain_http_listener_forwards(dev):
-    (listener,) = dev.of_type(LISTENER)
-    assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
-    (action,) = listener.inputs["defaultActions"]
-    assert action["type"] == "forward"
-    assert action["targetGroupArn"] == dev.one(TARGET_GROUP).state["arn"]
-    assert dev.outputs["apiUrl"].startswith("http://flowbuilder-dev-api-")
-    assert dev.outputs["apiEndpointNote"].startswith("plain HTTP: no certificateArn configured")
-
-
-def test_with_a_certificate_https_on_tls12_plus_and_http_redirects():
-    run = dev_https()
-    listeners = {r.inputs["port"]: r.inputs for r in run.of_type(LISTENER)}
-    assert set(listeners) == {80, 443}
-    https = listeners[443]
-    assert https["protocol"] == "HTTPS"
-    assert https["certificateArn"] == CERTIFICATE
-    assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    (forward,) = https["defaultActions"]
-    assert (forward["type"], forward["targetGroupArn"]) == ("forward", run.one(TARGET_GROUP).state["arn"])
-    (redirect,) = listeners[80]["defaultActions"]
-    assert redirect["type"] == "redirect"
-    assert redirect["redirect"] == {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}
-    assert run.outputs["apiUrl"].startswith("https://")
-    assert "plain HTTP" not in run.outputs["apiEndpointNote"]
+@pytest.mark.parametrize("stack", STANDARD)
+def test_services_wait_for_the_capacity_providers_and_their_execution_policy(stack):
+    run = committed_run(stack)
+    for service in ("api", "worker"):
+        depends = {run.by_urn(urn).name for urn in run.one(SERVICE, f"-{service}").depends_on}
+        assert {f"flowbuilder-{stack}-capacity-providers", f"flowbuilder-{stack}-{service}-execution"} <= depends
 
 
 # -- services ----------------------------------------------------------------
@@ -282,6 +228,7 @@ def test_services_run_in_private_subnets_without_public_ips(prod, service):
     assert (settings["deploymentMinimumHealthyPercent"], settings["deploymentMaximumPercent"]) == (100, 200)
     assert prod.one(SERVICE, f"-{service}").ignore_changes == ["desiredCount"]
     assert settings["cluster"] == prod.one(CLUSTER).state["arn"]
+    assert settings["name"] == f"flowbuilder-prod-{service}"
 
 
 def test_api_service_sits_behind_the_target_group_with_a_grace_period(prod):
@@ -297,21 +244,24 @@ def test_api_service_sits_behind_the_target_group_with_a_grace_period(prod):
     assert [(s["capacityProvider"], s["weight"]) for s in service.inputs["capacityProviderStrategies"]] == [
         ("FARGATE", 1)
     ]
-    # The target group must be attached to a listener before ECS accepts it.
-    assert {prod.by_urn(urn).type for urn in service.depends_on} >= {LISTENER, CAPACITY}
+    # ECS accepts the target group only once a listener uses it.
+    assert LISTENER in {prod.by_urn(urn).type for urn in service.depends_on}
 
 
-def test_desired_counts_follow_the_image_and_the_config():
+def test_desired_counts_follow_the_api_image_and_the_config():
     assert committed_run("prod").one(SERVICE, "-api").inputs["desiredCount"] == 0
-    assert prod_released().one(SERVICE, "-api").inputs["desiredCount"] == 2
-    assert dev_https().one(SERVICE, "-api").inputs["desiredCount"] == 1
-    assert prod_released().one(SERVICE, "-worker").inputs["desiredCount"] == 0
+    assert released_run("prod").one(SERVICE, "-api").inputs["desiredCount"] == 2
+    assert released_run("dev").one(SERVICE, "-api").inputs["desiredCount"] == 1
+    assert released_run("prod").one(SERVICE, "-worker").inputs["desiredCount"] == 0
 
 
 def test_worker_uses_the_stack_spot_strategy(prod, dev):
-    strategies = lambda run: [  # noqa: E731
-        (s["capacityProvider"], s["weight"]) for s in run.one(SERVICE, "-worker").inputs["capacityProviderStrategies"]
-    ]
+    def strategies(run: StackRun) -> list[tuple[str, int]]:
+        return [
+            (s["capacityProvider"], s["weight"])
+            for s in run.one(SERVICE, "-worker").inputs["capacityProviderStrategies"]
+        ]
+
     assert strategies(prod) == [("FARGATE", 1), ("FARGATE_SPOT", 3)]
     assert strategies(dev) == [("FARGATE_SPOT", 1)]
     assert "loadBalancers" not in prod.one(SERVICE, "-worker").inputs
@@ -320,7 +270,7 @@ def test_worker_uses_the_stack_spot_strategy(prod, dev):
 @pytest.mark.parametrize(("stack", "enabled"), [("dev", True), ("staging", True), ("prod", False)])
 def test_ecs_exec_is_on_outside_prod(stack, enabled):
     run = committed_run(stack)
-    assert all(s.inputs["enableExecuteCommand"] is enabled for s in run.of_type(SERVICE))
+    assert [s.inputs["enableExecuteCommand"] for s in run.of_type(SERVICE)] == [enabled, enabled]
     assert run.one(CLUSTER).inputs["configuration"]["executeCommandConfiguration"] == {"logging": "NONE"}
 
 
@@ -334,6 +284,7 @@ def test_ecs_exec_is_on_outside_prod(stack, enabled):
         ("dev", "worker", "1024", "2048"),
         ("prod", "api", "1024", "2048"),
         ("prod", "worker", "2048", "4096"),
+        ("ultra", "worker", "1024", "2048"),
     ],
 )
 def test_task_sizes(stack, service, cpu, memory):
@@ -342,6 +293,7 @@ def test_task_sizes(stack, service, cpu, memory):
     assert task["family"] == f"flowbuilder-{stack}-{service}"
     assert task["requiresCompatibilities"] == ["FARGATE"]
     assert task["networkMode"] == "awsvpc"
+    # A replaced revision stays ACTIVE: the circuit breaker rolls back to it, a started RunTask still starts.
     assert task["skipDestroy"] is True
 
 
@@ -350,48 +302,60 @@ def test_arm64_by_default_and_x86_when_configured(dev):
         "operatingSystemFamily": "LINUX",
         "cpuArchitecture": "ARM64",
     }
-    assert dev_app_secrets().one(TASK_DEFINITION, "-worker").inputs["runtimePlatform"]["cpuArchitecture"] == "X86_64"
+    x86 = worker_alone(ecs=json.dumps({"architecture": "X86_64"}))
+    assert x86.one(TASK_DEFINITION, "-worker").inputs["runtimePlatform"]["cpuArchitecture"] == "X86_64"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-@pytest.mark.parametrize("service", ["api", "worker"])
+@pytest.mark.parametrize(
+    ("stack", "service"), [("dev", "api"), ("dev", "worker"), ("prod", "api"), ("ultra", "worker")]
+)
 def test_containers_are_read_only_unprivileged_with_a_scratch_volume(stack, service):
     run = committed_run(stack)
     definition = container(run, service)
     assert definition["readonlyRootFilesystem"] is True
     assert definition["privileged"] is False
     assert definition["essential"] is True
+    assert definition["linuxParameters"] == {"initProcessEnabled": True}
     mounts = {m["containerPath"]: m for m in definition["mountPoints"]}
     assert mounts["/tmp"] == {"sourceVolume": "scratch", "containerPath": "/tmp", "readOnly": False}
     volumes = [v["name"] for v in run.one(TASK_DEFINITION, f"-{service}").inputs["volumes"]]
     if stack == "dev":
         # ECS Exec's agent needs these writable when the root filesystem is read-only.
         assert volumes == ["scratch", "exec-agent-state", "exec-agent-logs"]
-        assert {"/var/lib/amazon", "/var/log/amazon"} <= set(mounts)
+        assert set(mounts) == {"/tmp", "/var/lib/amazon", "/var/log/amazon"}
     else:
         assert volumes == ["scratch"]
         assert set(mounts) == {"/tmp"}
 
 
-@pytest.mark.parametrize("service", ["api", "worker"])
-def test_logs_go_to_the_service_log_group_kept_per_environment(prod, dev, service):
-    logging = container(prod, service)["logConfiguration"]
-    assert logging["logDriver"] == "awslogs"
-    assert logging["options"] == {
-        "awslogs-group": f"/flowbuilder/prod/ecs/{service}",
-        "awslogs-region": "us-east-1",
-        "awslogs-stream-prefix": service,
+@pytest.mark.parametrize(
+    ("stack", "service", "group"),
+    [("prod", "api", "ecs/api"), ("prod", "worker", "ecs/worker"), ("ultra", "worker", "worker")],
+)
+def test_logs_go_to_the_tasks_own_log_group(stack, service, group):
+    run = committed_run(stack)
+    logging = container(run, service)["logConfiguration"]
+    assert logging == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": f"/flowbuilder/{stack}/{group}",
+            "awslogs-region": "us-east-1",
+            "awslogs-stream-prefix": service,
+        },
     }
-    assert prod.one(LOG_GROUP, f"-{service}-logs").inputs["retentionInDays"] == 30
-    assert dev.one(LOG_GROUP, f"-{service}-logs").inputs["retentionInDays"] == 7
+    assert run.one(LOG_GROUP, f"-{service}-logs").inputs["retentionInDays"] == 30
 
 
-def test_images_are_the_repository_at_the_configured_tag(dev):
+def test_images_are_the_repository_at_the_recorded_digest(dev):
     urls = dev.outputs["repositoryUrls"]
-    released = dev_https()
-    assert container(released, "api")["image"] == f"{urls['api']}:{IMAGE_TAG}"
-    assert container(released, "worker")["image"] == f"{urls['worker']}:{IMAGE_TAG}"
-    assert container(dev, "api")["image"] == f"{urls['api']}:{IMAGE_TAG_PLACEHOLDER}"
+    released = released_run("dev")
+    assert container(released, "api")["image"] == f"{urls['api']}@{DIGESTS['api']}"
+    assert container(released, "worker")["image"] == f"{urls['worker']}@{DIGESTS['worker']}"
+    assert released.outputs["containerImages"] == {
+        "api": f"{urls['api']}@{DIGESTS['api']}",
+        "worker": f"{urls['worker']}@{DIGESTS['worker']}",
+    }
+    assert container(dev, "api")["image"] == f"{urls['api']}:{NOT_RELEASED_TAG}"
 
 
 def test_api_maps_its_port_and_the_worker_drains_for_two_minutes(prod):
@@ -405,7 +369,7 @@ def test_api_maps_its_port_and_the_worker_drains_for_two_minutes(prod):
 @pytest.mark.parametrize("service", ["api", "worker"])
 def test_database_credentials_arrive_only_as_secret_references(prod, service):
     definition = container(prod, service)
-    arn = database_secret_arn(prod)
+    arn = prod.outputs["databaseSecretArn"]
     assert definition["secrets"] == [
         {"name": "DB_PASSWORD", "valueFrom": f"{arn}:password::"},
         {"name": "DB_USERNAME", "valueFrom": f"{arn}:username::"},
@@ -419,52 +383,55 @@ def test_database_credentials_arrive_only_as_secret_references(prod, service):
 
 def test_no_container_definition_holds_a_plaintext_secret(any_stack):
     secret_name = re.compile(r"PASSWORD|PASSWD|TOKEN|PRIVATE|API_KEY|CREDENTIAL|DSN", re.IGNORECASE)
-    for task in any_stack.of_type(TASK_DEFINITION):
+    tasks = any_stack.of_type(TASK_DEFINITION)
+    assert len(tasks) == (1 if any_stack.stack == "ultra" else 2)
+    for task in tasks:
         assert "containerDefinitions" not in task.secret_inputs
         for definition in json.loads(task.inputs["containerDefinitions"]):
-            for variable in definition.get("environment", []):
+            for variable in definition["environment"]:
                 assert not secret_name.search(variable["name"]), f"{task.name}: {variable['name']} is plain"
                 assert "postgresql://" not in variable["value"], f"{task.name}: {variable['name']} holds a URL"
-            for secret in definition.get("secrets", []):
+            assert definition["secrets"]
+            for secret in definition["secrets"]:
                 assert secret["valueFrom"].startswith("arn:aws:secretsmanager:"), f"{task.name}: {secret}"
 
 
 def test_application_secrets_are_injected_by_reference_and_readable_exactly():
-    run = dev_app_secrets()
-    for service in ("api", "worker"):
-        injected = {s["name"]: s["valueFrom"] for s in container(run, service)["secrets"]}
-        assert injected["STRIPE_API_KEY"] == STRIPE
-        assert injected["SENTRY_DSN"] == SENTRY
-        assert "STRIPE_API_KEY" not in {e["name"] for e in container(run, service)["environment"]}
-    readable = by_sid(statements(run, "-execution"))["ReadInjectedSecrets"]
+    run = api_alone(ecs=json.dumps({"applicationSecrets": {"STRIPE_API_KEY": STRIPE, "SENTRY_DSN": SENTRY}}))
+    injected = {s["name"]: s["valueFrom"] for s in container(run, "api")["secrets"]}
+    assert injected == {"DB_PASSWORD": f"{DB_SECRET}:password::", "STRIPE_API_KEY": STRIPE, "SENTRY_DSN": SENTRY}
+    assert "STRIPE_API_KEY" not in {e["name"] for e in container(run, "api")["environment"]}
+    readable = by_sid(statements(run, "-api-execution"))["ReadInjectedSecrets"]
     assert readable["Action"] == ["secretsmanager:GetSecretValue"]
-    assert sorted(readable["Resource"]) == sorted(
-        [
-            database_secret_arn(run),
-            STRIPE,
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W",
-        ]
+    # One ARN per secret, without the JSON key: the database secret once though two variables read it.
+    assert readable["Resource"] == sorted(
+        [DB_SECRET, STRIPE, "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W"]
     )
 
 
 @pytest.mark.parametrize("variable", ["QUEUE_URL", "DB_PASSWORD"])
 def test_an_application_secret_may_not_shadow_a_variable_the_stack_sets(variable):
-    from stackconfig import ConfigError
-
     with pytest.raises(ConfigError, match=f"applicationSecrets.{variable}: variable name: the program sets {variable}"):
         run_stack("dev", {"flowbuilder:ecs": {"applicationSecrets": {variable: STRIPE}}})
 
 
-def test_application_secrets_must_name_a_complete_secret_arn():
-    from stackconfig import ConfigError
+@pytest.mark.parametrize("variable", ["QUEUE_URL", "DB_PASSWORD"])
+def test_the_api_task_refuses_a_variable_set_twice_whatever_settings_it_is_handed(variable):
+    # The config refuses these names (above); the task definition checks again on its own, so a
+    # variable the program starts setting later can never silently replace an application secret.
+    ecs = section(EcsConfig, "ecs").model_copy(update={"application_secrets": {variable: STRIPE}})
+    with pytest.raises(ValueError, match=f"{variable}: set twice in the api task"):
+        run_component(api_service(section(ApiConfig, "api"), ecs, DIGESTS["api"]))
 
+
+def test_application_secrets_must_name_a_complete_secret_arn():
     partial = "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/stripe"
     with pytest.raises(ConfigError, match="applicationSecrets"):
         run_stack("dev", {"flowbuilder:ecs": {"applicationSecrets": {"STRIPE_API_KEY": partial}}})
 
 
 def test_secret_resource_strips_the_json_key_suffix():
-    assert secret_resource(f"{STRIPE}") == STRIPE
+    assert secret_resource(STRIPE) == STRIPE
     assert (
         secret_resource(SENTRY)
         == "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W"
@@ -474,37 +441,43 @@ def test_secret_resource_strips_the_json_key_suffix():
 # -- IAM -----------------------------------------------------------------------
 
 
-def test_execution_role_pulls_logs_and_reads_only_what_it_injects(prod):
-    found = by_sid(statements(prod, "-execution"))
-    assert set(found) == {"RegistryLogin", "PullServiceImages", "WriteServiceLogs", "ReadInjectedSecrets"}
-    assert found["RegistryLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
-    assert found["RegistryLogin"]["Resource"] == "*"
-    repositories = prod.outputs["repositoryUrls"]
-    assert found["PullServiceImages"]["Action"] == [
+@pytest.mark.parametrize(
+    ("stack", "service", "log_group"),
+    [("prod", "api", "ecs/api"), ("prod", "worker", "ecs/worker"), ("ultra", "worker", "worker")],
+)
+def test_each_execution_role_pulls_one_image_writes_one_log_group_reads_what_it_injects(stack, service, log_group):
+    run = committed_run(stack)
+    found = by_sid(statements(run, f"-{service}-execution"))
+    assert set(found) == {"RegistryLogin", "PullImage", "WriteLogs", "ReadInjectedSecrets"}
+    assert (found["RegistryLogin"]["Action"], found["RegistryLogin"]["Resource"]) == (
+        ["ecr:GetAuthorizationToken"],
+        "*",
+    )
+    assert found["PullImage"]["Action"] == [
         "ecr:BatchCheckLayerAvailability",
         "ecr:GetDownloadUrlForLayer",
         "ecr:BatchGetImage",
     ]
-    assert found["PullServiceImages"]["Resource"] == [
-        f"arn:aws:ecr:us-east-1:{ACCOUNT_ID}:repository/flowbuilder-prod/{image}" for image in ("api", "worker")
+    assert found["PullImage"]["Resource"] == [
+        f"arn:aws:ecr:us-east-1:{ACCOUNT_ID}:repository/flowbuilder-{stack}/{service}"
     ]
-    assert set(repositories) == {"api", "worker", "scheduler"}
-    assert found["WriteServiceLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-    assert found["WriteServiceLogs"]["Resource"] == [
-        f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:/flowbuilder/prod/ecs/{service}:*"
-        for service in ("api", "worker")
+    assert found["WriteLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert found["WriteLogs"]["Resource"] == [
+        f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:/flowbuilder/{stack}/{log_group}:*"
     ]
     assert found["ReadInjectedSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
-    assert found["ReadInjectedSecrets"]["Resource"] == [database_secret_arn(prod)]
+    assert found["ReadInjectedSecrets"]["Resource"] == [run.outputs["databaseSecretArn"]]
     # The only "*" is the registry login, which AWS cannot narrow.
     assert [s["Sid"] for s in found.values() if "*" in resources_of(s)] == ["RegistryLogin"]
+    task = run.one(TASK_DEFINITION, f"-{service}").inputs
+    assert task["executionRoleArn"] == run.one(ROLE, f"-{service}-execution").state["arn"]
+    assert task["taskRoleArn"] == run.one(ROLE, f"-{service}-task").state["arn"]
 
 
 def test_api_task_role_may_only_send_to_the_work_queue(prod):
     (grant,) = role_statements(prod, "api-task")
-    queue_arn = f"arn:aws:sqs:us-east-1:{ACCOUNT_ID}:flowbuilder-prod-work"
     assert grant["Action"] == ["sqs:SendMessage"]
-    assert grant["Resource"] == [queue_arn]
+    assert grant["Resource"] == [f"arn:aws:sqs:us-east-1:{ACCOUNT_ID}:flowbuilder-prod-work"]
 
 
 def test_worker_task_role_may_only_consume_the_work_queue(prod):
@@ -529,7 +502,7 @@ def test_with_ecs_exec_the_only_star_is_the_session_channel(dev, role):
     assert [(s["Sid"], s["Action"]) for s in starred] == [("EcsExecSessions", ECS_EXEC_ACTIONS)]
 
 
-@pytest.mark.parametrize("role", ["execution", "api-task", "worker-task"])
+@pytest.mark.parametrize("role", ["api-execution", "worker-execution", "api-task", "worker-task"])
 def test_task_roles_trust_only_ecs_tasks_of_this_account(prod, role):
     (trust,) = json.loads(prod.one(ROLE, f"-{role}").inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
@@ -537,23 +510,18 @@ def test_task_roles_trust_only_ecs_tasks_of_this_account(prod, role):
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
 
 
-def test_task_definitions_use_the_shared_execution_role_and_their_own_task_role(prod):
-    execution = prod.one(ROLE, "-execution").state["arn"]
-    for service in ("api", "worker"):
-        task = prod.one(TASK_DEFINITION, f"-{service}").inputs
-        assert task["executionRoleArn"] == execution
-        assert task["taskRoleArn"] == prod.one(ROLE, f"-{service}-task").state["arn"]
+def test_application_task_roles_are_named_for_other_components(prod):
+    assert prod.outputs["applicationRoleNames"][:2] == [
+        prod.one(ROLE, "-api-task").state["name"],
+        prod.one(ROLE, "-worker-task").state["name"],
+    ]
 
 
 # -- API scaling -----------------------------------------------------------------
 
 
-def scaling_target(run: StackRun, service: str) -> dict[str, Any]:
-    return run.one(SCALING_TARGET, f"-{service}-scaling").inputs
-
-
 def test_api_scales_on_cpu_and_memory_at_70_percent():
-    run = prod_released()
+    run = released_run("prod")
     target = scaling_target(run, "api")
     assert target["resourceId"] == "service/flowbuilder-prod-cluster/flowbuilder-prod-api"
     assert (target["minCapacity"], target["maxCapacity"]) == (2, 10)
@@ -567,13 +535,11 @@ def test_api_scales_on_cpu_and_memory_at_70_percent():
 
 
 def test_prod_refuses_fewer_than_two_api_tasks():
-    from stackconfig import ConfigError
-
     with pytest.raises(ConfigError, match="api.minCount: prod keeps at least 2"):
         run_stack("prod", {"flowbuilder:api": {"minCount": 1, "desiredCount": 1}})
 
 
-# -- worker scaling: zero to one, one to many, back to zero ------------------------
+# -- images, each on its own ----------------------------------------------------------
 
 
 def test_before_an_image_exists_both_services_are_capped_at_zero(dev, prod):
@@ -583,17 +549,38 @@ def test_before_an_image_exists_both_services_are_capped_at_zero(dev, prod):
             assert (target["minCapacity"], target["maxCapacity"]) == (0, 0)
     steps = prod.outputs["imagesToPush"]
     urls = prod.outputs["repositoryUrls"]
-    assert f"docker push {urls['api']}:<git-sha>" in steps["push"]
-    assert f"docker push {urls['worker']}:<git-sha>" in steps["push"]
-    assert steps["then"] == "pulumi config set imageTag <git-sha> && pulumi up"
-    assert "imagesToPush" not in prod_released().outputs
+    assert steps["push"] == [f"docker push {urls[image]}:<git-sha>" for image in ("api", "worker", "scheduler")]
+    assert "flowbuilder:images in Pulumi.prod.yaml" in steps["then"]
+    assert "imagesToPush" not in released_run("prod").outputs
+
+
+def test_an_api_digest_alone_releases_the_api_and_leaves_the_worker_waiting():
+    run = run_stack("prod", {"flowbuilder:images": {"api": DIGESTS["api"]}})
+    assert run.one(SERVICE, "-api").inputs["desiredCount"] == 2
+    assert (scaling_target(run, "api")["minCapacity"], scaling_target(run, "api")["maxCapacity"]) == (2, 10)
+    assert (scaling_target(run, "worker")["minCapacity"], scaling_target(run, "worker")["maxCapacity"]) == (0, 0)
+    assert container(run, "worker")["image"].endswith(f"/flowbuilder-prod/worker:{NOT_RELEASED_TAG}")
+    assert run.outputs["imagesToPush"]["push"] == [
+        f"docker push {run.outputs['repositoryUrls'][image]}:<git-sha>" for image in ("worker", "scheduler")
+    ]
+
+
+def test_a_worker_digest_alone_lets_the_worker_scale_and_keeps_the_api_at_zero():
+    run = worker_alone()
+    assert (scaling_target(run, "worker")["minCapacity"], scaling_target(run, "worker")["maxCapacity"]) == (0, 3)
+    api = api_alone(digest=None)
+    assert api.one(SERVICE, "-api").inputs["desiredCount"] == 0
+    assert (scaling_target(api, "api")["minCapacity"], scaling_target(api, "api")["maxCapacity"]) == (0, 0)
+
+
+# -- worker scaling: zero to one, one to many, back to zero ------------------------
 
 
 def test_worker_scales_between_zero_and_its_maximum_once_released():
-    target = scaling_target(prod_released(), "worker")
+    target = scaling_target(released_run("prod"), "worker")
     assert target["resourceId"] == "service/flowbuilder-prod-cluster/flowbuilder-prod-worker"
     assert (target["minCapacity"], target["maxCapacity"]) == (0, 20)
-    assert scaling_target(dev_https(), "worker")["maxCapacity"] == 3
+    assert scaling_target(released_run("dev"), "worker")["maxCapacity"] == 3
 
 
 def alarm_for(run: StackRun, policy_label: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -621,8 +608,9 @@ def published(run: StackRun, sample: Sample) -> dict[str, float]:
 
 
 def test_zero_to_one_one_message_on_an_idle_worker_sets_one_task():
-    run = prod_released()
+    run = released_run("prod")
     alarm, policy = alarm_for(run, "worker-wake")
+    assert alarm["name"] == "flowbuilder-prod-worker-wake"
     assert alarm["namespace"] == BACKLOG_NAMESPACE
     assert alarm["metricName"] == "BacklogWithNoTasks"
     assert alarm["dimensions"] == {"ClusterName": "flowbuilder-prod-cluster", "ServiceName": "flowbuilder-prod-worker"}
@@ -631,7 +619,7 @@ def test_zero_to_one_one_message_on_an_idle_worker_sets_one_task():
     assert alarm["treatMissingData"] == "notBreaching"
     assert policy["policyType"] == "StepScaling"
     step = policy["stepScalingPolicyConfiguration"]
-    assert step["adjustmentType"] == "ExactCapacity"
+    assert (step["adjustmentType"], step["metricAggregationType"], step["cooldown"]) == ("ExactCapacity", "Maximum", 60)
     assert step["stepAdjustments"] == [{"metricIntervalLowerBound": "0", "scalingAdjustment": 1}]
     assert policy["resourceId"] == scaling_target(run, "worker")["resourceId"]
     # The chain end to end: one visible message, no task -> the alarm breaches -> exactly 1 task.
@@ -642,14 +630,21 @@ def test_zero_to_one_one_message_on_an_idle_worker_sets_one_task():
     assert not breaches(alarm, busy[alarm["metricName"]])
 
 
-def test_scale_from_zero_does_not_rest_on_sqs_metrics(any_stack):
-    for alarm in any_stack.of_type(ALARM):
-        if alarm.inputs.get("alarmActions") and any("scalingPolicy" in a for a in alarm.inputs["alarmActions"]):
-            assert alarm.inputs["namespace"] != "AWS/SQS", alarm.name
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod", "ultra"])
+def test_scaling_alarms_rest_on_the_sampler_never_on_sqs_metrics(stack):
+    run = released_run(stack)
+    scaling = [
+        a for a in run.of_type(ALARM) if any(":scalingPolicy:" in arn for arn in a.inputs.get("alarmActions", []))
+    ]
+    expected = (
+        [] if stack == "ultra" else [f"flowbuilder-{stack}-worker-scale-to-zero", f"flowbuilder-{stack}-worker-wake"]
+    )
+    assert sorted(a.inputs["name"] for a in scaling) == expected
+    assert {a.inputs["namespace"] for a in scaling} <= {BACKLOG_NAMESPACE}
 
 
 def test_one_to_many_tracks_backlog_per_task_without_scaling_in():
-    run = prod_released()
+    run = released_run("prod")
     policy = run.one(SCALING_POLICY, "-worker-backlog").inputs
     assert policy["policyType"] == "TargetTrackingScaling"
     tracking = policy["targetTrackingScalingPolicyConfiguration"]
@@ -669,7 +664,7 @@ def test_one_to_many_tracks_backlog_per_task_without_scaling_in():
 
 
 def test_back_to_zero_only_after_the_queue_stayed_empty_for_fifteen_minutes():
-    run = prod_released()
+    run = released_run("prod")
     alarm, policy = alarm_for(run, "worker-scale-to-zero")
     assert alarm["metricName"] == "TasksWithNoBacklog"
     # Minimum over each minute: one sample with a message in it breaks the streak.
@@ -677,7 +672,8 @@ def test_back_to_zero_only_after_the_queue_stayed_empty_for_fifteen_minutes():
     assert (alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (15, 15)
     assert alarm["treatMissingData"] == "notBreaching"
     step = policy["stepScalingPolicyConfiguration"]
-    assert step["adjustmentType"] == "ExactCapacity"
+    # Once stopped, the policy waits a minute before it may act again (a wake-up can still start a task).
+    assert (step["adjustmentType"], step["metricAggregationType"], step["cooldown"]) == ("ExactCapacity", "Minimum", 60)
     assert step["stepAdjustments"] == [{"metricIntervalLowerBound": "0", "scalingAdjustment": 0}]
     idle = published(run, Sample(visible=0, in_flight=0, desired=4, running=4))
     assert breaches(alarm, idle["TasksWithNoBacklog"])
@@ -687,18 +683,19 @@ def test_back_to_zero_only_after_the_queue_stayed_empty_for_fifteen_minutes():
     assert not breaches(alarm, published(run, Sample(0, 0, 0, 0))["TasksWithNoBacklog"])
 
 
-def test_scale_in_window_follows_the_config():
-    run = run_stack("dev", {"flowbuilder:worker": {"scaleInAfterMinutes": 30, "backlogSampleSeconds": 10}})
+def test_scale_in_window_and_sample_interval_follow_the_worker_settings():
+    run = worker_alone(worker=json.dumps({"scaleInAfterMinutes": 30, "backlogSampleSeconds": 10}))
     to_zero, _ = alarm_for(run, "worker-scale-to-zero")
     wake, _ = alarm_for(run, "worker-wake")
     assert (to_zero["evaluationPeriods"], to_zero["datapointsToAlarm"]) == (30, 30)
+    assert "30 minutes" in to_zero["alarmDescription"]
     assert wake["period"] == 10
     function = run.one(FUNCTION, "-queue-backlog").inputs
     assert function["environment"]["variables"]["SAMPLE_INTERVAL_SECONDS"] == "10"
     assert function["timeout"] == 5 * 10 + 15
 
 
-# -- the backlog function ----------------------------------------------------------
+# -- the backlog sampler ----------------------------------------------------------
 
 
 def test_backlog_function_is_inline_python_on_arm_every_minute(prod):
@@ -713,7 +710,7 @@ def test_backlog_function_is_inline_python_on_arm_every_minute(prod):
     assert function["timeout"] == 2 * 20 + 15
     assert function["reservedConcurrentExecutions"] == 1
     assert function["tracingConfig"] == {"mode": "Active"}
-    assert function["code"].assets["queue_backlog.py"].text == BACKLOG_FUNCTION_SOURCE.read_text()
+    assert function["code"].assets["queue_backlog.py"].text == FUNCTION_SOURCE.read_text()
     assert function["environment"]["variables"] == {
         "QUEUE_URL": prod.outputs["workQueueUrl"],
         "CLUSTER_NAME": "flowbuilder-prod-cluster",
@@ -738,6 +735,9 @@ def test_backlog_function_is_inline_python_on_arm_every_minute(prod):
     assert failures.inputs["name"] == "flowbuilder-prod-backlog-dlq"
     assert failures.inputs["sqsManagedSseEnabled"] is True
     assert failures.inputs["messageRetentionSeconds"] == 14 * 86_400
+    assert (
+        prod.one("aws:sqs/queuePolicy:QueuePolicy", "-backlog-dlq-tls-only").inputs["queueUrl"] == failures.state["url"]
+    )
 
 
 def test_backlog_function_reads_one_queue_one_service_and_publishes_one_namespace(prod):
@@ -751,7 +751,7 @@ def test_backlog_function_reads_one_queue_one_service_and_publishes_one_namespac
     publish = found["PublishBacklogMetrics"]
     assert (publish["Action"], publish["Resource"]) == (["cloudwatch:PutMetricData"], "*")
     assert publish["Condition"] == {"StringEquals": {"cloudwatch:namespace": BACKLOG_NAMESPACE}}
-    assert found["WriteOwnLogs"]["Resource"] == [
+    assert found["WriteLogs"]["Resource"] == [
         f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:/aws/lambda/flowbuilder-prod-queue-backlog:*"
     ]
     assert found["RecordFailedSamples"]["Action"] == ["sqs:SendMessage"]
@@ -766,15 +766,14 @@ def test_backlog_function_reads_one_queue_one_service_and_publishes_one_namespac
         "ReadQueueDepth",
         "ReadWorkerCounts",
         "PublishBacklogMetrics",
-        "WriteOwnLogs",
+        "WriteLogs",
         "RecordFailedSamples",
         "WriteTraces",
     }
     assert prod.one(LOG_GROUP, "-queue-backlog-logs").inputs["retentionInDays"] == 30
 
 
-def test_outputs_monitoring_needs(prod):
-    assert prod.outputs["ecsClusterName"] == "flowbuilder-prod-cluster"
+def test_outputs_name_the_services_and_the_backlog_metrics(prod):
     assert prod.outputs["apiServiceName"] == "flowbuilder-prod-api"
     assert prod.outputs["workerServiceName"] == "flowbuilder-prod-worker"
     assert prod.outputs["workerBacklogMetric"] == {

@@ -1,0 +1,7 @@
+"""Ports the program opens, listens on or connects to, named once."""
+
+HTTP_PORT = 80
+HTTPS_PORT = 443
+"""TLS: the load balancer's HTTPS listener, and every call to AWS APIs, ECR and the internet."""
+POSTGRES_PORT = 5432
+"""PostgreSQL: RDS in standard stacks, the external database in zero-scale."""

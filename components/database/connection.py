@@ -1,0 +1,39 @@
+"""What a client of the database receives: plain settings, and credentials only by reference."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+SECRET_KIND_RDS_MASTER = "rds-master-json"
+"""The RDS-managed master secret: JSON ``{"username": ..., "password": ...}``."""
+SECRET_KIND_URL = "url"
+"""A plain ``postgresql://user:password@host:port/db`` string."""
+
+
+@dataclass(frozen=True)
+class ContainerSecret:
+    """One ECS container ``secrets`` entry: ECS reads ``value_from`` when the task starts."""
+
+    name: str
+    value_from: pulumi.Input[str]
+
+    def entry(self) -> dict[str, Any]:
+        return {"name": self.name, "valueFrom": self.value_from}
+
+
+@dataclass(frozen=True)
+class DatabaseConnection:
+    """How tasks and functions reach the database; never a credential in plain text."""
+
+    secret_arn: pulumi.Output[str]
+    """The secret clients read by reference (ECS ``valueFrom``, a Lambda reads it by ARN)."""
+    secret_kind: str
+    """:data:`SECRET_KIND_RDS_MASTER` or :data:`SECRET_KIND_URL`: how to read the secret."""
+    environment: Mapping[str, pulumi.Input[str]]
+    """Plain environment: the secret's ARN and kind, and the host, port and name where known."""
+    container_secrets: tuple[ContainerSecret, ...]
+    """ECS ``secrets`` entries carrying the credentials into a container."""

@@ -1,1 +1,0 @@
-"""Source of the small Lambda functions the components deploy as inline zip code."""

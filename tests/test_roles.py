@@ -1,0 +1,36 @@
+"""Every role the program creates carries the account's permissions boundary; the application roles are named."""
+
+from __future__ import annotations
+
+import pytest
+
+from preview.mocks import ACCOUNT_ID
+from tests.conftest import released_run
+
+ROLE = "aws:iam/role:Role"
+BOUNDARY = f"arn:aws:iam::{ACCOUNT_ID}:policy/flowbuilder-permissions-boundary"
+
+
+# dev: flow logs, two execution and two task roles, sampler, scheduler, schedule; staging adds the mesh's
+# five; prod the database's enhanced monitoring; ultra: execution, task, state machine, pipe, API, scheduler, schedule.
+@pytest.mark.parametrize(("stack", "count"), [("dev", 8), ("staging", 13), ("prod", 14), ("ultra", 7)])
+def test_every_role_carries_the_permissions_boundary(stack, count):
+    roles = released_run(stack).of_type(ROLE)
+    assert len(roles) == count
+    assert {role.name: role.inputs.get("permissionsBoundary") for role in roles} == {
+        role.name: BOUNDARY for role in roles
+    }
+
+
+@pytest.mark.parametrize(
+    ("stack", "roles"),
+    [
+        ("dev", ["api-task", "worker-task", "scheduler"]),
+        ("ultra", ["api", "worker-task", "scheduler"]),
+    ],
+)
+def test_application_roles_are_the_api_worker_and_scheduler(stack, roles):
+    run = released_run(stack)
+    assert run.outputs["applicationRoleNames"] == [
+        run.one(ROLE, f"flowbuilder-{stack}-{role}").state["name"] for role in roles
+    ]
