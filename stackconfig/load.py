@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import rules
 from .defaults import defaults_for, merge
-from .model import SECRET_KEYS, Environment, ProjectName, RegionName, StackConfig, StackName, Topology
+from .model import RETIRED_KEYS, SECRET_KEYS, Environment, ProjectName, RegionName, StackConfig, StackName, Topology
 from .namespaces import AWS, PROJECT_OWNED, key_problems, unknown_key_hint
 from .problems import ConfigError, Invalid, Path, Problem, dotted, got, kind_of, shown
 from .values import choice
@@ -101,6 +101,9 @@ def _describe(error: dict[str, Any]) -> list[tuple[Path, str]]:
     if as_name:
         location = tuple(part for part in location if part != "[key]")
     if kind == "extra_forbidden":
+        retired = RETIRED_KEYS.get(dotted(location))
+        if retired:
+            return [(location, f"unknown key; {retired}")]
         return [(location, unknown_key_hint(str(location[-1]), _allowed_keys(location)))]
     if kind == "missing":
         return [(location, "missing; this key is required here")]

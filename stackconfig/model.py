@@ -611,3 +611,11 @@ SECRET_KEYS: dict[str, str] = {
     "externalDatabaseUrl": "zero-scale: the external PostgreSQL URL, stored in Secrets Manager",
 }
 """Config keys that must be set with ``pulumi config set --secret``; read as Pulumi secrets, never into the model."""
+
+RETIRED_KEYS: dict[str, str] = {
+    "imageTag": "it was replaced by flowbuilder:images, the digest (sha256:...) of each image, which the release "
+    "workflow records",
+    "database.readReplicas": "it was removed: RDS does not create read replicas of an instance whose master "
+    "password it manages (docs/database.md)",
+}
+"""Keys older stack files may still carry, and what took their place; refused like any unknown key."""

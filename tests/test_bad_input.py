@@ -964,12 +964,17 @@ IMAGES = [
         IS_A_DIGEST,
         argv=("--released",),
     ),
-    bad("image-tag-removed", "flowbuilder:imageTag: 4f1c2d9", "flowbuilder:imageTag: unknown key", "images"),
     bad(
-        "read-replicas-removed",
+        "image-tag-retired",
+        "flowbuilder:imageTag: 4f1c2d9",
+        "flowbuilder:imageTag: unknown key",
+        "replaced by flowbuilder:images",
+    ),
+    bad(
+        "read-replicas-retired",
         "flowbuilder:database:\n  readReplicas: 0",
         "flowbuilder:database.readReplicas: unknown key",
-        "allowed keys here",
+        "RDS does not create read replicas",
     ),
 ]
 

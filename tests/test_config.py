@@ -338,11 +338,19 @@ def test_an_image_is_pinned_by_a_sha256_digest_or_not_at_all(images, expected):
 
 
 @pytest.mark.parametrize(
-    ("key", "value"), [("flowbuilder:imageTag", "4f1c2d9"), ("flowbuilder:database", {"readReplicas": 0})]
+    ("key", "value", "expected"),
+    [
+        ("flowbuilder:imageTag", "4f1c2d9", "flowbuilder:imageTag: unknown key; it was replaced by flowbuilder:images"),
+        (
+            "flowbuilder:database",
+            {"readReplicas": 0},
+            "flowbuilder:database.readReplicas: unknown key; it was removed: RDS does not create read replicas",
+        ),
+    ],
 )
-def test_removed_keys_are_refused(key, value):
+def test_removed_keys_are_refused(key, value, expected):
     error, declared = run_expecting_config_error("dev", {key: value})
-    assert error is not None and "unknown key" in str(error)
+    assert error is not None and expected in str(error)
     assert declared == []
 
 
