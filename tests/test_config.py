@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 import yaml
 
 from preview.harness import ROOT, read_stack_file, run_main, run_program, run_stack, stack_config
+from preview.mocks import ACCOUNT_ID
+from release.images import Images
+from release.stackfile import StackFile
 from stackconfig import ConfigError, Environment, NatStrategy, Topology, checks, cidrs, load_stack_config, windows
 from stackconfig.defaults import defaults_for
+from tests.conftest import DIGESTS
 
 
 def load(stack: str, overrides: dict | None = None):
@@ -316,6 +323,27 @@ def test_images_default_to_none_and_each_digest_is_optional():
         "prod", {"flowbuilder:images": {"api": DIGEST, "sourceCommit": "4f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e"}}
     )
     assert (images.images.api, images.images.worker, images.images.scheduler) == (DIGEST, None, None)
+
+
+def test_the_images_block_the_release_writes_is_the_one_the_program_runs(tmp_path):
+    # release/ edits the stack file as text (quoted values); the program must read that very block.
+    commit = "4f1c2d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e"
+    written = StackFile.read(ROOT / "Pulumi.dev.yaml").with_images(Images.of(commit, DIGESTS))
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "Pulumi.dev.yaml").write_text(written)
+    run = run_stack("dev", directory=tmp_path)
+    images = {
+        definition.name: json.loads(definition.inputs["containerDefinitions"])[0]["image"]
+        for definition in run.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    }
+    repository = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/flowbuilder-dev"
+    assert images == {
+        "flowbuilder-dev-api": f"{repository}/api@{DIGESTS['api']}",
+        "flowbuilder-dev-worker": f"{repository}/worker@{DIGESTS['worker']}",
+    }
+    (scheduler,) = [f for f in run.of_type("aws:lambda/function:Function") if f.inputs.get("packageType") == "Image"]
+    assert scheduler.inputs["imageUri"] == f"{repository}/scheduler@{DIGESTS['scheduler']}"
+    assert "imagesToPush" not in run.outputs
 
 
 @pytest.mark.parametrize(
