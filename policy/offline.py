@@ -1,7 +1,7 @@
 """Run the policy pack's rules offline, on what the program declared under mocks.
 
 ``pulumi preview --policy-pack policy`` runs the rules inside the Pulumi engine.
-Here the same rule objects run on a :class:`preview.harness.StackRun`: each
+Here the same rule objects run on a :class:`simulation.harness.StackRun`: each
 recorded resource becomes the ``ResourceValidationArgs`` the engine would build
 (type token, inputs as ``props`` behind pulumi_policy's own proxy, URN, name,
 options, the AWS provider with its default tags), and the whole run becomes the
@@ -32,7 +32,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from preview.harness import RecordedResource, StackRun
+from simulation.harness import RecordedResource, StackRun
 
 from .rules import POLICIES
 from .rules._support import STACK_CONFIG

@@ -20,13 +20,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from policy.offline import evaluate, policy_section
+from simulation.harness import PROJECT, STACKS, run_stack, stack_config
 from stackconfig import ConfigError
 
 from .analysis import Analysis, analyse
-from .compare import compare
-from .harness import PROJECT, STACKS, run_stack, stack_config
-from .render import RENDERERS
-from .render_sections import compare_markdown, compare_text
+from .report.compare import compare
+from .report.render import RENDERERS
+from .report.sections import compare_markdown, compare_text
 
 COMPARE_RENDERERS = {
     "text": compare_text,
@@ -48,7 +48,7 @@ def _preview(stack: str, args: argparse.Namespace) -> tuple[Analysis, bool]:
 
 def _docs(argv: list[str]) -> int:
     # Imported here: it previews every stack, which a single-stack preview never needs.
-    from . import docs
+    from .report import docs
 
     parser = argparse.ArgumentParser(
         prog="python -m preview docs", description="Refresh docs/diagrams/*.mmd and README blocks."

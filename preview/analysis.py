@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from simulation.harness import PROJECT, StackRun
 from stackconfig.defaults import COMMON
 
+from .checks.preflight import PreflightResult, preflight
 from .cost import CostEstimate, estimate
-from .diagram import Diagram, build_diagram
-from .harness import PROJECT, StackRun
-from .preflight import PreflightResult, preflight
-from .report import Report, build_report
+from .report.diagram import Diagram, build_diagram
+from .report.model import Report, build_report
 
 EKS_CLUSTERS = ("aws:eks/cluster:Cluster", "eks:index:Cluster")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from preview.harness import STACKS, StackRun, run_stack
+from simulation.harness import STACKS, StackRun, run_stack
 
 
 def committed_run(stack: str) -> StackRun:

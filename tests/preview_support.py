@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from preview.harness import RecordedResource, StackRun, run_program
+from simulation.harness import RecordedResource, StackRun, run_program
 
 
 def program(build: Callable[[], Any], *, stack: str = "dev", region: str = "us-east-1") -> StackRun:

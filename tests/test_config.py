@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from preview.harness import read_stack_file, run_main, run_program, run_stack, stack_config
+from simulation.harness import read_stack_file, run_main, run_program, run_stack, stack_config
 from stackconfig import ConfigError, Environment, NatStrategy, Topology, load_stack_config
 
 

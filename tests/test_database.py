@@ -13,7 +13,7 @@ import pytest
 
 from components import Database, DatabaseArgs, Networking, NetworkingArgs
 from components.database import SECRET_KIND_RDS_MASTER, SECRET_KIND_URL
-from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, read_stack_file, run_program, run_stack
+from simulation.harness import PROJECT, STACKS, RecordedResource, StackRun, read_stack_file, run_program, run_stack
 from stackconfig import ConfigError, load_stack_config
 from tests.conftest import committed_run
 

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from preview import docs
-from preview.diagram import Diagram, build_diagram
+from preview.report import docs
+from preview.report.diagram import Diagram, build_diagram
 
 from .preview_support import document, program
 

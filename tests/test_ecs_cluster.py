@@ -18,8 +18,8 @@ from components.ecs_cluster import (
     secret_resource,
 )
 from components.functions.queue_backlog import Sample, Settings, metric_data
-from preview.harness import StackRun, run_stack
-from preview.mocks import ACCOUNT_ID
+from simulation.harness import StackRun, run_stack
+from simulation.mocks import ACCOUNT_ID
 from tests.conftest import committed_run
 
 CLUSTER = "aws:ecs/cluster:Cluster"
@@ -213,7 +213,7 @@ def test_access_log_bucket_policy_lets_only_elb_write_this_accounts_prefix(prod)
 
 def test_newer_regions_grant_only_the_log_delivery_service_principal():
     from components.ecs_cluster import alb_log_bucket_policy
-    from preview.harness import run_program
+    from simulation.harness import run_program
 
     holder = {}
     run_program(

@@ -11,8 +11,8 @@ import pytest
 from components import Monitoring, MonitoringArgs
 from components.ecs_cluster import BACKLOG_METRICS as SAMPLER_METRICS
 from components.ecs_cluster import BACKLOG_NAMESPACE
-from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, read_stack_file, run_program, run_stack
-from preview.mocks import ACCOUNT_ID
+from simulation.harness import PROJECT, STACKS, RecordedResource, StackRun, read_stack_file, run_program, run_stack
+from simulation.mocks import ACCOUNT_ID
 from stackconfig import load_stack_config
 from tests.conftest import committed_run
 

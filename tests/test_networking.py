@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from preview.harness import StackRun, run_stack
+from simulation.harness import StackRun, run_stack
 from tests.conftest import committed_run
 
 SUBNET = "aws:ec2/subnet:Subnet"

@@ -31,7 +31,7 @@ import policy.rules
 import preview.__main__ as preview_main
 from policy.offline import Finding, evaluate, policy_section
 from policy.rules import POLICIES
-from preview.harness import ROOT, STACKS, RecordedResource, StackRun, read_stack_file, run_stack, stack_config
+from simulation.harness import ROOT, STACKS, RecordedResource, StackRun, read_stack_file, run_stack, stack_config
 from tests.conftest import committed_run
 
 PROVIDER_URN = "urn:pulumi:test::flowbuilder::pulumi:providers:aws::flowbuilder-test-aws"

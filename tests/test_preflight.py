@@ -9,8 +9,8 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from preview.analysis import kubernetes_version
-from preview.harness import stack_config
-from preview.preflight import NAMED_TYPES, container_definition_problems, policy_problems, preflight
+from preview.checks.preflight import NAMED_TYPES, container_definition_problems, policy_problems, preflight
+from simulation.harness import stack_config
 from stackconfig.aws_limits import NAME_LIMITS
 from stackconfig.defaults import COMMON
 

@@ -8,8 +8,8 @@ import pulumi_aws as aws
 import pytest
 
 import preview.__main__ as cli
-from preview import docs
-from preview.harness import run_stack
+from preview.report import docs
+from simulation.harness import run_stack
 
 from .conftest import committed_run
 from .preview_support import program

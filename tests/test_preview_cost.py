@@ -8,8 +8,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from preview import docs
 from preview.cost import PriceTable, estimate, spot_share
+from preview.report import docs
 
 from .preview_support import program, resource, runs_of
 
@@ -547,7 +547,7 @@ def test_a_region_missing_from_the_table_prices_nothing():
     result = estimate(program(build, region="eu-west-1"), default_region="eu-west-1")
     assert result.total_usd == 0
     assert result.unpriced == [
-        "secret: Secrets Manager secret - no price for secret-month in eu-west-1 (preview/prices.yaml)"
+        "secret: Secrets Manager secret - no price for secret-month in eu-west-1 (preview/cost/prices.yaml)"
     ]
 
 

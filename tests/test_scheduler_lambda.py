@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from preview.harness import StackRun, run_stack
+from simulation.harness import StackRun, run_stack
 from tests.conftest import committed_run
 
 FUNCTION = "aws:lambda/function:Function"
@@ -286,7 +286,7 @@ def test_standard_stack_without_network_inputs_is_refused():
     import pulumi
 
     from components import SchedulerLambda, SchedulerLambdaArgs
-    from preview.harness import read_stack_file, run_program
+    from simulation.harness import read_stack_file, run_program
     from stackconfig import load_stack_config
 
     def program() -> None:

@@ -13,7 +13,7 @@ from components.serverless_api import lambda_memory_mb
 from policy.offline import evaluate
 from policy.rules import POLICIES
 from preview.cost import estimate
-from preview.harness import StackRun, run_stack, stack_config
+from simulation.harness import StackRun, run_stack, stack_config
 
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"

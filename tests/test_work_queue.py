@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from preview.harness import RecordedResource, StackRun, run_stack
-from preview.mocks import ACCOUNT_ID
+from simulation.harness import RecordedResource, StackRun, run_stack
+from simulation.mocks import ACCOUNT_ID
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"

@@ -15,7 +15,7 @@ from components.worker_pipe import (
     TASK_START_SECONDS,
     retry_delays,
 )
-from preview.harness import RecordedResource, StackRun, run_stack
+from simulation.harness import RecordedResource, StackRun, run_stack
 from tests import asl
 
 PIPE = "aws:pipes/pipe:Pipe"

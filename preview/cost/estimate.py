@@ -1,7 +1,7 @@
 """What a stack costs per month when nobody uses it, from what it declares.
 
 Every line comes from a recorded resource (its type token and inputs) priced
-with ``preview/prices.yaml``: nothing is read from the stack configuration, so
+with ``preview/cost/prices.yaml``: nothing is read from the stack configuration, so
 the estimate prices what ``pulumi up`` would really create. A month is 730
 hours. Usage charges (requests, data, LCUs, logs) are listed as left out, with
 their unit price, instead of being guessed.
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .cost_rules import RULES, TASK_DEFINITION, CostLine, Pricing, spot_share
-from .harness import StackRun
-from .launches import task_launches
+from simulation.harness import StackRun
+from simulation.refs import dig
+
+from ..launches import task_launches
 from .prices import PriceTable
-from .refs import dig
+from .rules import RULES, TASK_DEFINITION, CostLine, Pricing, spot_share
 
 __all__ = ["CostEstimate", "CostLine", "JobCost", "PriceTable", "estimate", "spot_share"]
 

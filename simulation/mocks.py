@@ -380,5 +380,5 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             },
         }.get(args.token)
         if answer is None:
-            raise NotImplementedError(f"the preview mocks do not answer {args.token}; add it to preview/mocks.py")
+            raise NotImplementedError(f"the preview mocks do not answer {args.token}; add it to simulation/mocks.py")
         return answer(), []

@@ -21,6 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulation.harness import RecordedResource, StackRun
+from simulation.mocks import autoname
+from simulation.refs import number
 from stackconfig.aws_limits import (
     LAMBDA_MEMORY_MB,
     LAMBDA_TIMEOUT_SECONDS,
@@ -28,13 +31,10 @@ from stackconfig.aws_limits import (
     fargate_pair_error,
 )
 
-from .cost_rules import cpu_units, memory_mib
+from ..cost.rules import cpu_units, memory_mib
+from ..launches import task_launches
 from .documents import IDENTITY, RESOURCE, TRUST, container_definition_problems, policy_problems
-from .harness import RecordedResource, StackRun
-from .kubernetes_check import kubernetes_findings
-from .launches import task_launches
-from .mocks import autoname
-from .refs import number
+from .kubernetes import kubernetes_findings
 
 
 @dataclass

@@ -6,10 +6,10 @@ comment (tables, collapsed details, a ``mermaid`` block GitHub draws).
 
 from __future__ import annotations
 
+from ..checks.preflight import RULE_TEXT, PreflightResult
+from ..cost import CostEstimate, CostLine
 from .compare import Comparison
-from .cost import CostEstimate, CostLine
 from .diagram import Diagram
-from .preflight import RULE_TEXT, PreflightResult
 
 MAX_SETTINGS_SHOWN = 12
 
@@ -70,7 +70,7 @@ def cost_text(estimate: CostEstimate) -> str:
         )
     out.append(f"  {usd(estimate.total_usd):>10}  total at idle")
     if estimate.unpriced:
-        out.append("  Not priced (add the price to preview/prices.yaml):")
+        out.append("  Not priced (add the price to preview/cost/prices.yaml):")
         out.extend(f"    - {text}" for text in estimate.unpriced)
     if estimate.scales_to_zero:
         out.append(f"  At zero tasks when idle: {', '.join(estimate.scales_to_zero)}")
@@ -99,7 +99,7 @@ def cost_markdown(estimate: CostEstimate) -> str:
     if estimate.unpriced:
         out += [
             "",
-            "Not priced (add the price to `preview/prices.yaml`):",
+            "Not priced (add the price to `preview/cost/prices.yaml`):",
             *[f"- {text}" for text in estimate.unpriced],
         ]
     if estimate.jobs:

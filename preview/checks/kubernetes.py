@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from .harness import RecordedResource, StackRun
+from simulation.harness import RecordedResource, StackRun
 
 # Packages whose resources are not Kubernetes objects (charts, manifests, providers).
 NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize", "kubernetes:index:")

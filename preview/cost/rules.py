@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .harness import RecordedResource, StackRun
+from simulation.harness import RecordedResource, StackRun
+from simulation.refs import Refs, dig, number, physical_name
+
 from .prices import Price, PriceTable
-from .refs import Refs, dig, number, physical_name
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
@@ -70,7 +71,7 @@ class Pricing:
         missing = [key for key, price in zip(keys, found) if price is None]
         if missing:
             self.unpriced.append(
-                f"{resource.name}: {item} - no price for {', '.join(missing)} in {region} (preview/prices.yaml)"
+                f"{resource.name}: {item} - no price for {', '.join(missing)} in {region} (preview/cost/prices.yaml)"
             )
         unit_usd = None if missing else combine(found)
         return CostLine(

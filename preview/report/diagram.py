@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .harness import PROJECT, RecordedResource, StackRun
-from .launches import TaskLaunch, task_launches
-from .refs import Refs, as_document, dig, number, physical_name, strings
+from simulation.harness import PROJECT, RecordedResource, StackRun
+from simulation.refs import Refs, as_document, dig, number, physical_name, strings
+
+from ..launches import TaskLaunch, task_launches
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROLE = "aws:iam/role:Role"

@@ -11,18 +11,18 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from . import render_sections
-from .report import Report
+from . import sections
+from .model import Report
 
 TEXT_SECTIONS: dict[str, Callable[[Any], str]] = {
-    "cost": render_sections.cost_text,
-    "preflight": render_sections.preflight_text,
-    "diagram": render_sections.diagram_text,
+    "cost": sections.cost_text,
+    "preflight": sections.preflight_text,
+    "diagram": sections.diagram_text,
 }
 MARKDOWN_SECTIONS: dict[str, Callable[[Any], str]] = {
-    "cost": render_sections.cost_markdown,
-    "preflight": render_sections.preflight_markdown,
-    "diagram": render_sections.diagram_markdown,
+    "cost": sections.cost_markdown,
+    "preflight": sections.preflight_markdown,
+    "diagram": sections.diagram_markdown,
 }
 # Markdown puts what blocks a merge first and the long parts last.
 MARKDOWN_ORDER = ("preflight", "policy", "cost")

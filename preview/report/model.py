@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .harness import PROJECT, RecordedResource, StackRun
+from simulation.harness import PROJECT, RecordedResource, StackRun
 
 # Inputs worth showing per resource type; other types show their short scalar inputs.
 KEY_SETTINGS: dict[str, tuple[str, ...]] = {

@@ -13,9 +13,10 @@ import functools
 import re
 from pathlib import Path
 
-from .analysis import Analysis, analyse
-from .harness import PROJECT, ROOT, STACKS, run_stack, stack_config
-from .render_sections import usd
+from simulation.harness import PROJECT, ROOT, STACKS, run_stack, stack_config
+
+from ..analysis import Analysis, analyse
+from .sections import usd
 
 README = ROOT / "README.md"
 DIAGRAMS = ROOT / "docs" / "diagrams"
@@ -54,7 +55,7 @@ def cost_table(analyses: dict[str, Analysis]) -> str:
     first = next(iter(analyses.values())).cost
     lines += [
         "",
-        f"List prices as of {first.as_of} (`preview/prices.yaml`), {first.hours_per_month:g} hours a month, "
+        f"List prices as of {first.as_of} (`preview/cost/prices.yaml`), {first.hours_per_month:g} hours a month, "
         "each stack after its first image push. Per-request and data-transfer charges are left out; "
         "`python -m preview <stack>` lists them with the full breakdown.",
     ]
