@@ -1,31 +1,61 @@
 """Run the program (or any piece of it) under Pulumi mocks and record what it declares.
 
-Used by the offline preview and by the tests alike: one way of running the
-program, so what the tests assert is what a reviewer sees. Every run gets a
-fresh event loop and fresh runtime settings; nothing leaks between runs.
+Used by the offline preview, the policy pack's offline runner and the tests
+alike: one way of running the program, so what the tests assert is what a
+reviewer sees. Every run gets a fresh event loop and fresh runtime settings;
+nothing leaks between runs.
+
+The API:
+
+* :func:`run_program` runs any callable that declares resources, with the
+  given config set first, and returns a :class:`StackRun`;
+* :func:`run_stack` runs the whole program (``__main__.py``) for a committed
+  stack file with some keys overridden; each distinct run is made once per
+  process, and once per test session when :func:`share_runs` names a
+  directory the processes share;
+* :class:`StackRun` holds the :class:`RecordedResource` s in registration
+  order, the stack outputs, and the validated :class:`~stackconfig.StackConfig`
+  the program loaded.
+
+Python's cyclic garbage collector never runs during a run: the SDK's lazily
+imported classes and the run's own objects would be walked again and again
+for nothing. When the collector was on, one collection after the run frees
+what it left behind and freezes what survives (imported modules, cached runs),
+so no later collection walks those again; a process that switches the
+collector off itself (the one-stack preview, which exits right after) skips
+that collection too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
+import gc
+import hashlib
 import json
+import os
+import pickle
 import runpy
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.settings import get_root_resource, set_root_resource
+from pulumi.runtime.settings import get_root_resource, reset_options, set_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 
 from .mocks import FlowbuilderMocks
+
+if TYPE_CHECKING:
+    from stackconfig import StackConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 # The program imports its own packages (components, stackconfig) from the project root.
@@ -64,12 +94,21 @@ class RecordedResource:
 
 @dataclass
 class StackRun:
-    """Everything one run declared: resources in declaration order, and stack outputs."""
+    """Everything one run declared, and the stack outputs.
+
+    ``resources`` are in a canonical order (type token, logical name, URN), and
+    every recorded mapping has its keys sorted: registrations complete in an
+    order that depends on when outputs resolve and the engine's wire format has
+    no key order of its own, so neither is kept, and everything built from a
+    run comes out the same on every run and machine.
+    """
 
     stack: str
     resources: list[RecordedResource]
     outputs: dict[str, Any]
     secret_outputs: set[str]
+    config: StackConfig | None = None
+    """The validated configuration the program loaded (``run_stack``); None for other programs."""
 
     def of_type(self, token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == token]
@@ -124,7 +163,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=request.protect,
                 provider=request.provider,
                 ignore_changes=list(request.ignoreChanges),
-                depends_on=list(request.dependencies),
+                depends_on=sorted(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
                 retain_on_delete=request.retainOnDelete,
                 secret_inputs=frozenset(secret_paths(inputs)),
@@ -139,7 +178,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         if _is_secret(value):
             return _plain(value["value"])
-        return {k: _plain(v) for k, v in value.items()}
+        return {key: _plain(value[key]) for key in sorted(value)}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
@@ -173,6 +212,21 @@ def read_stack_file(stack: str) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside; after it, one collection and a freeze (see the module docstring)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.freeze()
+        gc.enable()
+
+
 def run_program(
     program: Callable[[], Any],
     *,
@@ -181,6 +235,11 @@ def run_program(
     secret_keys: tuple[str, ...] = (),
 ) -> StackRun:
     """Run ``program`` under mocks with ``config`` set first; record every registration."""
+    with _collector_paused():
+        return _run(program, stack, config, secret_keys)
+
+
+def _run(program: Callable[[], Any], stack: str, config: dict[str, str], secret_keys: tuple[str, ...]) -> StackRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -206,13 +265,17 @@ def run_program(
             outputs[key] = loop.run_until_complete(output.future())
             if loop.run_until_complete(output.is_secret()):
                 secret_outputs.add(key)
-        return StackRun(stack, monitor.recorded, outputs, secret_outputs)
+        resources = sorted(monitor.recorded, key=lambda r: (r.type, r.name, r.urn))
+        return StackRun(stack, resources, outputs, secret_outputs)
     finally:
         # The mock monitor runs in executor threads that make loops of their
         # own; joining them here closes those loops while their files are open.
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
         asyncio.set_event_loop(None)
+        # Drop the runtime's hold on this run (its Stack, monitor and mocks), so that
+        # what the run leaves behind is garbage now rather than after the next run.
+        reset_options(project=PROJECT, stack=stack)
 
 
 def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
@@ -226,9 +289,9 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> dict[st
     return config
 
 
-def run_main() -> None:
-    """The Pulumi program itself, as the language host runs it."""
-    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+def run_main() -> dict[str, Any]:
+    """The Pulumi program itself, as the language host runs it; returns the program's module namespace."""
+    return runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
 def run_stack(
@@ -239,8 +302,9 @@ def run_stack(
     """Run the whole program for a committed stack, optionally overriding config keys.
 
     A run depends only on the stack file and these arguments (the mocks are
-    deterministic), so each distinct run is made once per process and shared:
-    treat the returned :class:`StackRun` as read-only.
+    deterministic), so each distinct run is made once per process (and once
+    for all processes sharing a directory, see :func:`share_runs`) and
+    shared: treat the returned :class:`StackRun` as read-only.
     """
     return _run_stack_once(
         stack, json.dumps(overrides or {}, sort_keys=True), json.dumps(secrets or {}, sort_keys=True)
@@ -249,7 +313,62 @@ def run_stack(
 
 @functools.cache
 def _run_stack_once(stack: str, overrides_json: str, secrets_json: str) -> StackRun:
-    secrets = json.loads(secrets_json)
-    config = stack_config(stack, json.loads(overrides_json))
+    build = functools.partial(_run_stack, stack, json.loads(overrides_json), json.loads(secrets_json))
+    if _shared is None:
+        return build()
+    return _shared.get(f"{stack}\0{overrides_json}\0{secrets_json}", build)
+
+
+def _run_stack(stack: str, overrides: dict[str, Any], secrets: dict[str, str]) -> StackRun:
+    config = stack_config(stack, overrides)
     config.update(secrets)
-    return run_program(run_main, stack=stack, config=config, secret_keys=tuple(secrets))
+    namespace: dict[str, Any] = {}
+    run = run_program(lambda: namespace.update(run_main()), stack=stack, config=config, secret_keys=tuple(secrets))
+    run.config = _loaded_config(namespace)
+    return run
+
+
+def _loaded_config(namespace: dict[str, Any]) -> StackConfig | None:
+    """The validated configuration among the program's globals (it loads exactly one)."""
+    from stackconfig import StackConfig
+
+    return next((value for value in namespace.values() if isinstance(value, StackConfig)), None)
+
+
+class _SharedRuns:
+    """Runs kept as files in one directory, so that processes sharing it make each run once.
+
+    The first process to need a run takes its lock, makes it and writes it;
+    the others wait on the lock and read the file. A run that fails (a
+    configuration error) leaves no file: each process meets the error itself.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def get(self, key: str, build: Callable[[], StackRun]) -> StackRun:
+        stem = hashlib.sha256(key.encode()).hexdigest()[:32]
+        path = self.directory / f"{stem}.pickle"
+        with open(self.directory / f"{stem}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if path.exists():
+                return pickle.loads(path.read_bytes())
+            run = build()
+            handle, partial = tempfile.mkstemp(dir=self.directory, suffix=".partial")
+            with os.fdopen(handle, "wb") as file:
+                pickle.dump(run, file, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(partial, path)
+            return run
+
+
+_shared: _SharedRuns | None = None
+
+
+def share_runs(directory: Path | None) -> None:
+    """Share :func:`run_stack`'s runs with every process naming the same ``directory`` (None: stop sharing).
+
+    The directory must be new for each code and stack-file state: the test
+    session creates one per session and its workers share it.
+    """
+    global _shared
+    _shared = _SharedRuns(directory) if directory is not None else None

@@ -29,8 +29,9 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 import policy.rules
 import preview.__main__ as preview_main
-from policy.offline import Finding, evaluate, policy_section
+from policy.offline import Finding, evaluate
 from policy.rules import POLICIES
+from preview.checks.policy import policy_section
 from simulation.harness import ROOT, STACKS, RecordedResource, StackRun, read_stack_file, run_stack, stack_config
 from tests.conftest import committed_run
 

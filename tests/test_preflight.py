@@ -10,10 +10,9 @@ import pytest
 
 from preview.analysis import kubernetes_version
 from preview.checks.preflight import NAMED_TYPES, container_definition_problems, policy_problems, preflight
-from simulation.harness import stack_config
 from stackconfig.aws_limits import NAME_LIMITS
-from stackconfig.defaults import COMMON
 
+from .conftest import committed_run
 from .preview_support import document, program, resource, runs_of
 
 ALLOW_SEND = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:work"}
@@ -499,16 +498,16 @@ def test_step_functions_run_task_with_both():
 
 # -- the real stacks ------------------------------------------------------------------------------------
 def test_the_committed_stacks_pass_preflight(any_stack):
-    result = preflight(any_stack, kubernetes_version(any_stack, stack_config(any_stack.stack)))
+    result = preflight(any_stack, kubernetes_version(any_stack))
     assert result.findings == []
     assert result.checked["name-length"] > 10
     assert result.checked["iam-policy"] > 5
 
 
 def test_the_schema_version_is_the_clusters_else_the_stack_config():
+    loaded = committed_run("dev").config
+    config = loaded.model_copy(update={"eks": loaded.eks.model_copy(update={"kubernetes_version": "1.32"})})
     cluster = resource("aws:eks/cluster:Cluster", "mesh", {"version": "1.31"})
-    assert (
-        kubernetes_version(runs_of(cluster), {"flowbuilder:eks": json.dumps({"kubernetesVersion": "1.32"})}) == "1.31"
-    )
-    assert kubernetes_version(runs_of(), {"flowbuilder:eks": json.dumps({"kubernetesVersion": "1.32"})}) == "1.32"
-    assert kubernetes_version(runs_of(), {}) == COMMON["eks"]["kubernetesVersion"]
+    assert kubernetes_version(runs_of(cluster, config=config)) == "1.31"
+    assert kubernetes_version(runs_of(config=config)) == "1.32"
+    assert kubernetes_version(runs_of()) is None

@@ -1,1 +1,4 @@
-"""What would fail before or during ``pulumi up``: preflight rules, policy documents, Kubernetes schemas, the policy pack."""
+"""What would fail before or during ``pulumi up``.
+
+Preflight rules, policy documents, Kubernetes schemas, and the policy pack's verdict.
+"""

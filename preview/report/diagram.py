@@ -558,8 +558,6 @@ def _in_flow_order(edges: list[Edge]) -> list[Edge]:
 
 def build_diagram(run: StackRun) -> Diagram:
     """The stack's diagram: nodes by tier, edges from listeners, security groups, IAM, pipes and schedules."""
-    # Registration order follows output resolution; a sorted copy keeps the diagram stable run to run.
-    run = StackRun(run.stack, sorted(run.resources, key=lambda r: (r.type, r.name)), run.outputs, run.secret_outputs)
     builder = _Builder(run)
     _nodes(builder)
     for launch in task_launches(run):

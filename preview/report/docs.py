@@ -37,7 +37,7 @@ def deployed_overrides(stack: str) -> dict[str, str]:
 def deployed(stack: str) -> Analysis:
     """The preview of ``stack`` after its first image push, as the README shows it."""
     overrides = deployed_overrides(stack)
-    return analyse(run_stack(stack, overrides=overrides), stack_config(stack, overrides))
+    return analyse(run_stack(stack, overrides=overrides))
 
 
 def cost_table(analyses: dict[str, Analysis]) -> str:
