@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pulumi_aws as aws
 import pytest
 
 import preview.__main__ as cli
 from preview.report import docs
-from simulation.harness import run_stack
+from simulation.harness import ROOT, STACKS, run_stack
 
 from .conftest import committed_run
 from .preview_support import program
@@ -115,6 +118,45 @@ def test_a_failing_preflight_check_exits_1(monkeypatch, capsys):
 def test_a_configuration_error_exits_2(capsys):
     assert cli.main(["dev", "--image-tag", "not a tag"]) == 2
     assert "imageTag" in capsys.readouterr().err
+
+
+def test_all_previews_every_stack_in_one_process(offline, capsys):
+    assert cli.main(["--all", "--format", "json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [report["stack"] for report in reports] == list(STACKS)
+    assert [report["topology"] for report in reports] == ["standard", "standard", "standard", "zero-scale"]
+
+
+@pytest.mark.parametrize("argv", [[], ["dev", "--all"], ["--all", "--compare", "prod"]])
+def test_one_stack_or_all(offline, argv):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+
+
+# Every stack in every format, one process per hash seed.
+EVERY_FORMAT = (
+    "import sys, preview.__main__ as cli\n"
+    "for fmt in ('json', 'text', 'markdown'):\n"
+    "    cli.main(['--all', '--format', fmt])\n"
+    "    sys.stdout.write('\\f')\n"
+)
+
+
+def test_the_preview_says_the_same_thing_twice():
+    outputs = []
+    for seed in ("0", "4242"):
+        done = subprocess.run(
+            [sys.executable, "-c", EVERY_FORMAT],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            check=True,
+        )
+        outputs.append(done.stdout)
+    first, second = outputs
+    assert first.count(b"\f") == 3 and b"## Offline preview of `ultra`" in first
+    assert first == second
 
 
 # -- generated docs ----------------------------------------------------------------------------
