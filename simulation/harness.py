@@ -322,9 +322,12 @@ def _run_stack_once(stack: str, overrides_json: str, secrets_json: str) -> Stack
 def _run_stack(stack: str, overrides: dict[str, Any], secrets: dict[str, str]) -> StackRun:
     config = stack_config(stack, overrides)
     config.update(secrets)
-    namespace: dict[str, Any] = {}
-    run = run_program(lambda: namespace.update(run_main()), stack=stack, config=config, secret_keys=tuple(secrets))
-    run.config = _loaded_config(namespace)
+    with _collector_paused():
+        namespace: dict[str, Any] = {}
+        run = _run(lambda: namespace.update(run_main()), stack, config, tuple(secrets))
+        run.config = _loaded_config(namespace)
+        # The program's globals hold its resources; gone before the collection, they are its garbage.
+        namespace.clear()
     return run
 
 
