@@ -28,7 +28,7 @@ REQUIREMENTS = ROOT / "requirements.txt"
 COMMANDS = {
     "preview": ["-m", "preview"],
     "test": ["-m", "pytest"],
-    "bench": [str(ROOT / "benchmarks" / "bench.py")],
+    "bench": ["-m", "benchmarks.bench"],
 }
 
 
