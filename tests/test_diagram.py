@@ -257,14 +257,11 @@ def test_without_a_permission_there_is_no_queue_edge():
     assert edges(diagram) == {("lambda_fn", "sqs_other", "send")}
 
 
-def test_http_api_and_function_url_edges():
+def test_http_api_edges():
     def build():
         role = f"arn:aws:iam::{ACCOUNT}:role/fn"
         api_function = aws.lambda_.Function(
             "flowbuilder-ultra-api", name="flowbuilder-ultra-api", package_type="Image", image_uri="api:1", role=role
-        )
-        hook = aws.lambda_.Function(
-            "flowbuilder-ultra-hook", name="flowbuilder-ultra-hook", package_type="Image", image_uri="hook:1", role=role
         )
         api = aws.apigatewayv2.Api("flowbuilder-ultra-api", name="flowbuilder-ultra-api", protocol_type="HTTP")
         aws.apigatewayv2.Integration(
@@ -274,13 +271,11 @@ def test_http_api_and_function_url_edges():
             integration_uri=api_function.invoke_arn,
             payload_format_version="2.0",
         )
-        aws.lambda_.FunctionUrl("flowbuilder-ultra-hook", function_name=hook.name, authorization_type="AWS_IAM")
 
     diagram = build_diagram(program(build, stack="ultra"))
     assert edges(diagram) == {
         ("internet", "apigw_api", "HTTPS"),
         ("apigw_api", "lambda_api", "invoke"),
-        ("internet", "lambda_hook", "function URL"),
     }
     assert_valid_mermaid(diagram)
 

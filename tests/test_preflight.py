@@ -172,15 +172,6 @@ def test_subnets_outside_the_vpc_overlapping_or_malformed():
     ]
 
 
-def test_a_secondary_vpc_cidr_admits_its_subnets():
-    def build():
-        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
-        aws.ec2.VpcIpv4CidrBlockAssociation("more", vpc_id=vpc.id, cidr_block="10.1.0.0/16")
-        aws.ec2.Subnet("b", vpc_id=vpc.id, cidr_block="10.1.0.0/24")
-
-    assert findings(program(build), "subnet-cidr") == []
-
-
 # -- iam-policy ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "raw, kind, problem",

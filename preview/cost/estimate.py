@@ -67,16 +67,11 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("aws:ec2/natGateway:NatGateway",), "nat-gateway-gb", "NAT gateway data processing {price}/GB"),
     (("aws:ec2/vpcEndpoint:VpcEndpoint",), "interface-endpoint-gb", "interface endpoint data processing {price}/GB"),
     (
-        ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"),
+        ("aws:lb/loadBalancer:LoadBalancer",),
         "alb-lcu-hour",
         "ALB capacity units {price}/LCU-h (one LCU all month: {month})",
     ),
     (("aws:apigatewayv2/api:Api",), "apigw-http-requests-million", "API Gateway HTTP API requests {price}/million"),
-    (
-        ("aws:apigateway/restApi:RestApi",),
-        "apigw-rest-requests-million",
-        "API Gateway REST API requests {price}/million",
-    ),
     (("aws:sqs/queue:Queue",), "sqs-requests-million", "SQS requests {price}/million (first million a month free)"),
     (("aws:pipes/pipe:Pipe",), "pipes-requests-million", "EventBridge Pipes requests {price}/million"),
     (
@@ -253,7 +248,7 @@ def estimate(
             if discount
             else "Fargate Spot: no discount in the price table"
         )
-    if not present.isdisjoint({"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"}):
+    if "aws:lb/loadBalancer:LoadBalancer" in present:
         assumptions.append("an idle ALB uses no LCUs")
     if free_tier:
         assumptions.append(
