@@ -35,7 +35,7 @@ def reaches(diagram: Diagram, *labels: str) -> bool:
     """Whether each labelled node has an edge to the next one."""
     ids = [node_id(diagram, label) if label != "Internet" else "internet" for label in labels]
     pairs = {(e.source, e.target) for e in diagram.edges}
-    return all(pair in pairs for pair in zip(ids, ids[1:]))
+    return all(pair in pairs for pair in zip(ids, ids[1:], strict=False))
 
 
 def assert_valid_mermaid(diagram: Diagram) -> None:

@@ -136,8 +136,8 @@ def test_run_task_override_sizes_are_checked_too():
     )
     [problem] = findings(runs_of(machine), "fargate-size")
     assert (
-        problem
-        == "run: definition state Run: task override: memory 512 is not allowed with cpu 512; allowed memory: 1024-4096 MiB in steps of 1024"
+        problem == "run: definition state Run: task override: memory 512 is not allowed with cpu 512; "
+        "allowed memory: 1024-4096 MiB in steps of 1024"
     )
 
 
@@ -409,7 +409,8 @@ def test_a_kind_kubernetes_does_not_serve_is_rejected_and_custom_resources_are_n
     result = preflight(runs_of(typo, istio), "1.33")
     assert [f.message for f in result.findings] == ["Kubernetes 1.33 has no Deploymnt in apps/v1"]
     assert result.notes == [
-        "1 custom resources (1 kinds) have no published schema, not validated: PeerAuthentication (security.istio.io/v1)"
+        "1 custom resources (1 kinds) have no published schema, "
+        "not validated: PeerAuthentication (security.istio.io/v1)"
     ]
 
 

@@ -84,6 +84,7 @@ def kubernetes_findings(run: StackRun, version: str | None) -> KubernetesCheck:
         result.checked -= len(custom)
         kinds = sorted(set(custom))
         result.notes.append(
-            f"{len(custom)} custom resources ({len(kinds)} kinds) have no published schema, not validated: {', '.join(kinds)}"
+            f"{len(custom)} custom resources ({len(kinds)} kinds) have no published schema, "
+            f"not validated: {', '.join(kinds)}"
         )
     return result

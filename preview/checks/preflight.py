@@ -62,7 +62,10 @@ class PreflightResult:
 RULE_TEXT: dict[str, str] = {
     "name-length": "physical names within the AWS limit, after the auto-name suffix",
     "fargate-size": "task cpu/memory is a pair Fargate accepts",
-    "lambda-limits": f"Lambda memory {LAMBDA_MEMORY_MB[0]}-{LAMBDA_MEMORY_MB[1]} MB, timeout {LAMBDA_TIMEOUT_SECONDS[0]}-{LAMBDA_TIMEOUT_SECONDS[1]} s",
+    "lambda-limits": (
+        f"Lambda memory {LAMBDA_MEMORY_MB[0]}-{LAMBDA_MEMORY_MB[1]} MB, "
+        f"timeout {LAMBDA_TIMEOUT_SECONDS[0]}-{LAMBDA_TIMEOUT_SECONDS[1]} s"
+    ),
     "subnet-cidr": "subnets inside their VPC's CIDR and not overlapping",
     "iam-policy": "policy documents parse, with valid keys, effects and action shapes",
     "ecs-container-definitions": "container definitions match ECS RegisterTaskDefinition (botocore model)",
@@ -268,7 +271,8 @@ def _exclusive_fields(run: StackRun) -> Iterator[Finding | int]:
             yield _finding(
                 "exclusive-fields",
                 resource,
-                f"{where}launchType {launch_type!r} and a capacity-provider strategy are both set; ECS accepts one or the other",
+                f"{where}launchType {launch_type!r} and a capacity-provider strategy are both set; "
+                "ECS accepts one or the other",
             )
 
 

@@ -252,7 +252,8 @@ def estimate(
         assumptions.append("an idle ALB uses no LCUs")
     if free_tier:
         assumptions.append(
-            "CloudWatch free tier (3 dashboards, 10 alarm metrics) applied as if the stack were alone in its account and region"
+            "CloudWatch free tier (3 dashboards, 10 alarm metrics) applied as if the stack were alone "
+            "in its account and region"
         )
     else:
         assumptions.append("no free tier applied (the account's free tier is used by other stacks)")

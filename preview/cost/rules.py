@@ -68,7 +68,7 @@ class Pricing:
         keys = [keys] if isinstance(keys, str) else keys
         region = self.refs.region(resource, self.region)
         found = [self.prices.get(key, region) for key in keys]
-        missing = [key for key, price in zip(keys, found) if price is None]
+        missing = [key for key, price in zip(keys, found, strict=True) if price is None]
         if missing:
             self.unpriced.append(
                 f"{resource.name}: {item} - no price for {', '.join(missing)} in {region} (preview/cost/prices.yaml)"

@@ -66,7 +66,8 @@ def cost_text(estimate: CostEstimate) -> str:
     width = max((len(line.resource) for line in estimate.lines), default=8)
     for line in estimate.lines + estimate.credits:
         out.append(
-            f"  {usd(line.monthly_usd):>10}  {line.component:<12} {line.resource:<{width}}  {_item(line)}  [{_quantity(line)}]"
+            f"  {usd(line.monthly_usd):>10}  {line.component:<12} {line.resource:<{width}}  "
+            f"{_item(line)}  [{_quantity(line)}]"
         )
     out.append(f"  {usd(estimate.total_usd):>10}  total at idle")
     if estimate.unpriced:
@@ -163,16 +164,21 @@ def _value(value: object) -> str:
 
 
 def compare_text(c: Comparison) -> str:
+    def verdict(passed: bool) -> str:
+        return "passed" if passed else "FAILED"
+
     out = [
         f"{c.before} -> {c.after}: what promoting {c.before}'s shape to {c.after} changes",
         f"  idle monthly cost: {usd(c.before_total_usd)} -> {usd(c.after_total_usd)} ({signed_usd(c.cost_delta_usd)})",
-        f"  resources: {len(c.added)} added, {len(c.removed)} removed, {len(c.changed)} changed, {c.unchanged} the same",
-        f"  preflight: {c.before} {'passed' if c.before_preflight_ok else 'FAILED'}, {c.after} {'passed' if c.after_preflight_ok else 'FAILED'}",
+        f"  resources: {len(c.added)} added, {len(c.removed)} removed, {len(c.changed)} changed, "
+        f"{c.unchanged} the same",
+        f"  preflight: {c.before} {verdict(c.before_preflight_ok)}, {c.after} {verdict(c.after_preflight_ok)}",
         *[f"  note: {note}" for note in c.notes],
         "",
         "Cost differences (biggest first)",
         *[
-            f"  {signed_usd(x.after_usd - x.before_usd):>11}  {x.component:<12} {x.resource}  ({usd(x.before_usd)} -> {usd(x.after_usd)})"
+            f"  {signed_usd(x.after_usd - x.before_usd):>11}  {x.component:<12} {x.resource}  "
+            f"({usd(x.before_usd)} -> {usd(x.after_usd)})"
             for x in c.cost_changes
         ],
         "",
@@ -202,7 +208,8 @@ def compare_markdown(c: Comparison) -> str:
         "",
         f"| | `{c.before}` | `{c.after}` | change |",
         "|---|---:|---:|---:|",
-        f"| idle monthly cost | {usd(c.before_total_usd)} | {usd(c.after_total_usd)} | {signed_usd(c.cost_delta_usd)} |",
+        f"| idle monthly cost | {usd(c.before_total_usd)} | {usd(c.after_total_usd)} "
+        f"| {signed_usd(c.cost_delta_usd)} |",
         f"| resources | | | +{len(c.added)} / -{len(c.removed)} / {len(c.changed)} changed |",
         f"| preflight | {ok(c.before_preflight_ok)} | {ok(c.after_preflight_ok)} | |",
         *[f"\n> {note}" for note in c.notes],
@@ -210,7 +217,8 @@ def compare_markdown(c: Comparison) -> str:
         "| cost change | component | resource | before | after |",
         "|---:|---|---|---:|---:|",
         *[
-            f"| {signed_usd(x.after_usd - x.before_usd)} | {x.component} | `{x.resource}` | {usd(x.before_usd)} | {usd(x.after_usd)} |"
+            f"| {signed_usd(x.after_usd - x.before_usd)} | {x.component} | `{x.resource}` "
+            f"| {usd(x.before_usd)} | {usd(x.after_usd)} |"
             for x in c.cost_changes
         ],
         "",
