@@ -61,7 +61,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The program imports its own packages (components, stackconfig) from the project root.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+# libyaml's loader when present: the pure-Python one costs more than the files are worth.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+PROJECT = yaml.load((ROOT / "Pulumi.yaml").read_text(), Loader=_YAML_LOADER)["name"]
 STACKS = ("dev", "staging", "prod", "ultra")
 
 
@@ -205,7 +207,7 @@ def read_stack_file(stack: str) -> dict[str, Any]:
     path = ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"{path.name} does not exist; stacks: {', '.join(STACKS)}")
-    document = yaml.safe_load(path.read_text()) or {}
+    document = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
     return {
         key: value if isinstance(value, str) else json.dumps(value)
         for key, value in (document.get("config") or {}).items()
