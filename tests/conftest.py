@@ -8,7 +8,6 @@ remade, by the others.
 
 from __future__ import annotations
 
-import gc
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,12 +32,6 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", {})
     if RUNS_KEY in workerinput:
         share_runs(Path(workerinput[RUNS_KEY]))
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """What collection imported lives as long as the session: out of every later collection's way."""
-    gc.collect()
-    gc.freeze()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
