@@ -48,7 +48,9 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import get_root_resource, reset_options, set_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 
@@ -244,6 +246,11 @@ def run_program(
 def _run(program: Callable[[], Any], stack: str, config: dict[str, str], secret_keys: tuple[str, ...]) -> StackRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # At every registration the SDK walks the whole Python stack (source lines, file URIs) to tell
+    # the engine where the resource was declared; the mocks never read it, and under pytest the
+    # stack is deep. An empty trace for the length of the run.
+    stack_trace = pulumi_resource._get_stack_trace
+    pulumi_resource._get_stack_trace = source_pb2.StackTrace
     try:
         pulumi.runtime.set_all_config(dict(config), list(secret_keys))
         mocks = FlowbuilderMocks(region=config.get("aws:region", "us-east-1"))
@@ -270,6 +277,7 @@ def _run(program: Callable[[], Any], stack: str, config: dict[str, str], secret_
         resources = sorted(monitor.recorded, key=lambda r: (r.type, r.name, r.urn))
         return StackRun(stack, resources, outputs, secret_outputs)
     finally:
+        pulumi_resource._get_stack_trace = stack_trace
         # The mock monitor runs in executor threads that make loops of their
         # own; joining them here closes those loops while their files are open.
         loop.run_until_complete(loop.shutdown_default_executor())
