@@ -13,7 +13,7 @@ The API:
   stack file with some keys overridden; each distinct run is made once per
   process, and once per test session when :func:`share_runs` names a
   directory the processes share;
-* :class:`StackRun` holds the :class:`RecordedResource` s in registration
+* :class:`StackRun` holds the :class:`RecordedResource` s in a canonical
   order, the stack outputs, and the validated :class:`~stackconfig.StackConfig`
   the program loaded.
 
@@ -377,11 +377,11 @@ class _SharedRuns:
 _shared: _SharedRuns | None = None
 
 
-def share_runs(directory: Path | None) -> None:
-    """Share :func:`run_stack`'s runs with every process naming the same ``directory`` (None: stop sharing).
+def share_runs(directory: Path) -> None:
+    """Share :func:`run_stack`'s runs with every process naming the same ``directory``.
 
     The directory must be new for each code and stack-file state: the test
     session creates one per session and its workers share it.
     """
     global _shared
-    _shared = _SharedRuns(directory) if directory is not None else None
+    _shared = _SharedRuns(directory)
