@@ -1,7 +1,7 @@
 """Run the policy pack's rules offline, on what the program declared under mocks.
 
 ``pulumi preview --policy-pack policy`` runs the rules inside the Pulumi engine.
-Here the same rule objects run on a :class:`preview.harness.StackRun`: each
+Here the same rule objects run on a :class:`simulation.harness.StackRun`: each
 recorded resource becomes the ``ResourceValidationArgs`` the engine would build
 (type token, inputs as ``props`` behind pulumi_policy's own proxy, URN, name,
 options, the AWS provider with its default tags), and the whole run becomes the
@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
@@ -32,7 +32,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from preview.harness import RecordedResource, StackRun
+from simulation.harness import RecordedResource, StackRun
 
 from .rules import POLICIES
 from .rules._support import STACK_CONFIG
@@ -166,16 +166,3 @@ def _violations(policy: Policy, adapter: _Adapter) -> list[Finding]:
     elif isinstance(policy, StackValidationPolicy):
         policy.validate(adapter.stack_args, lambda message, urn=None: finding(message, urn or ""))
     return found
-
-
-def policy_section(findings: list[Finding], policies: Iterable[Policy] = POLICIES) -> dict[str, Any]:
-    """The ``policy`` section of the offline preview's report (plain data)."""
-    rules = list(policies)
-    return {
-        "pack": "flowbuilder",
-        "rules": len(rules),
-        "mandatory_rules": sum(1 for p in rules if p.enforcement_level is EnforcementLevel.MANDATORY),
-        "violations": sum(1 for f in findings if f.mandatory),
-        "advisories": sum(1 for f in findings if not f.mandatory),
-        "findings": [asdict(f) for f in sorted(findings, key=lambda f: (not f.mandatory, f.rule, f.name))],
-    }

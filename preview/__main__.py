@@ -1,15 +1,17 @@
-"""Offline preview: ``python -m preview [-C DIR] <stack> [--format text|json|markdown] [--compare OTHER]``.
+"""Offline preview: ``python -m preview [-C DIR] <stack>|--all [--format text|json|markdown] [--compare OTHER]``.
 
 Runs the Pulumi program for a stack under mocks (no AWS account, no Pulumi CLI)
 and prints what ``pulumi up`` would create, its idle monthly cost, the preflight
 checks and the flows of its diagram. ``-C DIR`` (like ``pulumi -C``) names the
 directory holding ``Pulumi.yaml`` and the stack files (default: the repository
 root); the stacks are the ``Pulumi.<stack>.yaml`` files present there, and the
-program always comes from this repository. ``--released`` previews the stack as
-after its first release (a stand-in digest for every image its stack file does
-not record yet). ``--compare OTHER`` shows what
-differs between the two stacks instead; ``python -m preview docs`` refreshes
-the generated diagrams and README blocks (``--check`` only reports).
+program always comes from this repository. ``--all`` previews every stack there
+in one process, one report after the other (JSON: a list of reports).
+``--released`` previews a stack as after its first release (a stand-in digest
+for every image its stack file does not record yet). ``--compare OTHER`` shows
+what differs between the two stacks instead; ``python -m preview docs``
+refreshes the generated diagrams and README blocks (``--check`` only reports);
+``python -m preview bootstrap`` previews the bootstrap program.
 
 Exits 2 on a bad command line or configuration error (naming the file and key)
 before anything is run or written; 1 when a preflight check fails (an error
@@ -19,23 +21,32 @@ violated; 0 otherwise.
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
+import gc
 import os
 import sys
-from dataclasses import asdict
-from pathlib import Path
 
-from policy.offline import evaluate, policy_section
-from stackconfig import ConfigError, Project, read_project
-from stackconfig.model import MAX_RUN_MINUTES
+if __name__ == "__main__":
+    # One short-lived process: the cyclic collector would walk the SDK's classes over
+    # and over for garbage nobody waits for. Off from here on; back on, past the
+    # imports, only where several stacks run in the process (see _several).
+    gc.disable()
 
-from .analysis import Analysis, analyse
-from .compare import compare
-from .harness import ROOT, run_stack, stack_config
-from .render import RENDERERS
-from .render_sections import compare_markdown, compare_text
+import argparse  # noqa: E402 - after the collector is off, so the imports run without it too
+import json  # noqa: E402
+import math  # noqa: E402
+from dataclasses import asdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from policy.offline import evaluate  # noqa: E402
+from simulation.harness import ROOT, run_stack, stack_config, stacks  # noqa: E402
+from stackconfig import ConfigError, Project, read_project  # noqa: E402
+from stackconfig.model import MAX_RUN_MINUTES  # noqa: E402
+
+from .analysis import Analysis, analyse  # noqa: E402
+from .checks.policy import policy_section  # noqa: E402
+from .report.compare import compare  # noqa: E402
+from .report.render import RENDERERS  # noqa: E402
+from .report.sections import compare_markdown, compare_text  # noqa: E402
 
 COMPARE_RENDERERS = {
     "text": compare_text,
@@ -49,26 +60,34 @@ def _preview(stack: str, args: argparse.Namespace) -> tuple[Analysis, bool]:
     overrides = None
     if args.released:
         # Imported here, as for the docs subcommand: a plain preview never needs it.
-        from .docs import released_overrides
+        from .report.docs import released_overrides
 
         overrides = released_overrides(stack, args.directory)
-    config = stack_config(stack, overrides, args.directory)
     run = run_stack(stack, overrides=overrides, directory=args.directory)
-    analysis = analyse(run, config, job_minutes=args.job_minutes, free_tier=not args.no_free_tier)
-    findings = evaluate(run, config)
+    analysis = analyse(run, job_minutes=args.job_minutes, free_tier=not args.no_free_tier)
+    # The pack reads the stack's config as the CLI hands it over: the stack file's keys.
+    findings = evaluate(run, stack_config(stack, overrides, args.directory))
     analysis.report.sections["policy"] = policy_section(findings)
     return analysis, any(finding.mandatory for finding in findings)
 
 
+def _several() -> None:
+    """Several stacks run in this process: let the harness collect once after each run."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def _docs(argv: list[str]) -> int:
     # Imported here: it previews every stack, which a single-stack preview never needs.
-    from . import docs
+    from .report import docs
 
     parser = argparse.ArgumentParser(
         prog="python -m preview docs", description="Refresh docs/diagrams/*.mmd and README blocks."
     )
     parser.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
     args = parser.parse_args(argv)
+    _several()
     try:
         analyses = docs.all_stacks()
     except ConfigError as error:
@@ -152,7 +171,8 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         metavar="DIR",
         help="directory holding Pulumi.yaml and the stack files (default: the repository root)",
     )
-    parser.add_argument("stack", help="the stack to preview: Pulumi.<stack>.yaml in DIR")
+    parser.add_argument("stack", nargs="?", help="the stack to preview: Pulumi.<stack>.yaml in DIR")
+    parser.add_argument("--all", action="store_true", help="preview every stack in DIR, one report after the other")
     parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
     parser.add_argument("--compare", metavar="OTHER", help="show what differs from STACK to OTHER")
     parser.add_argument("--diagram", metavar="PATH", help="also write the stack's Mermaid diagram to PATH")
@@ -166,7 +186,13 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         help="preview as if every image had a digest (the stack after its first release)",
     )
     args = parser.parse_args(argv)
+    if args.all == (args.stack is not None) or (args.all and (args.compare or args.diagram)):
+        raise UsageError("name one STACK, or --all (without --compare and --diagram)")
     args.project = _project(args.directory)
+    if args.all:
+        if not args.project.stacks():
+            raise UsageError(f"--all: no Pulumi.<stack>.yaml in {args.project.stack_config_dir}")
+        return args
     _known_stack(args.project, args.stack, "STACK")
     if args.compare is not None:
         _known_stack(args.project, args.compare, "--compare")
@@ -187,11 +213,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _arguments(argv)
     except UsageError as error:
-        print(f"usage: python -m preview [-C DIR] STACK [options]  (--help for all)\nerror: {error}", file=sys.stderr)
+        print(
+            f"usage: python -m preview [-C DIR] STACK|--all [options]  (--help for all)\nerror: {error}",
+            file=sys.stderr,
+        )
         return 2
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.all:
+        return _all(args)
+    if args.compare:
+        _several()
     try:
         analysis, policy_failed = _preview(args.stack, args)
         other = _preview(args.compare, args) if args.compare else None
@@ -211,5 +244,31 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+def _all(args: argparse.Namespace) -> int:
+    """Every stack's report (the stack files present in ``-C DIR``), in one process; the worst exit
+    code (a configuration error stops there)."""
+    _several()
+    outcomes = []
+    for stack in stacks(args.directory):
+        try:
+            outcomes.append(_preview(stack, args))
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    if args.format == "json":
+        reports = [asdict(analysis.report) for analysis, _ in outcomes]
+        sys.stdout.write(json.dumps(reports, indent=2, default=str) + "\n")
+    else:
+        sys.stdout.write("\n".join(RENDERERS[args.format](analysis.report) for analysis, _ in outcomes))
+    return 1 if any(failed or not analysis.preflight.ok for analysis, failed in outcomes) else 0
+
+
+def _exit(code: int) -> None:
+    """End the process once its output is out, without tearing the interpreter down object by object."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

@@ -1,19 +1,23 @@
-"""One stack's full offline preview: the report with its cost, preflight and diagram sections."""
+"""One stack's full offline preview: the report with its cost, preflight and diagram sections.
+
+Stack-wide facts (region, environment, topology, the Kubernetes version) come
+from the validated configuration the program loaded (``StackRun.config``),
+never from the raw stack file, so they carry the same defaults the program
+used.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from stackconfig.defaults import COMMON
+from simulation.harness import StackRun
 
+from .checks.preflight import PreflightResult, preflight
 from .cost import CostEstimate, estimate
-from .diagram import Diagram, build_diagram
-from .harness import PROJECT, StackRun
-from .preflight import PreflightResult, preflight
-from .report import Report, build_report
+from .report.diagram import Diagram, build_diagram
+from .report.model import Report, build_report
 
-EKS_CLUSTERS = ("aws:eks/cluster:Cluster", "eks:index:Cluster")
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
 
 
 @dataclass
@@ -34,25 +38,29 @@ class Analysis:
         return self.report.sections["diagram"]
 
 
-def kubernetes_version(run: StackRun, config: dict[str, str]) -> str:
-    """The cluster's Kubernetes version: the EKS cluster's input, else the stack's eks config, else the default."""
-    for token in EKS_CLUSTERS:
-        for cluster in run.of_type(token):
-            if cluster.inputs.get("version"):
-                return str(cluster.inputs["version"])
-    try:
-        eks = json.loads(config.get(f"{PROJECT}:eks", "{}"))
-    except ValueError:
-        eks = {}
-    return str(eks.get("kubernetesVersion") or COMMON["eks"]["kubernetesVersion"])
+def kubernetes_version(run: StackRun) -> str | None:
+    """The cluster's Kubernetes version: the EKS cluster's input, else the stack's ``eks.kubernetesVersion``."""
+    for cluster in run.of_type(EKS_CLUSTER):
+        if cluster.inputs.get("version"):
+            return str(cluster.inputs["version"])
+    return run.config.eks.kubernetes_version if run.config else None
 
 
-def analyse(run: StackRun, config: dict[str, str], *, job_minutes: float = 10, free_tier: bool = True) -> Analysis:
-    """Build the report of ``run`` and attach the ``cost``, ``preflight`` and ``diagram`` sections."""
-    report = build_report(run, config)
+def analyse(run: StackRun, *, region: str | None = None, job_minutes: float = 10, free_tier: bool = True) -> Analysis:
+    """Build the report of ``run`` and attach the ``cost``, ``preflight`` and ``diagram`` sections.
+
+    ``region`` is for a run that carries no validated configuration (another project's
+    program, such as the bootstrap's): the region its report names and its prices are for.
+    """
+    report = build_report(run)
+    if region is not None:
+        report.region = region
     report.sections["cost"] = estimate(
-        run, default_region=config.get("aws:region", "us-east-1"), job_minutes=job_minutes, free_tier=free_tier
+        run,
+        default_region=region or (run.config.region if run.config else "us-east-1"),
+        job_minutes=job_minutes,
+        free_tier=free_tier,
     )
-    report.sections["preflight"] = preflight(run, kubernetes_version(run, config))
+    report.sections["preflight"] = preflight(run, kubernetes_version(run))
     report.sections["diagram"] = build_diagram(run)
     return Analysis(run, report)

@@ -20,11 +20,12 @@ from pathlib import Path
 import yaml
 
 from bootstrap.config import BootstrapConfigError
-from policy.offline import evaluate, policy_section
+from policy.offline import evaluate
+from simulation.harness import ROOT, StackRun, run_program
 
 from .analysis import Analysis, analyse
-from .harness import ROOT, StackRun, run_program
-from .render import RENDERERS
+from .checks.policy import policy_section
+from .report.render import RENDERERS
 
 BOOTSTRAP_DIR = ROOT / "bootstrap"
 BOOTSTRAP_PROJECT = yaml.safe_load((BOOTSTRAP_DIR / "Pulumi.yaml").read_text())["name"]
@@ -64,7 +65,7 @@ def _run_once(stack: str, overrides_json: str, directory: Path) -> StackRun:
 def preview_bootstrap(stack: str, directory: Path = BOOTSTRAP_DIR) -> tuple[Analysis, bool]:
     """The bootstrap stack's analysis with the policy section, and whether a mandatory rule failed."""
     config = bootstrap_config(stack, directory=directory)
-    analysis = analyse(run_bootstrap(stack, directory=directory), config)
+    analysis = analyse(run_bootstrap(stack, directory=directory), region=config.get("aws:region", "us-east-1"))
     # One program per account: no topology or size tier, and no data flows to draw.
     analysis.report.topology, analysis.report.environment = "bootstrap", "account"
     del analysis.report.sections["diagram"]

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .harness import RecordedResource, StackRun
-from .refs import as_document, dig
+from simulation.harness import RecordedResource, StackRun
+from simulation.refs import as_document, dig
 
 RUN_TASK = "arn:aws:states:::ecs:runTask"
 

@@ -12,8 +12,8 @@ from components.context import AwsAccount, StackContext
 from components.database import ContainerSecret, DatabaseConnection
 from components.images import Image
 from components.queues import QueueRef
-from preview.harness import StackRun, run_program
-from preview.mocks import ACCOUNT_ID
+from simulation.harness import StackRun, run_program
+from simulation.mocks import ACCOUNT_ID
 from stackconfig import Environment, Topology
 from stackconfig.defaults import defaults_for, merge
 

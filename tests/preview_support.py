@@ -6,7 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from preview.harness import RecordedResource, StackRun, run_program
+from simulation.harness import RecordedResource, StackRun, run_program
+from stackconfig import StackConfig
 
 
 def program(build: Callable[[], Any], *, stack: str = "dev", region: str = "us-east-1") -> StackRun:
@@ -27,8 +28,8 @@ def resource(token: str, name: str, inputs: dict[str, Any] | None = None, **stat
     )
 
 
-def runs_of(*resources: RecordedResource, stack: str = "dev") -> StackRun:
-    return StackRun(stack, list(resources), {}, set())
+def runs_of(*resources: RecordedResource, stack: str = "dev", config: StackConfig | None = None) -> StackRun:
+    return StackRun(stack, list(resources), {}, set(), config)
 
 
 def document(*statements: dict[str, Any]) -> str:

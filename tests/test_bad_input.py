@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import preview.__main__ as cli
-from preview.harness import ROOT
+from simulation.harness import ROOT
 
 PROJECT_FILE = "name: flowbuilder\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"
 DEV = {"aws:region": "us-east-1", "flowbuilder:environment": "dev", "flowbuilder:topology": "standard"}

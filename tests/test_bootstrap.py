@@ -22,8 +22,8 @@ from bootstrap.config import BootstrapConfigError
 from bootstrap.policies import BOUNDARY_SERVICES, MANAGED_POLICY_LIMIT, PROMOTION_READS
 from policy.offline import evaluate
 from preview.bootstrap import bootstrap_config, run_bootstrap
-from preview.harness import STACKS, RecordedResource, StackRun, run_stack
-from preview.mocks import ACCOUNT_ID
+from simulation.harness import STACKS, RecordedResource, StackRun, run_stack
+from simulation.mocks import ACCOUNT_ID
 from tests.conftest import DIGESTS
 
 REPOSITORY = "example-org/flowbuilder-infra"

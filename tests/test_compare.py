@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
-from preview.compare import compare
+from preview.checks.preflight import preflight
 from preview.cost import estimate
-from preview.preflight import preflight
+from preview.report.compare import compare
 
 from .conftest import committed_run
 from .preview_support import program

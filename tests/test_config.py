@@ -8,10 +8,10 @@ import shutil
 import pytest
 import yaml
 
-from preview.harness import ROOT, read_stack_file, run_main, run_program, run_stack, stack_config
-from preview.mocks import ACCOUNT_ID
 from release.images import Images
 from release.stackfile import StackFile
+from simulation.harness import ROOT, read_stack_file, run_main, run_program, run_stack, stack_config
+from simulation.mocks import ACCOUNT_ID
 from stackconfig import ConfigError, Environment, NatStrategy, Topology, checks, cidrs, load_stack_config, windows
 from stackconfig.defaults import defaults_for
 from tests.conftest import DIGESTS

@@ -13,7 +13,7 @@ import pytest
 
 from components import Database, DatabaseArgs, ExternalDatabase, ExternalDatabaseArgs
 from components.database import SECRET_KIND_RDS_MASTER, SECRET_KIND_URL
-from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
+from simulation.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
 from stackconfig import Environment
 from stackconfig.model import DatabaseConfig
 from tests.component_support import run_component, section

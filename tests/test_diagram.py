@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from preview import docs
-from preview.diagram import Diagram, build_diagram
+from preview.report import docs
+from preview.report.diagram import Diagram, build_diagram
 
 from .preview_support import document, program
 
@@ -35,7 +35,7 @@ def reaches(diagram: Diagram, *labels: str) -> bool:
     """Whether each labelled node has an edge to the next one."""
     ids = [node_id(diagram, label) if label != "Internet" else "internet" for label in labels]
     pairs = {(e.source, e.target) for e in diagram.edges}
-    return all(pair in pairs for pair in zip(ids, ids[1:]))
+    return all(pair in pairs for pair in zip(ids, ids[1:], strict=False))
 
 
 def assert_valid_mermaid(diagram: Diagram) -> None:
@@ -257,14 +257,11 @@ def test_without_a_permission_there_is_no_queue_edge():
     assert edges(diagram) == {("lambda_fn", "sqs_other", "send")}
 
 
-def test_http_api_and_function_url_edges():
+def test_http_api_edges():
     def build():
         role = f"arn:aws:iam::{ACCOUNT}:role/fn"
         api_function = aws.lambda_.Function(
             "flowbuilder-ultra-api", name="flowbuilder-ultra-api", package_type="Image", image_uri="api:1", role=role
-        )
-        hook = aws.lambda_.Function(
-            "flowbuilder-ultra-hook", name="flowbuilder-ultra-hook", package_type="Image", image_uri="hook:1", role=role
         )
         api = aws.apigatewayv2.Api("flowbuilder-ultra-api", name="flowbuilder-ultra-api", protocol_type="HTTP")
         aws.apigatewayv2.Integration(
@@ -274,13 +271,11 @@ def test_http_api_and_function_url_edges():
             integration_uri=api_function.invoke_arn,
             payload_format_version="2.0",
         )
-        aws.lambda_.FunctionUrl("flowbuilder-ultra-hook", function_name=hook.name, authorization_type="AWS_IAM")
 
     diagram = build_diagram(program(build, stack="ultra"))
     assert edges(diagram) == {
         ("internet", "apigw_api", "HTTPS"),
         ("apigw_api", "lambda_api", "invoke"),
-        ("internet", "lambda_hook", "function URL"),
     }
     assert_valid_mermaid(diagram)
 

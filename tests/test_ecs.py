@@ -25,8 +25,8 @@ from components.ecs.task_definition import ECS_EXEC_ACTIONS, secret_resource
 from components.front_door import LoadBalancerTarget
 from components.images import NOT_RELEASED_TAG
 from components.network import Placement
-from preview.harness import StackRun, run_stack
-from preview.mocks import ACCOUNT_ID
+from simulation.harness import StackRun, run_stack
+from simulation.mocks import ACCOUNT_ID
 from stackconfig import ConfigError
 from stackconfig.model import ApiConfig, EcsConfig, WorkerConfig
 from tests.component_support import image, queue_ref, run_component, section

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from preview.harness import RecordedResource, StackRun, read_stack_file, run_stack
-from preview.mocks import ACCOUNT_ID
+from simulation.harness import RecordedResource, StackRun, read_stack_file, run_stack
+from simulation.mocks import ACCOUNT_ID
 from stackconfig.defaults import defaults_for
 from stackconfig.model import EksConfig, Environment, ServiceConfig, Topology
 

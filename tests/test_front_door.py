@@ -11,8 +11,8 @@ import pytest
 from components.context import AwsAccount
 from components.front_door import FrontDoor, FrontDoorArgs
 from components.front_door.access_logs import ELB_LOG_DELIVERY_ACCOUNTS, alb_log_bucket_policy
-from preview.harness import StackRun, run_program
-from preview.mocks import ACCOUNT_ID
+from simulation.harness import StackRun, run_program
+from simulation.mocks import ACCOUNT_ID
 from stackconfig.model import ApiConfig
 from tests.component_support import run_component, section
 from tests.conftest import committed_run

@@ -20,9 +20,9 @@ from components.front_door.load_balancer import load_balancer_watch
 from components.scheduler_lambda import scheduler_watch
 from components.watch import Watch
 from components.work_queue import queue_watch
-from preview.docs import released_overrides
-from preview.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
-from preview.mocks import ACCOUNT_ID
+from preview.report.docs import released_overrides
+from simulation.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
+from simulation.mocks import ACCOUNT_ID
 from stackconfig.model import MonitoringConfig
 from tests.component_support import run_component, section
 from tests.conftest import committed_run, released_run

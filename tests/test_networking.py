@@ -8,7 +8,7 @@ import json
 import pytest
 
 from components.network import ExistingVpc, ExistingVpcArgs, Networking, NetworkingArgs
-from preview.harness import StackRun
+from simulation.harness import StackRun
 from stackconfig.model import NetworkConfig
 from tests.component_support import run_component, section
 from tests.conftest import committed_run

@@ -9,11 +9,10 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from preview.analysis import kubernetes_version
-from preview.harness import stack_config
-from preview.preflight import NAMED_TYPES, container_definition_problems, policy_problems, preflight
+from preview.checks.preflight import NAMED_TYPES, container_definition_problems, policy_problems, preflight
 from stackconfig.aws_limits import NAME_LIMITS
-from stackconfig.defaults import COMMON
 
+from .conftest import committed_run
 from .preview_support import document, program, resource, runs_of
 
 ALLOW_SEND = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:work"}
@@ -137,8 +136,8 @@ def test_run_task_override_sizes_are_checked_too():
     )
     [problem] = findings(runs_of(machine), "fargate-size")
     assert (
-        problem
-        == "run: definition state Run: task override: memory 512 is not allowed with cpu 512; allowed memory: 1024-4096 MiB in steps of 1024"
+        problem == "run: definition state Run: task override: memory 512 is not allowed with cpu 512; "
+        "allowed memory: 1024-4096 MiB in steps of 1024"
     )
 
 
@@ -171,15 +170,6 @@ def test_subnets_outside_the_vpc_overlapping_or_malformed():
         "outside: 10.1.0.0/24 is outside its VPC's CIDR (10.0.0.0/16)",
         "overlap: 10.0.0.128/25 overlaps a (10.0.0.0/24)",
     ]
-
-
-def test_a_secondary_vpc_cidr_admits_its_subnets():
-    def build():
-        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
-        aws.ec2.VpcIpv4CidrBlockAssociation("more", vpc_id=vpc.id, cidr_block="10.1.0.0/16")
-        aws.ec2.Subnet("b", vpc_id=vpc.id, cidr_block="10.1.0.0/24")
-
-    assert findings(program(build), "subnet-cidr") == []
 
 
 # -- iam-policy ------------------------------------------------------------------------------------------
@@ -419,7 +409,8 @@ def test_a_kind_kubernetes_does_not_serve_is_rejected_and_custom_resources_are_n
     result = preflight(runs_of(typo, istio), "1.33")
     assert [f.message for f in result.findings] == ["Kubernetes 1.33 has no Deploymnt in apps/v1"]
     assert result.notes == [
-        "1 custom resources (1 kinds) have no published schema, not validated: PeerAuthentication (security.istio.io/v1)"
+        "1 custom resources (1 kinds) have no published schema, "
+        "not validated: PeerAuthentication (security.istio.io/v1)"
     ]
 
 
@@ -499,16 +490,16 @@ def test_step_functions_run_task_with_both():
 
 # -- the real stacks ------------------------------------------------------------------------------------
 def test_the_committed_stacks_pass_preflight(any_stack):
-    result = preflight(any_stack, kubernetes_version(any_stack, stack_config(any_stack.stack)))
+    result = preflight(any_stack, kubernetes_version(any_stack))
     assert result.findings == []
     assert result.checked["name-length"] > 10
     assert result.checked["iam-policy"] > 5
 
 
 def test_the_schema_version_is_the_clusters_else_the_stack_config():
+    loaded = committed_run("dev").config
+    config = loaded.model_copy(update={"eks": loaded.eks.model_copy(update={"kubernetes_version": "1.32"})})
     cluster = resource("aws:eks/cluster:Cluster", "mesh", {"version": "1.31"})
-    assert (
-        kubernetes_version(runs_of(cluster), {"flowbuilder:eks": json.dumps({"kubernetesVersion": "1.32"})}) == "1.31"
-    )
-    assert kubernetes_version(runs_of(), {"flowbuilder:eks": json.dumps({"kubernetesVersion": "1.32"})}) == "1.32"
-    assert kubernetes_version(runs_of(), {}) == COMMON["eks"]["kubernetesVersion"]
+    assert kubernetes_version(runs_of(cluster, config=config)) == "1.31"
+    assert kubernetes_version(runs_of(config=config)) == "1.32"
+    assert kubernetes_version(runs_of()) is None

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pulumi_aws as aws
 import pytest
 
 import preview.__main__ as cli
-from preview import docs
-from preview.harness import run_stack
+from preview.report import docs
+from simulation.harness import ROOT, STACKS, run_stack
 
 from .conftest import committed_run
 from .preview_support import program
@@ -127,6 +131,61 @@ def test_released_previews_every_image_by_digest(capsys):
     outputs = json.loads(capsys.readouterr().out)["outputs"]
     assert "imagesToPush" not in outputs
     assert outputs["containerImages"]["api"].endswith(f"/flowbuilder-prod/api@{docs.fake_digest('api')}")
+
+
+def test_all_previews_every_stack_in_one_process(offline, capsys):
+    assert cli.main(["--all", "--format", "json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [report["stack"] for report in reports] == list(STACKS)
+    assert [report["topology"] for report in reports] == ["standard", "standard", "standard", "zero-scale"]
+
+
+def test_all_previews_the_stacks_present_in_the_directory(offline, tmp_path, capsys):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    for stack in ("ultra", "dev"):
+        shutil.copy(ROOT / f"Pulumi.{stack}.yaml", tmp_path / f"Pulumi.{stack}.yaml")
+    assert cli.main(["-C", str(tmp_path), "--all", "--format", "json"]) == 0
+    assert [report["stack"] for report in json.loads(capsys.readouterr().out)] == ["dev", "ultra"]
+
+
+@pytest.mark.parametrize("argv", [[], ["dev", "--all"], ["--all", "--compare", "prod"], ["--all", "--diagram", "d"]])
+def test_one_stack_or_all(offline, argv, capsys):
+    assert cli.main(argv) == 2
+    assert "name one STACK, or --all" in capsys.readouterr().err
+
+
+def test_all_in_a_directory_without_stack_files_is_refused(tmp_path, capsys):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    assert cli.main(["-C", str(tmp_path), "--all"]) == 2
+    assert f"--all: no Pulumi.<stack>.yaml in {tmp_path}" in capsys.readouterr().err
+
+
+FORMATS = ("json", "text", "markdown")
+IN_ANOTHER_PROCESS = (
+    "import sys, preview.__main__ as cli\n"
+    f"for fmt in {FORMATS!r}:\n"
+    "    cli.main(['--all', '--format', fmt])\n"
+    "    sys.stdout.write('\\f')\n"
+)
+
+
+def test_the_preview_says_the_same_thing_in_another_process(capsys):
+    """Every stack in every format, here and in a fresh process with another hash seed: byte for byte the same."""
+    here = []
+    for fmt in FORMATS:
+        cli.main(["--all", "--format", fmt])
+        here.append(capsys.readouterr().out.encode())
+    seed = os.environ.get("PYTHONHASHSEED", "")
+    other_seed = "0" if seed in ("", "random") else str(int(seed) + 1)
+    there = subprocess.run(
+        [sys.executable, "-c", IN_ANOTHER_PROCESS],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": other_seed},
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\f")[:-1]
+    assert b"## Offline preview of `ultra`" in here[2]
+    assert there == here
 
 
 # -- generated docs ----------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from preview import docs
 from preview.cost import PriceTable, estimate, spot_share
+from preview.report import docs
 
 from .preview_support import program, resource, runs_of
 
@@ -443,14 +443,6 @@ def test_standard_support_policy_has_no_extended_support_warning():
     assert line.note == ""
 
 
-def test_pulumi_eks_cluster_default_node_group():
-    cluster = resource("eks:index:Cluster", "mesh", {"version": "1.33"})
-    result = estimate(runs_of(cluster))
-    assert monthly(result, "EKS nodes t3.medium x 2") == round(2 * HOURS * 0.0416, 2)
-    skipped = resource("eks:index:Cluster", "mesh", {"skipDefaultNodeGroup": True})
-    assert [line.item for line in estimate(runs_of(skipped)).lines] == ["EKS control plane"]
-
-
 # -- management -------------------------------------------------------------------------------------
 def test_cloudwatch_free_tier_and_per_metric_alarms():
     def build():
@@ -547,7 +539,7 @@ def test_a_region_missing_from_the_table_prices_nothing():
     result = estimate(program(build, region="eu-west-1"), default_region="eu-west-1")
     assert result.total_usd == 0
     assert result.unpriced == [
-        "secret: Secrets Manager secret - no price for secret-month in eu-west-1 (preview/prices.yaml)"
+        "secret: Secrets Manager secret - no price for secret-month in eu-west-1 (preview/cost/prices.yaml)"
     ]
 
 

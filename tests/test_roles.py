@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from preview.mocks import ACCOUNT_ID
+from simulation.mocks import ACCOUNT_ID
 from tests.conftest import released_run
 
 ROLE = "aws:iam/role:Role"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components import SchedulerLambda, SchedulerLambdaArgs
-from preview.harness import StackRun
+from simulation.harness import StackRun
 from stackconfig import CpuArchitecture
 from stackconfig.model import SchedulerConfig
 from tests.component_support import image, queue_ref, run_component, section, url_database

@@ -14,8 +14,8 @@ from components.serverless_api import lambda_memory_mb
 from policy.offline import evaluate
 from policy.rules import POLICIES
 from preview.cost import estimate
-from preview.docs import released_overrides
-from preview.harness import StackRun, stack_config
+from preview.report.docs import released_overrides
+from simulation.harness import StackRun, stack_config
 from stackconfig import CpuArchitecture, Environment, Topology
 from stackconfig.model import ApiConfig
 from tests.component_support import image, queue_ref, run_component, section, url_database

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from preview.harness import ROOT, read_stack_file
+from simulation.harness import ROOT, read_stack_file
 from stackconfig import read_project
 from stackconfig.stackfile import SECRET_PLACEHOLDER, resolve_plain
 

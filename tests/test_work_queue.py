@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from components import WorkQueue, WorkQueueArgs
-from preview.harness import RecordedResource, StackRun
-from preview.mocks import ACCOUNT_ID
+from simulation.harness import RecordedResource, StackRun
+from simulation.mocks import ACCOUNT_ID
 from stackconfig.model import QueueConfig
 from tests.component_support import run_component, section
 

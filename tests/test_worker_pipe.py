@@ -14,7 +14,7 @@ from components.ecs import ClusterRef
 from components.images import NOT_RELEASED_TAG
 from components.network import Placement
 from components.worker_run import ECS_OVERRIDES_LIMIT, INLINE_BODY_LIMIT, TASK_START_SECONDS, retry_delays
-from preview.harness import RecordedResource, StackRun
+from simulation.harness import RecordedResource, StackRun
 from stackconfig import CpuArchitecture
 from stackconfig.model import WorkerConfig
 from tests import asl

@@ -9,8 +9,8 @@ from pulumi_policy import PolicyResource, Severity
 
 from ._support import UNKNOWN, StackView, Subject, peek, resource_rule, stack_rule
 
-LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
-LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer",)
+LISTENERS = ("aws:lb/listener:Listener",)
 
 # ELB security policies whose minimum protocol is TLS 1.2 or 1.3 (names carry the minimum:
 # ELBSecurityPolicy-TLS13-1-2-..., -TLS-1-2-..., -FS-1-2-...). The API's default,

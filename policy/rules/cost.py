@@ -15,7 +15,7 @@ NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 INSTANCE = "aws:ec2/instance:Instance"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-RDS = ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster")
+RDS = ("aws:rds/instance:Instance",)
 HOURLY_ENDPOINT_TYPES = ("Interface", "GatewayLoadBalancer")
 EXTENDED_SUPPORT_OFF = "open-source-rds-extended-support-disabled"
 

@@ -9,9 +9,7 @@ from pulumi_policy import Severity
 from ._support import Subject, resource_rule
 
 CLUSTER = "aws:eks/cluster:Cluster"
-# pulumi-eks's multi-language component: its inputs are what the engine sees.
-COMPONENT = "eks:index:Cluster"
-CLUSTERS = (CLUSTER, COMPONENT)
+CLUSTERS = (CLUSTER,)
 REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
 OPEN = ("0.0.0.0/0", "::/0")
 
@@ -24,21 +22,14 @@ def _logging(cluster: Subject) -> Iterator[str]:
 
 
 def _secrets_encryption(cluster: Subject) -> Iterator[str]:
-    if cluster.type == COMPONENT:
-        if not cluster.get("encryptionConfigKeyArn"):
-            yield "encryptionConfigKeyArn is not set; Kubernetes secrets need envelope encryption with our KMS key"
-        return
     config = cluster.get("encryptionConfig") or {}
     if "secrets" not in (config.get("resources") or []) or not (config.get("provider") or {}).get("keyArn"):
         yield "encryptionConfig must encrypt 'secrets' with a KMS key"
 
 
 def _endpoint(cluster: Subject) -> Iterator[str]:
-    if cluster.type == COMPONENT:
-        public, cidrs = cluster.get("endpointPublicAccess", default=True), cluster.get("publicAccessCidrs")
-    else:
-        vpc = cluster.get("vpcConfig") or {}
-        public, cidrs = vpc.get("endpointPublicAccess", True), vpc.get("publicAccessCidrs")
+    vpc = cluster.get("vpcConfig") or {}
+    public, cidrs = vpc.get("endpointPublicAccess", True), vpc.get("publicAccessCidrs")
     if public is not True:
         return
     if not cidrs:
@@ -72,7 +63,7 @@ POLICIES = [
         CLUSTERS,
         _secrets_encryption,
         mandatory=True,
-        remediation="Create a KMS key and set encryption_config_key_arn (pulumi-eks) or encryption_config.",
+        remediation="Create a KMS key and set encryption_config={resources: ['secrets'], provider: {key_arn}}.",
         tags=["eks", "encryption"],
     ),
     resource_rule(

@@ -19,8 +19,6 @@ BOUNDARY_ARN = re.compile(rf"^arn:aws[a-z-]*:iam::\d{{12}}:policy/{BOUNDARY_POLI
 IDENTITY_POLICIES = {
     "aws:iam/policy:Policy": "policy",
     "aws:iam/rolePolicy:RolePolicy": "policy",
-    "aws:iam/userPolicy:UserPolicy": "policy",
-    "aws:iam/groupPolicy:GroupPolicy": "policy",
 }
 # Resource policies: who else may act on a resource.
 RESOURCE_POLICIES = {
@@ -31,14 +29,8 @@ RESOURCE_POLICIES = {
     "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
     "aws:s3/bucketPolicy:BucketPolicy": "policy",
     "aws:kms/key:Key": "policy",
-    "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
 }
-ATTACHMENTS = (
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-    "aws:iam/policyAttachment:PolicyAttachment",
-    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
-)
+ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",)
 
 # Actions that take no resource narrower than "*" (the service authorization reference lists no
 # resource type for them), so a statement of only these may say Resource "*".

@@ -10,8 +10,8 @@ from pulumi_policy import PolicyResource, Severity
 from ._support import UNKNOWN, StackView, Subject, peek, resource_rule, stack_rule
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-WORKLOADS = (DEPLOYMENT, "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
-HPAS = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
+WORKLOADS = (DEPLOYMENT,)
+HPAS = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler",)
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 
 

@@ -9,13 +9,11 @@ from pulumi_policy import Severity
 from ._support import Subject, number, resource_rule
 
 INSTANCE = "aws:rds/instance:Instance"
-CLUSTER = "aws:rds/cluster:Cluster"
 PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
-CLUSTER_PARAMETER_GROUP = "aws:rds/clusterParameterGroup:ClusterParameterGroup"
-DATABASES = (INSTANCE, CLUSTER)
+DATABASES = (INSTANCE,)
 
 # The log each engine writes its errors and slow statements to.
-ENGINE_LOGS = {"postgres": "postgresql", "aurora-postgresql": "postgresql", "mysql": "error", "aurora-mysql": "error"}
+ENGINE_LOGS = {"postgres": "postgresql", "mysql": "error"}
 MIN_BACKUP_DAYS_OUTSIDE_DEV = 7
 
 
@@ -57,7 +55,7 @@ def _prod_resilience(db: Subject) -> Iterator[str]:
         yield "deletionProtection must be true in prod"
     if db.get("skipFinalSnapshot") is True:
         yield "skipFinalSnapshot is true; a prod database must leave a final snapshot when deleted"
-    if db.type == INSTANCE and not _replica(db) and db.get("multiAz") is not True:
+    if not _replica(db) and db.get("multiAz") is not True:
         yield "multiAz must be true in prod (a single-AZ primary is down for the whole of an AZ outage)"
 
 
@@ -78,8 +76,7 @@ def _log_exports(db: Subject) -> Iterator[str]:
 def _managed_password(db: Subject) -> Iterator[str]:
     if _replica(db) or db.get("snapshotIdentifier"):
         return
-    password_keys = ("password", "passwordWo") if db.type == INSTANCE else ("masterPassword", "masterPasswordWo")
-    given = [key for key in password_keys if db.get(key)]
+    given = [key for key in ("password", "passwordWo") if db.get(key)]
     if given:
         yield f"{', '.join(given)} is set; the master password must not be an input (it lands in state and config)"
     if db.get("manageMasterUserPassword") is not True:
@@ -98,7 +95,7 @@ def _force_tls(group: Subject) -> Iterator[str]:
 
 
 def _performance_insights(db: Subject) -> Iterator[str]:
-    if db.facts.is_prod and db.type == INSTANCE and db.get("performanceInsightsEnabled") is not True:
+    if db.facts.is_prod and db.get("performanceInsightsEnabled") is not True:
         yield "Performance Insights is off in prod; its 7-day tier is free and answers 'why is it slow'"
 
 
@@ -174,7 +171,7 @@ POLICIES = [
     resource_rule(
         "rds-force-tls",
         "PostgreSQL parameter groups should force TLS (rds.force_ssl = 1).",
-        (PARAMETER_GROUP, CLUSTER_PARAMETER_GROUP),
+        (PARAMETER_GROUP,),
         _force_tls,
         mandatory=False,
         remediation="Add the parameter rds.force_ssl = 1 (the default from PostgreSQL 15, explicit is safer).",

@@ -1,4 +1,4 @@
-"""``preview/prices.yaml`` loaded: list prices per region, each with the AWS page it comes from."""
+"""``preview/cost/prices.yaml`` loaded: list prices per region, each with the AWS page it comes from."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Price:
 
 
 class PriceTable:
-    """``preview/prices.yaml``: list prices per region, each with its source page."""
+    """``preview/cost/prices.yaml``: list prices per region, each with its source page."""
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.as_of = str(document["as_of"])

@@ -182,9 +182,10 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             # RDS names its managed secret rds!db-<uuid>; the ARN ends in 6 random characters.
             uuid = fake_hex(identifier, 32)
             uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+            secret = f"rds!db-{uuid}-{fake_hex(uuid, 6)}"
             outputs["masterUserSecrets"] = [
                 {
-                    "secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!db-{uuid}-{fake_hex(uuid, 6)}",
+                    "secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{secret}",
                     "secretStatus": "active",
                     "kmsKeyId": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{fake_hex('aws/secretsmanager', 8)}",
                 }
@@ -384,5 +385,5 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             },
         }.get(args.token)
         if answer is None:
-            raise NotImplementedError(f"the preview mocks do not answer {args.token}; add it to preview/mocks.py")
+            raise NotImplementedError(f"the preview mocks do not answer {args.token}; add it to simulation/mocks.py")
         return answer(), []

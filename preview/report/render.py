@@ -11,18 +11,18 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from . import render_sections
-from .report import Report
+from . import sections
+from .model import Report
 
 TEXT_SECTIONS: dict[str, Callable[[Any], str]] = {
-    "cost": render_sections.cost_text,
-    "preflight": render_sections.preflight_text,
-    "diagram": render_sections.diagram_text,
+    "cost": sections.cost_text,
+    "preflight": sections.preflight_text,
+    "diagram": sections.diagram_text,
 }
 MARKDOWN_SECTIONS: dict[str, Callable[[Any], str]] = {
-    "cost": render_sections.cost_markdown,
-    "preflight": render_sections.preflight_markdown,
-    "diagram": render_sections.diagram_markdown,
+    "cost": sections.cost_markdown,
+    "preflight": sections.preflight_markdown,
+    "diagram": sections.diagram_markdown,
 }
 # Markdown puts what blocks a merge first and the long parts last.
 MARKDOWN_ORDER = ("preflight", "policy", "cost")
@@ -32,8 +32,9 @@ def _policy_text(section: dict[str, Any]) -> str:
     """The policy pack's verdict: violations first, then advisories, each with its resource."""
     verdict = "FAILED" if section["violations"] else "passed"
     lines = [
-        f"Policy pack {section['pack']}: {verdict} — {section['rules']} rules ({section['mandatory_rules']} mandatory), "
-        f"{section['violations']} mandatory violation(s), {section['advisories']} advisory finding(s)"
+        f"Policy pack {section['pack']}: {verdict} — {section['rules']} rules "
+        f"({section['mandatory_rules']} mandatory), {section['violations']} mandatory violation(s), "
+        f"{section['advisories']} advisory finding(s)"
     ]
     for finding in section["findings"]:
         lines.append(f"  {finding['enforcement'].upper():<9} {finding['rule']}  [{finding['name']}]")
@@ -69,7 +70,8 @@ def _settings(settings: dict[str, Any]) -> str:
 def render_text(report: Report) -> str:
     lines = [
         f"Stack {report.stack}: {report.topology} topology, {report.environment} sizes, {report.region}",
-        f"{sum(report.counts.values())} resources would be created (offline preview under Pulumi mocks; nothing was sent to AWS)",
+        f"{sum(report.counts.values())} resources would be created "
+        "(offline preview under Pulumi mocks; nothing was sent to AWS)",
         "",
     ]
     for group in report.components:
@@ -116,13 +118,11 @@ def render_markdown(report: Report) -> str:
     ]
     for name in names:
         renderer = MARKDOWN_SECTIONS.get(name)
-        body = (
-            renderer(report.sections[name])
-            if renderer
-            else (
-                f"<details><summary>{name}</summary>\n\n```json\n{json.dumps(report.sections[name], indent=2, default=str)}\n```\n\n</details>"
-            )
-        )
+        if renderer:
+            body = renderer(report.sections[name])
+        else:
+            shown = json.dumps(report.sections[name], indent=2, default=str)
+            body = f"<details><summary>{name}</summary>\n\n```json\n{shown}\n```\n\n</details>"
         lines += ["", body]
     lines += [
         "",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .harness import PROJECT, RecordedResource, StackRun
+from simulation.harness import PROJECT, RecordedResource, StackRun
 
 # Inputs worth showing per resource type; other types show their short scalar inputs.
 KEY_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -206,7 +206,8 @@ def key_settings(resource: RecordedResource) -> dict[str, Any]:
     return {k: _short(v) for k, v in shown.items()}
 
 
-def build_report(run: StackRun, config: dict[str, str]) -> Report:
+def build_report(run: StackRun) -> Report:
+    """What ``run`` declares, grouped by component; stack facts from the config the program loaded."""
     groups: dict[str, ComponentGroup] = {}
     for resource in run.resources:
         if resource.type.startswith(f"{PROJECT}:"):
@@ -218,16 +219,14 @@ def build_report(run: StackRun, config: dict[str, str]) -> Report:
         owner = run.component_of(resource)
         group = groups[owner.urn] if owner else stack_level
         group.resources.append(ResourceLine(resource.type, resource.name, key_settings(resource), resource.protect))
+    # The run's canonical order (type, then name) orders the groups and the lines within each.
     ordered = ([stack_level] if stack_level.resources else []) + [g for g in groups.values() if g.resources]
-    # Registration order depends on when outputs resolve; sorting keeps previews diffable.
-    for group in ordered:
-        group.resources.sort(key=lambda line: (line.type, line.name))
     counts = Counter(r.type for r in run.resources if r.custom)
     return Report(
         stack=run.stack,
-        region=config.get("aws:region", ""),
-        environment=config.get(f"{PROJECT}:environment", ""),
-        topology=config.get(f"{PROJECT}:topology", ""),
+        region=run.config.region if run.config else "",
+        environment=run.config.environment.value if run.config else "",
+        topology=run.config.topology.value if run.config else "",
         components=ordered,
         counts=dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
         outputs=run.outputs,

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from components.images import IMAGE_NAMES
+from simulation.harness import ROOT, run_stack, stack_config, stacks
 from stackconfig import read_project
 
-from .analysis import Analysis, analyse
-from .harness import ROOT, STACKS, run_stack, stack_config
-from .render_sections import usd
+from ..analysis import Analysis, analyse
+from .sections import usd
 
 README = ROOT / "README.md"
 DIAGRAMS = ROOT / "docs" / "diagrams"
@@ -53,8 +53,7 @@ def released_overrides(stack: str, directory: Path = ROOT) -> dict[str, Any]:
 @functools.cache
 def deployed(stack: str) -> Analysis:
     """The preview of ``stack`` after its first release, as the README shows it."""
-    overrides = released_overrides(stack)
-    return analyse(run_stack(stack, overrides=overrides), stack_config(stack, overrides))
+    return analyse(run_stack(stack, overrides=released_overrides(stack)))
 
 
 def cost_table(analyses: dict[str, Analysis]) -> str:
@@ -72,7 +71,7 @@ def cost_table(analyses: dict[str, Analysis]) -> str:
     first = next(iter(analyses.values())).cost
     lines += [
         "",
-        f"List prices as of {first.as_of} (`preview/prices.yaml`), {first.hours_per_month:g} hours a month, "
+        f"List prices as of {first.as_of} (`preview/cost/prices.yaml`), {first.hours_per_month:g} hours a month, "
         "each stack after its first release. Per-request and data-transfer charges are left out; "
         "`python -m preview <stack>` lists them with the full breakdown.",
     ]
@@ -130,4 +129,4 @@ def write(analyses: dict[str, Analysis]) -> list[Path]:
 
 
 def all_stacks() -> dict[str, Analysis]:
-    return {stack: deployed(stack) for stack in STACKS}
+    return {stack: deployed(stack) for stack in stacks()}

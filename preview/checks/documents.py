@@ -14,9 +14,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from simulation.refs import as_document
 from stackconfig.aws_limits import service_model
-
-from .refs import as_document
 
 IDENTITY, TRUST, RESOURCE = "identity", "trust", "resource"
 TOP_KEYS = {"Version", "Id", "Statement"}

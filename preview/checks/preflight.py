@@ -21,6 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulation.harness import RecordedResource, StackRun
+from simulation.mocks import autoname
+from simulation.refs import number
 from stackconfig.aws_limits import (
     LAMBDA_MEMORY_MB,
     LAMBDA_TIMEOUT_SECONDS,
@@ -28,13 +31,10 @@ from stackconfig.aws_limits import (
     fargate_pair_error,
 )
 
-from .cost_rules import cpu_units, memory_mib
+from ..cost.rules import cpu_units, memory_mib
+from ..launches import task_launches
 from .documents import IDENTITY, RESOURCE, TRUST, container_definition_problems, policy_problems
-from .harness import RecordedResource, StackRun
-from .kubernetes_check import kubernetes_findings
-from .launches import task_launches
-from .mocks import autoname
-from .refs import number
+from .kubernetes import kubernetes_findings
 
 
 @dataclass
@@ -62,7 +62,10 @@ class PreflightResult:
 RULE_TEXT: dict[str, str] = {
     "name-length": "physical names within the AWS limit, after the auto-name suffix",
     "fargate-size": "task cpu/memory is a pair Fargate accepts",
-    "lambda-limits": f"Lambda memory {LAMBDA_MEMORY_MB[0]}-{LAMBDA_MEMORY_MB[1]} MB, timeout {LAMBDA_TIMEOUT_SECONDS[0]}-{LAMBDA_TIMEOUT_SECONDS[1]} s",
+    "lambda-limits": (
+        f"Lambda memory {LAMBDA_MEMORY_MB[0]}-{LAMBDA_MEMORY_MB[1]} MB, "
+        f"timeout {LAMBDA_TIMEOUT_SECONDS[0]}-{LAMBDA_TIMEOUT_SECONDS[1]} s"
+    ),
     "subnet-cidr": "subnets inside their VPC's CIDR and not overlapping",
     "iam-policy": "policy documents parse, with valid keys, effects and action shapes",
     "ecs-container-definitions": "container definitions match ECS RegisterTaskDefinition (botocore model)",
@@ -82,9 +85,7 @@ def _finding(rule: str, resource: RecordedResource, message: str) -> Finding:
 # Type token -> (NAME_LIMITS kind, input holding the name, input holding a name prefix).
 NAMED_TYPES: dict[str, tuple[str, str, str | None]] = {
     "aws:lb/loadBalancer:LoadBalancer": ("alb", "name", "namePrefix"),
-    "aws:alb/loadBalancer:LoadBalancer": ("alb", "name", "namePrefix"),
     "aws:lb/targetGroup:TargetGroup": ("target-group", "name", "namePrefix"),
-    "aws:alb/targetGroup:TargetGroup": ("target-group", "name", "namePrefix"),
     "aws:iam/role:Role": ("iam-role", "name", "namePrefix"),
     "aws:iam/policy:Policy": ("iam-policy", "name", "namePrefix"),
     "aws:lambda/function:Function": ("lambda", "name", None),
@@ -107,7 +108,6 @@ NAMED_TYPES: dict[str, tuple[str, str, str | None]] = {
     "aws:eks/cluster:Cluster": ("eks-cluster", "name", None),
     "aws:eks/nodeGroup:NodeGroup": ("eks-nodegroup", "nodeGroupName", "nodeGroupNamePrefix"),
     "aws:s3/bucket:Bucket": ("s3-bucket", "bucket", "bucketPrefix"),
-    "aws:s3/bucketV2:BucketV2": ("s3-bucket", "bucket", "bucketPrefix"),
     "aws:budgets/budget:Budget": ("budget", "name", "namePrefix"),
     "aws:cloudwatch/dashboard:Dashboard": ("dashboard", "dashboardName", None),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("alarm", "name", None),
@@ -189,10 +189,6 @@ def _subnet_cidr(run: StackRun) -> Iterator[Finding | int]:
             yield _finding("subnet-cidr", vpc, f"cidrBlock {vpc.inputs.get('cidrBlock')!r} is not a CIDR block")
         else:
             vpc_blocks.setdefault(vpc.id, []).append(block)
-    for association in run.of_type("aws:ec2/vpcIpv4CidrBlockAssociation:VpcIpv4CidrBlockAssociation"):
-        block = _network(association.inputs.get("cidrBlock"))
-        if block is not None:
-            vpc_blocks.setdefault(association.inputs.get("vpcId"), []).append(block)
     placed: dict[str, list[tuple[RecordedResource, ipaddress.IPv4Network]]] = {}
     for subnet in sorted(run.of_type("aws:ec2/subnet:Subnet"), key=lambda r: r.name):
         yield 1
@@ -223,17 +219,13 @@ POLICY_INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "aws:iam/role:Role": (("assumeRolePolicy", TRUST), ("inlinePolicies[].policy", IDENTITY)),
     "aws:iam/rolePolicy:RolePolicy": (("policy", IDENTITY),),
     "aws:iam/policy:Policy": (("policy", IDENTITY),),
-    "aws:iam/userPolicy:UserPolicy": (("policy", IDENTITY),),
-    "aws:iam/groupPolicy:GroupPolicy": (("policy", IDENTITY),),
     "aws:sqs/queuePolicy:QueuePolicy": (("policy", RESOURCE),),
     "aws:sqs/queue:Queue": (("policy", RESOURCE),),
     "aws:s3/bucketPolicy:BucketPolicy": (("policy", RESOURCE),),
     "aws:sns/topicPolicy:TopicPolicy": (("policy", RESOURCE),),
     "aws:sns/topic:Topic": (("policy", RESOURCE),),
     "aws:kms/key:Key": (("policy", RESOURCE),),
-    "aws:secretsmanager/secretPolicy:SecretPolicy": (("policy", RESOURCE),),
     "aws:ecr/repositoryPolicy:RepositoryPolicy": (("policy", RESOURCE),),
-    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": (("policyDocument", RESOURCE),),
 }
 
 
@@ -279,7 +271,8 @@ def _exclusive_fields(run: StackRun) -> Iterator[Finding | int]:
             yield _finding(
                 "exclusive-fields",
                 resource,
-                f"{where}launchType {launch_type!r} and a capacity-provider strategy are both set; ECS accepts one or the other",
+                f"{where}launchType {launch_type!r} and a capacity-provider strategy are both set; "
+                "ECS accepts one or the other",
             )
 
 

@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .harness import PROJECT, RecordedResource, StackRun
-from .launches import TaskLaunch, task_launches
-from .refs import Refs, as_document, dig, number, physical_name, strings
+from simulation.harness import PROJECT, RecordedResource, StackRun
+from simulation.refs import Refs, as_document, dig, number, physical_name, strings
+
+from ..launches import TaskLaunch, task_launches
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROLE = "aws:iam/role:Role"
@@ -215,16 +216,12 @@ def _nodes(b: _Builder) -> None:
     repositories = run.of_type("aws:ecr/repository:Repository")
     if repositories:
         b.add(None, "ecr", "ECR<br/>" + ", ".join(b.short(r) for r in repositories), "aws")
-    for cluster in run.of_type("aws:eks/cluster:Cluster") + run.of_type("eks:index:Cluster"):
+    for cluster in run.of_type("aws:eks/cluster:Cluster"):
         b.add(
             cluster, f"eks_{b.short(cluster)}", f"EKS control plane {cluster.inputs.get('version', '')}".strip(), "eks"
         )
     for workload in run.resources:
-        if workload.type in (
-            "kubernetes:apps/v1:Deployment",
-            "kubernetes:helm.sh/v3:Release",
-            "kubernetes:helm.sh/v4:Chart",
-        ):
+        if workload.type in ("kubernetes:apps/v1:Deployment", "kubernetes:helm.sh/v3:Release"):
             name = dig(workload.inputs, "metadata.name") or workload.inputs.get("name") or b.short(workload)
             b.add(
                 workload,
@@ -354,12 +351,6 @@ def _edges(b: _Builder) -> None:
             None,
         )
         b.link(b.node_of(api), b.node_of(target), "invoke")
-    for url in run.of_type("aws:lambda/functionUrl:FunctionUrl"):
-        b.link(
-            "internet",
-            b.node_of(refs.find(url.inputs.get("functionName"), "aws:lambda/function:Function")),
-            "function URL",
-        )
     for pipe in run.of_type("aws:pipes/pipe:Pipe"):
         b.link(b.node_of(refs.find(pipe.inputs.get("source"))), b.node_of(pipe), "poll")
         b.link(b.node_of(pipe), b.node_of(refs.find(pipe.inputs.get("target"))), "start")
@@ -406,10 +397,6 @@ def _security_group_edges(b: _Builder) -> None:
     rules = [
         (r.inputs.get("referencedSecurityGroupId"), r.inputs.get("securityGroupId"), r.inputs.get("fromPort"))
         for r in b.run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-    ] + [
-        (r.inputs.get("sourceSecurityGroupId"), r.inputs.get("securityGroupId"), r.inputs.get("fromPort"))
-        for r in b.run.of_type("aws:ec2/securityGroupRule:SecurityGroupRule")
-        if r.inputs.get("type") == "ingress"
     ]
     for source_group, target_group, port in rules:
         for source in members.get(source_group, []) if source_group else []:
@@ -557,8 +544,6 @@ def _in_flow_order(edges: list[Edge]) -> list[Edge]:
 
 def build_diagram(run: StackRun) -> Diagram:
     """The stack's diagram: nodes by tier, edges from listeners, security groups, IAM, pipes and schedules."""
-    # Registration order follows output resolution; a sorted copy keeps the diagram stable run to run.
-    run = StackRun(run.stack, sorted(run.resources, key=lambda r: (r.type, r.name)), run.outputs, run.secret_outputs)
     builder = _Builder(run)
     _nodes(builder)
     for launch in task_launches(run):

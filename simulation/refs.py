@@ -53,7 +53,7 @@ class Refs:
         return region if isinstance(region, str) and region else default
 
     def stack_region(self, default: str) -> str:
-        """The region of the stack's own AWS provider (the first one declared)."""
+        """The region of the stack's own AWS provider (the first by name, when there are several)."""
         provider = next((r for r in self.run.resources if r.type == "pulumi:providers:aws"), None)
         region = provider.inputs.get("region") if provider else None
         return region if isinstance(region, str) and region else default

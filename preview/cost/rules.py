@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .harness import RecordedResource, StackRun
+from simulation.harness import RecordedResource, StackRun
+from simulation.refs import Refs, dig, number, physical_name
+
 from .prices import Price, PriceTable
-from .refs import Refs, dig, number, physical_name
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
@@ -67,10 +68,10 @@ class Pricing:
         keys = [keys] if isinstance(keys, str) else keys
         region = self.refs.region(resource, self.region)
         found = [self.prices.get(key, region) for key in keys]
-        missing = [key for key, price in zip(keys, found) if price is None]
+        missing = [key for key, price in zip(keys, found, strict=True) if price is None]
         if missing:
             self.unpriced.append(
-                f"{resource.name}: {item} - no price for {', '.join(missing)} in {region} (preview/prices.yaml)"
+                f"{resource.name}: {item} - no price for {', '.join(missing)} in {region} (preview/cost/prices.yaml)"
             )
         unit_usd = None if missing else combine(found)
         return CostLine(
@@ -203,10 +204,7 @@ def _instance(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine
     volume_type = root.get("volumeType") or "gp3"
     yield pricing.line(resource, f"EBS {volume_type} root volume", f"ebs-{volume_type}-gb-month", size, "GB-month")
     # An Elastic IP replaces the auto-assigned address; it is priced as its own line.
-    elastic = {eip.inputs.get("instance") for eip in pricing.run.of_type("aws:ec2/eip:Eip")} | {
-        association.inputs.get("instanceId")
-        for association in pricing.run.of_type("aws:ec2/eipAssociation:EipAssociation")
-    }
+    elastic = {eip.inputs.get("instance") for eip in pricing.run.of_type("aws:ec2/eip:Eip")}
     if inputs.get("associatePublicIpAddress") and resource.id not in elastic:
         yield pricing.line(resource, "public IPv4 address (instance)", "public-ipv4-hour", pricing.hours, "h")
 
@@ -318,23 +316,12 @@ def _eks_cluster(resource: RecordedResource, pricing: Pricing) -> Iterator[CostL
     support = dig(inputs, "upgradePolicy.supportType") or "EXTENDED"
     note = "" if support == "STANDARD" else "$0.60/h once the version leaves standard support (upgradePolicy EXTENDED)"
     yield pricing.line(resource, "EKS control plane", "eks-cluster-hour", pricing.hours, "h", note=note)
-    if resource.type == "eks:index:Cluster" and not inputs.get("skipDefaultNodeGroup") and not inputs.get("fargate"):
-        defaults = pricing.prices.defaults
-        count = number(inputs.get("desiredCapacity"), defaults["pulumi_eks_node_count"])
-        instance_type = inputs.get("instanceType") or defaults["pulumi_eks_instance_type"]
-        yield from _nodes(
-            resource,
-            pricing,
-            instance_type,
-            count,
-            number(inputs.get("nodeRootVolumeSize"), defaults["eks_node_disk_gb"]),
-        )
 
 
 def _node_group(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
     inputs = resource.inputs
     count = number(dig(inputs, "scalingConfig.desiredSize"))
-    instance_type = (inputs.get("instanceTypes") or [pricing.prices.defaults["pulumi_eks_instance_type"]])[0]
+    instance_type = (inputs.get("instanceTypes") or [pricing.prices.defaults["eks_node_instance_type"]])[0]
     disk = (
         0.0
         if inputs.get("launchTemplate")
@@ -397,10 +384,6 @@ def _metric_alarm(resource: RecordedResource, pricing: Pricing) -> Iterator[Cost
         )
 
 
-def _composite_alarm(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
-    yield pricing.line(resource, "CloudWatch composite alarm", "composite-alarm-month", 1, "alarm-month")
-
-
 def _kms_key(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
     yield pricing.line(resource, "KMS customer managed key", "kms-key-month", 1, "key-month")
 
@@ -410,19 +393,14 @@ RULES: dict[str, Rule] = {
     "aws:ec2/eip:Eip": _elastic_ip,
     "aws:ec2/instance:Instance": _instance,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
-    "aws:alb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:ecs/service:Service": _ecs_service,
     "aws:eks/cluster:Cluster": _eks_cluster,
-    "eks:index:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
-    "eks:index:ManagedNodeGroup": _node_group,
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
-    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _composite_alarm,
     "aws:kms/key:Key": _kms_key,
-    "aws:kms/replicaKey:ReplicaKey": _kms_key,
 }
 """Type token -> the lines it bills at idle. Types not listed bill only on use (or nothing)."""

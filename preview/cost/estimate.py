@@ -1,7 +1,7 @@
 """What a stack costs per month when nobody uses it, from what it declares.
 
 Every line comes from a recorded resource (its type token and inputs) priced
-with ``preview/prices.yaml``: nothing is read from the stack configuration, so
+with ``preview/cost/prices.yaml``: nothing is read from the stack configuration, so
 the estimate prices what ``pulumi up`` would really create. A month is 730
 hours. Usage charges (requests, data, LCUs, logs) are listed as left out, with
 their unit price, instead of being guessed.
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .cost_rules import RULES, TASK_DEFINITION, CostLine, Pricing, spot_share
-from .harness import StackRun
-from .launches import task_launches
+from simulation.harness import StackRun
+from simulation.refs import dig
+
+from ..launches import task_launches
 from .prices import PriceTable
-from .refs import dig
+from .rules import RULES, TASK_DEFINITION, CostLine, Pricing, spot_share
 
 __all__ = ["CostEstimate", "CostLine", "JobCost", "PriceTable", "estimate", "spot_share"]
 
@@ -66,16 +67,11 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("aws:ec2/natGateway:NatGateway",), "nat-gateway-gb", "NAT gateway data processing {price}/GB"),
     (("aws:ec2/vpcEndpoint:VpcEndpoint",), "interface-endpoint-gb", "interface endpoint data processing {price}/GB"),
     (
-        ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"),
+        ("aws:lb/loadBalancer:LoadBalancer",),
         "alb-lcu-hour",
         "ALB capacity units {price}/LCU-h (one LCU all month: {month})",
     ),
     (("aws:apigatewayv2/api:Api",), "apigw-http-requests-million", "API Gateway HTTP API requests {price}/million"),
-    (
-        ("aws:apigateway/restApi:RestApi",),
-        "apigw-rest-requests-million",
-        "API Gateway REST API requests {price}/million",
-    ),
     (("aws:sqs/queue:Queue",), "sqs-requests-million", "SQS requests {price}/million (first million a month free)"),
     (("aws:pipes/pipe:Pipe",), "pipes-requests-million", "EventBridge Pipes requests {price}/million"),
     (
@@ -253,11 +249,12 @@ def estimate(
             if discount
             else "Fargate Spot: no discount in the price table"
         )
-    if not present.isdisjoint({"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"}):
+    if "aws:lb/loadBalancer:LoadBalancer" in present:
         assumptions.append("an idle ALB uses no LCUs")
     if free_tier:
         assumptions.append(
-            "CloudWatch free tier (3 dashboards, 10 alarm metrics) applied as if the stack were alone in its account and region"
+            "CloudWatch free tier (3 dashboards, 10 alarm metrics) applied as if the stack were alone "
+            "in its account and region"
         )
     else:
         assumptions.append("no free tier applied (the account's free tier is used by other stacks)")

@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cost import CostEstimate
-from .harness import PROJECT, RecordedResource, StackRun
-from .preflight import PreflightResult
+from simulation.harness import PROJECT, RecordedResource, StackRun
+
+from ..checks.preflight import PreflightResult
+from ..cost import CostEstimate
 
 IGNORED_INPUTS = {"tags", "tagsAll"}
 

@@ -1,30 +1,62 @@
 """Run the program (or any piece of it) under Pulumi mocks and record what it declares.
 
-Used by the offline preview and by the tests alike: one way of running the
-program, so what the tests assert is what a reviewer sees. Every run gets a
-fresh event loop and fresh runtime settings; nothing leaks between runs.
+Used by the offline preview, the policy pack's offline runner and the tests
+alike: one way of running the program, so what the tests assert is what a
+reviewer sees. Every run gets a fresh event loop and fresh runtime settings;
+nothing leaks between runs.
+
+The API:
+
+* :func:`run_program` runs any callable that declares resources, with the
+  given config set first, and returns a :class:`StackRun`;
+* :func:`run_stack` runs the whole program (``__main__.py``) for a committed
+  stack file with some keys overridden; each distinct run is made once per
+  process, and once per test session when :func:`share_runs` names a
+  directory the processes share;
+* :class:`StackRun` holds the :class:`RecordedResource` s in a canonical
+  order, the stack outputs, and the validated :class:`~stackconfig.StackConfig`
+  the program loaded.
+
+Python's cyclic garbage collector never runs during a run: the SDK's lazily
+imported classes and the run's own objects would be walked again and again
+for nothing. When the collector was on, one collection after the run frees
+what it left behind and freezes what survives (imported modules, cached runs),
+so no later collection walks those again; a process that switches the
+collector off itself (the one-stack preview, which exits right after) skips
+that collection too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
+import gc
+import hashlib
 import json
+import os
+import pickle
 import runpy
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
-from pulumi.runtime.settings import get_root_resource, set_root_resource
+from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.settings import get_root_resource, reset_options, set_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 
 from .mocks import FlowbuilderMocks
+
+if TYPE_CHECKING:
+    from stackconfig import StackConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 # The program imports its own packages (components, stackconfig) from the project root.
@@ -36,6 +68,15 @@ from stackconfig import read_project  # noqa: E402 - needs the project root on s
 PROJECT = read_project(ROOT).name
 STACKS = ("dev", "staging", "prod", "ultra")
 """The committed stacks, in promotion order."""
+
+
+def stacks(directory: Path = ROOT) -> list[str]:
+    """The stacks whose ``Pulumi.<stack>.yaml`` is present for the project in ``directory``:
+    the committed ones in promotion order, then any other by name."""
+    return sorted(
+        read_project(directory).stacks(),
+        key=lambda stack: (STACKS.index(stack) if stack in STACKS else len(STACKS), stack),
+    )
 
 
 @dataclass
@@ -67,12 +108,21 @@ class RecordedResource:
 
 @dataclass
 class StackRun:
-    """Everything one run declared: resources in declaration order, and stack outputs."""
+    """Everything one run declared, and the stack outputs.
+
+    ``resources`` are in a canonical order (type token, logical name, URN), and
+    every recorded mapping has its keys sorted: registrations complete in an
+    order that depends on when outputs resolve and the engine's wire format has
+    no key order of its own, so neither is kept, and everything built from a
+    run comes out the same on every run and machine.
+    """
 
     stack: str
     resources: list[RecordedResource]
     outputs: dict[str, Any]
     secret_outputs: set[str]
+    config: StackConfig | None = None
+    """The validated configuration the program loaded (``run_stack``); None for other programs."""
 
     def of_type(self, token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == token]
@@ -127,7 +177,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=request.protect,
                 provider=request.provider,
                 ignore_changes=list(request.ignoreChanges),
-                depends_on=list(request.dependencies),
+                depends_on=sorted(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
                 retain_on_delete=request.retainOnDelete,
                 secret_inputs=frozenset(secret_paths(inputs)),
@@ -142,7 +192,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         if _is_secret(value):
             return _plain(value["value"])
-        return {k: _plain(v) for k, v in value.items()}
+        return {key: _plain(value[key]) for key in sorted(value)}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
@@ -170,6 +220,21 @@ def read_stack_file(stack: str, directory: Path = ROOT) -> dict[str, str]:
     return read_project(directory).read_stack(stack).config
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside; after it, one collection and a freeze (see the module docstring)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.freeze()
+        gc.enable()
+
+
 def run_program(
     program: Callable[[], Any],
     *,
@@ -183,8 +248,20 @@ def run_program(
     ``project`` is the Pulumi project the run belongs to (its URNs and config namespace):
     the main program's by default, ``flowbuilder-bootstrap`` for the bootstrap program.
     """
+    with _collector_paused():
+        return _run(program, stack, config, secret_keys, project)
+
+
+def _run(
+    program: Callable[[], Any], stack: str, config: dict[str, str], secret_keys: tuple[str, ...], project: str
+) -> StackRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # At every registration the SDK walks the whole Python stack (source lines, file URIs) to tell
+    # the engine where the resource was declared; the mocks never read it, and under pytest the
+    # stack is deep. An empty trace for the length of the run.
+    stack_trace = pulumi_resource._get_stack_trace
+    pulumi_resource._get_stack_trace = source_pb2.StackTrace
     try:
         pulumi.runtime.set_all_config(dict(config), list(secret_keys))
         mocks = FlowbuilderMocks(region=config.get("aws:region", "us-east-1"))
@@ -208,13 +285,18 @@ def run_program(
             outputs[key] = loop.run_until_complete(output.future())
             if loop.run_until_complete(output.is_secret()):
                 secret_outputs.add(key)
-        return StackRun(stack, monitor.recorded, outputs, secret_outputs)
+        resources = sorted(monitor.recorded, key=lambda r: (r.type, r.name, r.urn))
+        return StackRun(stack, resources, outputs, secret_outputs)
     finally:
+        pulumi_resource._get_stack_trace = stack_trace
         # The mock monitor runs in executor threads that make loops of their
         # own; joining them here closes those loops while their files are open.
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
         asyncio.set_event_loop(None)
+        # Drop the runtime's hold on this run (its Stack, monitor and mocks), so that
+        # what the run leaves behind is garbage now rather than after the next run.
+        reset_options(project=project, stack=stack)
 
 
 def stack_config(stack: str, overrides: dict[str, Any] | None = None, directory: Path = ROOT) -> dict[str, str]:
@@ -232,9 +314,9 @@ def _with_overrides(config: dict[str, str], overrides: dict[str, Any] | None) ->
     return config
 
 
-def run_main() -> None:
-    """The Pulumi program itself, as the language host runs it."""
-    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+def run_main() -> dict[str, Any]:
+    """The Pulumi program itself, as the language host runs it; returns the program's module namespace."""
+    return runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
 def run_stack(
@@ -247,7 +329,8 @@ def run_stack(
 
     ``directory`` holds ``Pulumi.yaml`` and the stack files (``python -m preview -C DIR``); the
     program always comes from this repository. A run depends only on the files and these
-    arguments (the mocks are deterministic), so each distinct run is made once per process and
+    arguments (the mocks are deterministic), so each distinct run is made once per process (and
+    once for all processes sharing a directory, see :func:`share_runs`) and
     shared: treat the returned :class:`StackRun` as read-only.
     """
     return _run_stack_once(
@@ -260,11 +343,69 @@ def run_stack(
 
 @functools.cache
 def _run_stack_once(stack: str, overrides_json: str, secrets_json: str, directory: str) -> StackRun:
-    project = read_project(Path(directory))
+    build = functools.partial(_run_stack, stack, json.loads(overrides_json), json.loads(secrets_json), Path(directory))
+    if _shared is None:
+        return build()
+    return _shared.get(f"{stack}\0{overrides_json}\0{secrets_json}\0{directory}", build)
+
+
+def _run_stack(stack: str, overrides: dict[str, Any], secrets: dict[str, str], directory: Path) -> StackRun:
+    project = read_project(directory)
     stack_file = project.read_stack(stack)
-    secrets = json.loads(secrets_json)
-    config = _with_overrides(stack_file.config, json.loads(overrides_json))
+    config = _with_overrides(stack_file.config, overrides)
     config.update(secrets)
     # Offline, a secure: value is a placeholder; it is still handed over as a secret.
     secret_keys = tuple(sorted(set(secrets) | (stack_file.secret_keys & set(config))))
-    return run_program(run_main, stack=stack, config=config, secret_keys=secret_keys, project=project.name)
+    with _collector_paused():
+        namespace: dict[str, Any] = {}
+        run = _run(lambda: namespace.update(run_main()), stack, config, secret_keys, project.name)
+        run.config = _loaded_config(namespace)
+        # The program's globals hold its resources; gone before the collection, they are its garbage.
+        namespace.clear()
+    return run
+
+
+def _loaded_config(namespace: dict[str, Any]) -> StackConfig | None:
+    """The validated configuration among the program's globals (it loads exactly one)."""
+    from stackconfig import StackConfig
+
+    return next((value for value in namespace.values() if isinstance(value, StackConfig)), None)
+
+
+class _SharedRuns:
+    """Runs kept as files in one directory, so that processes sharing it make each run once.
+
+    The first process to need a run takes its lock, makes it and writes it;
+    the others wait on the lock and read the file. A run that fails (a
+    configuration error) leaves no file: each process meets the error itself.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def get(self, key: str, build: Callable[[], StackRun]) -> StackRun:
+        stem = hashlib.sha256(key.encode()).hexdigest()[:32]
+        path = self.directory / f"{stem}.pickle"
+        with open(self.directory / f"{stem}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if path.exists():
+                return pickle.loads(path.read_bytes())
+            run = build()
+            handle, partial = tempfile.mkstemp(dir=self.directory, suffix=".partial")
+            with os.fdopen(handle, "wb") as file:
+                pickle.dump(run, file, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(partial, path)
+            return run
+
+
+_shared: _SharedRuns | None = None
+
+
+def share_runs(directory: Path) -> None:
+    """Share :func:`run_stack`'s runs with every process naming the same ``directory``.
+
+    The directory must be new for each code and stack-file state: the test
+    session creates one per session and its workers share it.
+    """
+    global _shared
+    _shared = _SharedRuns(directory)

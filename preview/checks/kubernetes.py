@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from .harness import RecordedResource, StackRun
+from simulation.harness import RecordedResource, StackRun
 
 # Packages whose resources are not Kubernetes objects (charts, manifests, providers).
 NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize", "kubernetes:index:")
@@ -84,6 +84,7 @@ def kubernetes_findings(run: StackRun, version: str | None) -> KubernetesCheck:
         result.checked -= len(custom)
         kinds = sorted(set(custom))
         result.notes.append(
-            f"{len(custom)} custom resources ({len(kinds)} kinds) have no published schema, not validated: {', '.join(kinds)}"
+            f"{len(custom)} custom resources ({len(kinds)} kinds) have no published schema, "
+            f"not validated: {', '.join(kinds)}"
         )
     return result

@@ -6,10 +6,10 @@ comment (tables, collapsed details, a ``mermaid`` block GitHub draws).
 
 from __future__ import annotations
 
+from ..checks.preflight import RULE_TEXT, PreflightResult
+from ..cost import CostEstimate, CostLine
 from .compare import Comparison
-from .cost import CostEstimate, CostLine
 from .diagram import Diagram
-from .preflight import RULE_TEXT, PreflightResult
 
 MAX_SETTINGS_SHOWN = 12
 
@@ -66,11 +66,12 @@ def cost_text(estimate: CostEstimate) -> str:
     width = max((len(line.resource) for line in estimate.lines), default=8)
     for line in estimate.lines + estimate.credits:
         out.append(
-            f"  {usd(line.monthly_usd):>10}  {line.component:<12} {line.resource:<{width}}  {_item(line)}  [{_quantity(line)}]"
+            f"  {usd(line.monthly_usd):>10}  {line.component:<12} {line.resource:<{width}}  "
+            f"{_item(line)}  [{_quantity(line)}]"
         )
     out.append(f"  {usd(estimate.total_usd):>10}  total at idle")
     if estimate.unpriced:
-        out.append("  Not priced (add the price to preview/prices.yaml):")
+        out.append("  Not priced (add the price to preview/cost/prices.yaml):")
         out.extend(f"    - {text}" for text in estimate.unpriced)
     if estimate.scales_to_zero:
         out.append(f"  At zero tasks when idle: {', '.join(estimate.scales_to_zero)}")
@@ -99,7 +100,7 @@ def cost_markdown(estimate: CostEstimate) -> str:
     if estimate.unpriced:
         out += [
             "",
-            "Not priced (add the price to `preview/prices.yaml`):",
+            "Not priced (add the price to `preview/cost/prices.yaml`):",
             *[f"- {text}" for text in estimate.unpriced],
         ]
     if estimate.jobs:
@@ -163,16 +164,21 @@ def _value(value: object) -> str:
 
 
 def compare_text(c: Comparison) -> str:
+    def verdict(passed: bool) -> str:
+        return "passed" if passed else "FAILED"
+
     out = [
         f"{c.before} -> {c.after}: what promoting {c.before}'s shape to {c.after} changes",
         f"  idle monthly cost: {usd(c.before_total_usd)} -> {usd(c.after_total_usd)} ({signed_usd(c.cost_delta_usd)})",
-        f"  resources: {len(c.added)} added, {len(c.removed)} removed, {len(c.changed)} changed, {c.unchanged} the same",
-        f"  preflight: {c.before} {'passed' if c.before_preflight_ok else 'FAILED'}, {c.after} {'passed' if c.after_preflight_ok else 'FAILED'}",
+        f"  resources: {len(c.added)} added, {len(c.removed)} removed, {len(c.changed)} changed, "
+        f"{c.unchanged} the same",
+        f"  preflight: {c.before} {verdict(c.before_preflight_ok)}, {c.after} {verdict(c.after_preflight_ok)}",
         *[f"  note: {note}" for note in c.notes],
         "",
         "Cost differences (biggest first)",
         *[
-            f"  {signed_usd(x.after_usd - x.before_usd):>11}  {x.component:<12} {x.resource}  ({usd(x.before_usd)} -> {usd(x.after_usd)})"
+            f"  {signed_usd(x.after_usd - x.before_usd):>11}  {x.component:<12} {x.resource}  "
+            f"({usd(x.before_usd)} -> {usd(x.after_usd)})"
             for x in c.cost_changes
         ],
         "",
@@ -202,7 +208,8 @@ def compare_markdown(c: Comparison) -> str:
         "",
         f"| | `{c.before}` | `{c.after}` | change |",
         "|---|---:|---:|---:|",
-        f"| idle monthly cost | {usd(c.before_total_usd)} | {usd(c.after_total_usd)} | {signed_usd(c.cost_delta_usd)} |",
+        f"| idle monthly cost | {usd(c.before_total_usd)} | {usd(c.after_total_usd)} "
+        f"| {signed_usd(c.cost_delta_usd)} |",
         f"| resources | | | +{len(c.added)} / -{len(c.removed)} / {len(c.changed)} changed |",
         f"| preflight | {ok(c.before_preflight_ok)} | {ok(c.after_preflight_ok)} | |",
         *[f"\n> {note}" for note in c.notes],
@@ -210,7 +217,8 @@ def compare_markdown(c: Comparison) -> str:
         "| cost change | component | resource | before | after |",
         "|---:|---|---|---:|---:|",
         *[
-            f"| {signed_usd(x.after_usd - x.before_usd)} | {x.component} | `{x.resource}` | {usd(x.before_usd)} | {usd(x.after_usd)} |"
+            f"| {signed_usd(x.after_usd - x.before_usd)} | {x.component} | `{x.resource}` "
+            f"| {usd(x.before_usd)} | {usd(x.after_usd)} |"
             for x in c.cost_changes
         ],
         "",
