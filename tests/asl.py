@@ -89,7 +89,7 @@ def run(
             "State": {"Name": name, "RetryCount": 0},
         }
 
-        def bindings(**extra: Any) -> dict[str, Any]:
+        def bindings(state_input: Any = state_input, context: dict[str, Any] = context, **extra: Any) -> dict[str, Any]:
             return {**variables, "states": {"input": state_input, "context": context, **extra}}
 
         kind = state["Type"]

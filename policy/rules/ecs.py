@@ -73,7 +73,9 @@ def _no_plaintext_secrets(resource: Subject) -> Iterator[str]:
 def _read_only_root(task: Subject) -> Iterator[str]:
     for container in containers(task):
         if container.get("readonlyRootFilesystem") is not True:
-            yield f"container {container.get('name')} needs readonlyRootFilesystem: true (mount a volume where it writes)"
+            yield (
+                f"container {container.get('name')} needs readonlyRootFilesystem: true (mount a volume where it writes)"
+            )
 
 
 def _not_privileged(task: Subject) -> Iterator[str]:
@@ -180,7 +182,9 @@ POLICIES = [
         (TASK_DEFINITION,),
         _read_only_root,
         mandatory=True,
-        remediation="Set readonlyRootFilesystem: true; give the container a volume for the paths it writes (e.g. /tmp).",
+        remediation=(
+            "Set readonlyRootFilesystem: true; give the container a volume for the paths it writes (e.g. /tmp)."
+        ),
         tags=["ecs"],
     ),
     resource_rule(
@@ -199,7 +203,9 @@ POLICIES = [
         (TASK_DEFINITION,),
         _awslogs,
         mandatory=True,
-        remediation="Set logConfiguration {logDriver: awslogs, options: awslogs-group, awslogs-region, awslogs-stream-prefix}.",
+        remediation=(
+            "Set logConfiguration {logDriver: awslogs, options: awslogs-group, awslogs-region, awslogs-stream-prefix}."
+        ),
         tags=["ecs", "logging"],
         severity=Severity.MEDIUM,
     ),

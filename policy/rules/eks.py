@@ -35,7 +35,9 @@ def _endpoint(cluster: Subject) -> Iterator[str]:
     if not cidrs:
         yield "the public API endpoint is open to 0.0.0.0/0 (no publicAccessCidrs); list your CIDRs or make it private"
     elif any(cidr in OPEN for cidr in cidrs):
-        yield f"publicAccessCidrs contains {[c for c in cidrs if c in OPEN]}; the Kubernetes API is open to the internet"
+        yield (
+            f"publicAccessCidrs contains {[c for c in cidrs if c in OPEN]}; the Kubernetes API is open to the internet"
+        )
 
 
 def _standard_support(cluster: Subject) -> Iterator[str]:
@@ -82,7 +84,9 @@ POLICIES = [
         CLUSTERS,
         _standard_support,
         mandatory=True,
-        remediation="Set upgrade_policy={support_type: 'STANDARD'} and upgrade Kubernetes before standard support ends.",
+        remediation=(
+            "Set upgrade_policy={support_type: 'STANDARD'} and upgrade Kubernetes before standard support ends."
+        ),
         tags=["eks", "cost"],
         severity=Severity.MEDIUM,
     ),

@@ -203,7 +203,9 @@ def _trust_scoped(role: Subject) -> Iterator[str]:
             continue
         services = as_list(principal.get("Service"))
         if len(services) > 1:
-            yield f"trust {label} admits {len(services)} services ({', '.join(services)}); give each service its own role"
+            yield (
+                f"trust {label} admits {len(services)} services ({', '.join(services)}); give each service its own role"
+            )
         if principal.get("Federated") and not statement.get("Condition"):
             yield f"trust {label} admits a federated identity without conditions on its claims (sub, aud)"
         if principal.get("AWS") and not statement.get("Condition"):
@@ -266,7 +268,9 @@ POLICIES = [
         (*IDENTITY_POLICIES, ROLE),
         _wildcard_resources,
         mandatory=True,
-        remediation="Name the ARNs; move resource-less actions (e.g. ecr:GetAuthorizationToken) to their own statement.",
+        remediation=(
+            "Name the ARNs; move resource-less actions (e.g. ecr:GetAuthorizationToken) to their own statement."
+        ),
         tags=["iam"],
     ),
     resource_rule(
@@ -284,7 +288,10 @@ POLICIES = [
     ),
     resource_rule(
         "iam-trust-scoped-to-service",
-        "Role trust policies must admit one service principal (or a conditioned federated identity), only sts:AssumeRole*.",
+        (
+            "Role trust policies must admit one service principal (or a conditioned "
+            "federated identity), only sts:AssumeRole*."
+        ),
         (ROLE,),
         _trust_scoped,
         mandatory=True,

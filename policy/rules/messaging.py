@@ -43,8 +43,10 @@ def _sns_encrypted(topic: Subject) -> Iterator[str]:
         # The AWS-managed key's policy cannot grant CloudWatch or Budgets kms:GenerateDataKey,
         # so every alarm action to the topic fails silently.
         yield (
-            f"encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch alarms and AWS Budgets cannot "
-            "publish to; use a customer-managed key whose policy allows cloudwatch.amazonaws.com and budgets.amazonaws.com"
+            f"encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch alarms and AWS Budgets cannot "(
+                "publish to; use a customer-managed key whose policy allows "
+                "cloudwatch.amazonaws.com and budgets.amazonaws.com"
+            )
         )
 
 
@@ -114,10 +116,15 @@ POLICIES = [
     ),
     stack_rule(
         "sqs-work-queue-has-dlq",
-        "Every SQS work queue (any queue that is not a dead-letter queue) must redrive to a DLQ with a maxReceiveCount.",
+        (
+            "Every SQS work queue (any queue that is not a dead-letter queue) must "
+            "redrive to a DLQ with a maxReceiveCount."
+        ),
         _work_queues_have_dlq,
         mandatory=True,
-        remediation="Give the queue redrive_policy={deadLetterTargetArn: <dlq arn>, maxReceiveCount: queue.maxReceiveCount}.",
+        remediation=(
+            "Give the queue redrive_policy={deadLetterTargetArn: <dlq arn>, maxReceiveCount: queue.maxReceiveCount}."
+        ),
         tags=["sqs", "reliability"],
     ),
     stack_rule(
@@ -135,7 +142,10 @@ POLICIES = [
         (TOPIC,),
         _sns_encrypted,
         mandatory=True,
-        remediation="Create a customer-managed KMS key allowing cloudwatch.amazonaws.com and budgets.amazonaws.com; set kms_master_key_id.",
+        remediation=(
+            "Create a customer-managed KMS key allowing cloudwatch.amazonaws.com and "
+            "budgets.amazonaws.com; set kms_master_key_id."
+        ),
         tags=["sns", "encryption"],
     ),
 ]

@@ -91,7 +91,10 @@ def _force_tls(group: Subject) -> Iterator[str]:
         p.get("name"): str(p.get("value")) for p in group.get("parameters", default=[]) if isinstance(p, dict)
     }
     if parameters.get("rds.force_ssl") != "1":
-        yield f"rds.force_ssl is {parameters.get('rds.force_ssl', 'unset')}; set it to 1 so no client connects in clear text"
+        yield (
+            f"rds.force_ssl is {parameters.get('rds.force_ssl', 'unset')}; set it to 1 "
+            f"so no client connects in clear text"
+        )
 
 
 def _performance_insights(db: Subject) -> Iterator[str]:
@@ -135,7 +138,9 @@ POLICIES = [
         DATABASES,
         _prod_resilience,
         mandatory=True,
-        remediation="Set database.multiAz and database.deletionProtection to true for prod; never skip the final snapshot.",
+        remediation=(
+            "Set database.multiAz and database.deletionProtection to true for prod; never skip the final snapshot."
+        ),
         tags=["rds"],
     ),
     resource_rule(
