@@ -43,10 +43,9 @@ def _sns_encrypted(topic: Subject) -> Iterator[str]:
         # The AWS-managed key's policy cannot grant CloudWatch or Budgets kms:GenerateDataKey,
         # so every alarm action to the topic fails silently.
         yield (
-            f"encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch alarms and AWS Budgets cannot "(
-                "publish to; use a customer-managed key whose policy allows "
-                "cloudwatch.amazonaws.com and budgets.amazonaws.com"
-            )
+            f"encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch alarms and AWS Budgets cannot "
+            "publish to; use a customer-managed key whose policy allows "
+            "cloudwatch.amazonaws.com and budgets.amazonaws.com"
         )
 
 
