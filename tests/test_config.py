@@ -12,7 +12,18 @@ from release.images import Images
 from release.stackfile import StackFile
 from simulation.harness import ROOT, read_stack_file, run_main, run_program, run_stack, stack_config
 from simulation.mocks import ACCOUNT_ID
-from stackconfig import ConfigError, Environment, NatStrategy, Topology, checks, cidrs, load_stack_config, windows
+from stackconfig import (
+    ConfigError,
+    Environment,
+    NatStrategy,
+    StandardStackConfig,
+    Topology,
+    ZeroScaleStackConfig,
+    checks,
+    cidrs,
+    load_stack_config,
+    windows,
+)
 from stackconfig.defaults import defaults_for
 from tests.conftest import DIGESTS
 
@@ -48,12 +59,16 @@ def run_expecting_config_error(stack: str, overrides: dict) -> tuple[ConfigError
         ("dev", Environment.DEV, Topology.STANDARD, NatStrategy.INSTANCE),
         ("staging", Environment.STAGING, Topology.STANDARD, NatStrategy.SINGLE_GATEWAY),
         ("prod", Environment.PROD, Topology.STANDARD, NatStrategy.GATEWAY_PER_AZ),
-        ("ultra", Environment.PROD, Topology.ZERO_SCALE, NatStrategy.NONE),
+        ("ultra", Environment.STAGING, Topology.ZERO_SCALE, None),
     ],
 )
 def test_committed_stack_files_load(stack, environment, topology, nat):
     config = load(stack)
-    assert (config.environment, config.topology, config.network.nat_strategy) == (environment, topology, nat)
+    assert (config.environment, config.topology) == (environment, topology)
+    if nat is None:
+        assert isinstance(config, ZeroScaleStackConfig) and not hasattr(config.network, "nat_strategy")
+    else:
+        assert isinstance(config, StandardStackConfig) and config.network.nat_strategy is nat
     assert config.name_prefix == f"flowbuilder-{stack}"
     assert config.region == "us-east-1"
 
@@ -162,7 +177,7 @@ BAD_INPUTS = [
     pytest.param(
         "ultra",
         {"flowbuilder:network": {"natStrategy": "single-gateway"}},
-        "zero-scale runs in public subnets",
+        "flowbuilder:network.natStrategy: has no effect in the zero-scale topology; it belongs to standard stacks",
         id="nat-in-zero-scale",
     ),
     pytest.param(
