@@ -1045,6 +1045,42 @@ TOPOLOGY = [
         stack="prod",
         file="Pulumi.prod.yaml",
     ),
+    # -- combinations that cannot work --------------------------------------------------------
+    bad(
+        "no-nat-mesh",
+        "flowbuilder:network:\n  natStrategy: none\n  interfaceEndpoints: true\nflowbuilder:eks:\n  enabled: true",
+        "flowbuilder:network.natStrategy",
+        "EKS, STS and EC2 APIs",
+        "choose a NAT strategy or set eks.enabled: false",
+    ),
+    bad(
+        "no-nat-exec",
+        "flowbuilder:network:\n  natStrategy: none\n  interfaceEndpoints: true",
+        "flowbuilder:ecs.execEnabled",
+        "ssmmessages",
+        "set execEnabled: false or choose a NAT strategy",
+    ),
+    bad(
+        "retention-shorter-than-attempts",
+        "flowbuilder:queue:\n  messageRetentionDays: 1\nflowbuilder:worker:\n  maxRunMinutes: 719",
+        "flowbuilder:queue.messageRetentionDays",
+        "maxReceiveCount (3) x (worker.maxRunMinutes (719) + 1) = 2160 minutes",
+        "before its last attempt",
+    ),
+    ultra(
+        "burst-above-concurrency",
+        "flowbuilder:api:\n  throttleBurst: 20",
+        "flowbuilder:api.throttleBurst",
+        "above lambdaReservedConcurrency (10)",
+        "allowed: 1 to 10",
+    ),
+    bad(
+        "spot-service-without-spot-group",
+        f"flowbuilder:eks:\n  enabled: true\n  services: [{service(spot='true')}]",
+        "flowbuilder:eks.services[0].spot",
+        "has no effect without spotNodeGroup: true",
+    ),
+    bad("force-delete-yes", "flowbuilder:ecs:\n  forceDeleteRepositories: yes", "ecs.forceDeleteRepositories", "true"),
 ]
 
 COMMAND_LINE = [
