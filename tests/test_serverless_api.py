@@ -94,7 +94,7 @@ def test_function_runs_the_api_image_on_arm64(api):
 
 def test_function_size_fits_behind_the_http_api(api):
     function = api.one(FUNCTION, "-api")
-    # ultra is a prod environment: api.memory 2048 MiB, the Fargate API task's size.
+    # Zero-scale's own default api.memory, whatever the environment.
     assert function.inputs["memorySize"] == 2048
     # The HTTP API waits 30 s at most; the function stops first.
     assert function.inputs["timeout"] == 29
