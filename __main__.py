@@ -58,7 +58,14 @@ from components import (
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
 from components.images import ContainerImages
 from components.watch import Watch
-from stackconfig import Environment, StackConfig, StackSecrets, load_stack_config
+from stackconfig import (
+    Environment,
+    StackConfig,
+    StackSecrets,
+    StandardStackConfig,
+    ZeroScaleStackConfig,
+    load_stack_config,
+)
 
 
 @dataclass
@@ -99,7 +106,11 @@ def scheduler_lambda(
 
 
 def standard(
-    config: StackConfig, context: StackContext, images: ContainerImages, queue: WorkQueue, opts: pulumi.ResourceOptions
+    config: StandardStackConfig,
+    context: StackContext,
+    images: ContainerImages,
+    queue: WorkQueue,
+    opts: pulumi.ResourceOptions,
 ) -> Platform:
     name, prod = context.prefix, config.environment is Environment.PROD
     network = Networking(name, NetworkingArgs(context, config.network, api_port=config.api.container_port), opts)
@@ -208,7 +219,7 @@ def standard(
 
 
 def zero_scale(
-    config: StackConfig,
+    config: ZeroScaleStackConfig,
     secrets: StackSecrets,
     context: StackContext,
     images: ContainerImages,
@@ -294,7 +305,7 @@ registry = ContainerRegistry(
         context,
         config.images,
         keep_tagged_images=config.ecs.keep_tagged_images,
-        force_delete=config.environment is not Environment.PROD,
+        force_delete=config.ecs.force_delete_repositories,
     ),
     on_aws,
 )
@@ -310,7 +321,7 @@ queue = WorkQueue(
 )
 platform = (
     standard(config, context, registry.images, queue, on_aws)
-    if config.is_standard
+    if isinstance(config, StandardStackConfig)
     else zero_scale(config, secrets, context, registry.images, queue, on_aws)
 )
 monitoring = Monitoring(

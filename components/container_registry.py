@@ -51,7 +51,8 @@ class ContainerRegistryArgs:
     keep_tagged_images: int
     """``ecs.keepTaggedImages``: how many tagged images each repository keeps."""
     force_delete: bool
-    """Delete a repository with its images when the stack is destroyed (every stack but prod)."""
+    """``ecs.forceDeleteRepositories``: delete a repository with its images when the stack is destroyed
+    (dev and staging; not prod or zero-scale)."""
 
 
 class ContainerRegistry(pulumi.ComponentResource):
@@ -60,8 +61,9 @@ class ContainerRegistry(pulumi.ComponentResource):
     Each repository has immutable tags (an image tag is a git SHA and always means
     the same image), scan on push, AES-256 encryption at rest, and a lifecycle
     policy: untagged images expire after 1 day, only the newest
-    ``ecs.keepTaggedImages`` (default 20) are kept. Outside prod a repository is
-    deleted with its images when the stack is destroyed; in prod it is not.
+    ``ecs.keepTaggedImages`` (default 20) are kept. With ``ecs.forceDeleteRepositories``
+    (dev, staging) a repository is deleted with its images when the stack is destroyed;
+    without it (prod, zero-scale) it is not.
 
     The repositories are separate from the services so that both topologies share
     them and they exist before the first image is pushed. ``images`` pairs each repository with

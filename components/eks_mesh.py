@@ -12,7 +12,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from stackconfig import Environment, StackConfig, physical_name
+from stackconfig import Environment, StandardStackConfig, physical_name
 from stackconfig.aws_limits import is_graviton, partition_of
 from stackconfig.model import ServiceConfig
 
@@ -88,7 +88,7 @@ SPOT_LABEL = {"flowbuilder.io/capacity": "spot"}
 class EksMeshArgs:
     """Inputs of :class:`EksMesh`: the stack config and Networking's VPC and private subnets."""
 
-    config: StackConfig
+    config: StandardStackConfig
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[list[str]]
 

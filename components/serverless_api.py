@@ -10,8 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stackconfig import CpuArchitecture
-from stackconfig.aws_limits import LAMBDA_MEMORY_MB
-from stackconfig.model import ApiConfig
+from stackconfig.model import ServerlessApiConfig
 
 from .context import StackContext
 from .database import DatabaseConnection
@@ -64,18 +63,12 @@ and zero-scale's must stay inside CloudWatch's free 10. Five failed requests in 
 more than a cold start or a single bad request."""
 
 
-def lambda_memory_mb(api_memory_mib: int) -> int:
-    """The function's memory: the Fargate task's ``api.memory``, within what Lambda accepts."""
-    low, high = LAMBDA_MEMORY_MB
-    return min(max(api_memory_mib, low), high)
-
-
 @dataclass
 class ServerlessApiArgs:
     """Inputs of :class:`ServerlessApi`."""
 
     context: StackContext
-    api: ApiConfig
+    api: ServerlessApiConfig
     architecture: CpuArchitecture
     """``ecs.architecture``: the images are built for one architecture."""
     image: Image
@@ -90,8 +83,8 @@ class ServerlessApi(pulumi.ComponentResource):
     Nothing here bills while no request arrives: no load balancer, no public IPv4 address, no
     running task. Creates:
 
-    * the function ``<name>-api`` from ``<api repository>@<digest>``: ``api.memory`` MB (capped
-      to Lambda's 128-10240), 29 s timeout, ``ecs.architecture`` (arm64 by default), reserved
+    * the function ``<name>-api`` from ``<api repository>@<digest>``: ``api.memory`` MB (2048,
+      Lambda's 128-10240), 29 s timeout, ``ecs.architecture`` (arm64 by default), reserved
       concurrency ``api.lambdaReservedConcurrency`` (10), X-Ray active tracing, no VPC; environment
       ``AWS_LWA_PORT`` = ``PORT`` = ``api.containerPort`` (8080) and ``AWS_LWA_READINESS_CHECK_PATH``
       = ``api.healthCheckPath`` (``/health``) for the Lambda Web Adapter the image carries, plus
@@ -211,7 +204,7 @@ class ServerlessApi(pulumi.ComponentResource):
             function_name=self.function_name,
             description="The Flow Builder API behind the HTTP API",
             architectures=[LAMBDA_ARCHITECTURES[args.architecture]],
-            memory_size=lambda_memory_mb(args.api.memory),
+            memory_size=args.api.memory,
             timeout=FUNCTION_TIMEOUT_SECONDS,
             reserved_concurrent_executions=args.api.lambda_reserved_concurrency,
             role=role.arn,

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stackconfig import CpuArchitecture
-from stackconfig.model import WorkerConfig
+from stackconfig.model import WorkerTaskConfig
 
 from .context import StackContext
 from .database import DatabaseConnection
@@ -29,7 +29,7 @@ class WorkerPipeArgs:
     """Inputs of :class:`WorkerPipe`."""
 
     context: StackContext
-    worker: WorkerConfig
+    worker: WorkerTaskConfig
     max_receive_count: int
     """``queue.maxReceiveCount``: the runs a message gets before the dead-letter queue."""
     architecture: CpuArchitecture

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stackconfig.model import WorkerConfig
+from stackconfig.model import WorkerTaskConfig
 
 CONTAINER_NAME = "worker"
 SPOT_STRATEGY = [{"CapacityProvider": "FARGATE_SPOT", "Weight": 100}]
@@ -58,7 +58,7 @@ class WorkerRun:
     """Runs a message gets before the dead-letter queue: ``queue.maxReceiveCount``, as in standard."""
 
     @classmethod
-    def of(cls, worker: WorkerConfig, max_receive_count: int) -> WorkerRun:
+    def of(cls, worker: WorkerTaskConfig, max_receive_count: int) -> WorkerRun:
         return cls(worker.cpu, worker.memory, worker.max_run_minutes, max_receive_count)
 
 

@@ -43,7 +43,7 @@ def kubernetes_version(run: StackRun) -> str | None:
     for cluster in run.of_type(EKS_CLUSTER):
         if cluster.inputs.get("version"):
             return str(cluster.inputs["version"])
-    return run.config.eks.kubernetes_version if run.config else None
+    return run.config.eks.kubernetes_version if run.config and run.config.is_standard else None
 
 
 def analyse(run: StackRun, *, region: str | None = None, job_minutes: float = 10, free_tier: bool = True) -> Analysis:

@@ -6,7 +6,9 @@ from .model import (
     Environment,
     NatStrategy,
     StackConfig,
+    StandardStackConfig,
     Topology,
+    ZeroScaleStackConfig,
 )
 from .naming import physical_name
 from .stackfile import Project, StackFile, StackFileError, read_project, read_stack_file
@@ -21,7 +23,9 @@ __all__ = [
     "StackFile",
     "StackFileError",
     "StackSecrets",
+    "StandardStackConfig",
     "Topology",
+    "ZeroScaleStackConfig",
     "load_stack_config",
     "physical_name",
     "read_project",

@@ -1,15 +1,21 @@
 """Every default of the stack configuration, per environment and topology.
 
 A stack file sets only what differs from these tables. The effective value of
-a key is, from strongest to weakest: the stack file, the zero-scale overlay
-(for ``topology: zero-scale``), the environment's table, the common table.
+a key is, from strongest to weakest:
+
+* standard stacks: the stack file, the environment's table, the common table;
+* zero-scale stacks: the stack file, the zero-scale table, the common table's
+  keys that zero-scale has. The environment chooses no zero-scale default: a
+  zero-scale stack is sized by its topology, whatever stage it plays.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .model import Environment, Topology
+from pydantic import BaseModel
+
+from .model import TOPOLOGY_MODELS, Environment, Section, Topology
 
 COMMON: dict[str, Any] = {
     "costCenter": "flowbuilder-platform",
@@ -40,13 +46,6 @@ COMMON: dict[str, Any] = {
     "api": {
         "containerPort": 8080,
         "healthCheckPath": "/health",
-        # Zero-scale's Lambda API: 10 requests at once is what a stack priced in dollars a month
-        # serves, and caps the connections it opens to the external database. The stage lets
-        # 20 requests/s through, and a burst only as large as the concurrency, so a spike meets
-        # the gateway's 429 instead of a 5xx from Lambda's own throttle.
-        "lambdaReservedConcurrency": 10,
-        "throttleRatePerSecond": 20,
-        "throttleBurst": 10,
     },
     "worker": {
         "backlogPerTask": 10,
@@ -60,6 +59,8 @@ COMMON: dict[str, Any] = {
     "ecs": {
         "architecture": "ARM64",
         "keepTaggedImages": 20,
+        # A stack that can be torn down takes its images with it; prod keeps them (BY_ENVIRONMENT).
+        "forceDeleteRepositories": True,
         "applicationSecrets": {},
     },
     "queue": {
@@ -160,7 +161,7 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         },
         "api": {"cpu": 1024, "memory": 2048, "desiredCount": 2, "minCount": 2, "maxCount": 10},
         "worker": {"cpu": 2048, "memory": 4096, "maxCount": 20, "spotWeight": 3, "onDemandWeight": 1},
-        "ecs": {"containerInsights": True, "execEnabled": False},
+        "ecs": {"containerInsights": True, "execEnabled": False, "forceDeleteRepositories": False},
         "monitoring": {"monthlyBudgetUsd": 1500},
         # t4g.large is the t3.large equivalent; six nodes spread over the AZs.
         "eks": {
@@ -174,14 +175,26 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
     },
 }
 
-ZERO_SCALE_OVERLAY: dict[str, Any] = {
-    "network": {"natStrategy": "none", "interfaceEndpoints": False},
-    # One task per message on Spot only; Container Insights bills per metric.
-    "worker": {"cpu": 1024, "memory": 2048, "maxCount": 50, "spotWeight": 1, "onDemandWeight": 0},
-    "ecs": {"containerInsights": False, "execEnabled": False},
+ZERO_SCALE: dict[str, Any] = {
+    "logRetentionDays": 30,
+    "api": {
+        "memory": 2048,
+        # The Lambda API: 10 requests at once is what a stack priced in dollars a month serves,
+        # and caps the connections it opens to the external database. The stage lets 20
+        # requests/s through, and a burst only as large as the concurrency, so a spike meets the
+        # gateway's 429 instead of a 5xx from Lambda's own throttle.
+        "lambdaReservedConcurrency": 10,
+        "throttleRatePerSecond": 20,
+        "throttleBurst": 10,
+    },
+    # One Fargate Spot task per message.
+    "worker": {"cpu": 1024, "memory": 2048},
+    # Container Insights bills per metric. The stack serves users from its repositories'
+    # images: destroying it leaves them.
+    "ecs": {"containerInsights": False, "forceDeleteRepositories": False},
     "monitoring": {"dashboard": False, "monthlyBudgetUsd": 10},
-    "eks": {"enabled": False},
 }
+"""Zero-scale's own defaults, on top of the common table's keys it has; no environment changes them."""
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -195,9 +208,22 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def keys_of(model: type[BaseModel], document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` without the keys ``model`` does not have, section by section."""
+    fields = {field.alias: field.annotation for field in model.model_fields.values()}
+    kept: dict[str, Any] = {}
+    for key, value in document.items():
+        if key not in fields:
+            continue
+        section = fields[key]
+        if isinstance(value, dict) and isinstance(section, type) and issubclass(section, Section):
+            value = keys_of(section, value)
+        kept[key] = value
+    return kept
+
+
 def defaults_for(environment: Environment, topology: Topology) -> dict[str, Any]:
     """The effective defaults of a stack before its own file is applied."""
-    layered = merge(COMMON, BY_ENVIRONMENT[environment])
-    if topology is Topology.ZERO_SCALE:
-        layered = merge(layered, ZERO_SCALE_OVERLAY)
-    return layered
+    if topology is Topology.STANDARD:
+        return merge(COMMON, BY_ENVIRONMENT[environment])
+    return merge(keys_of(TOPOLOGY_MODELS[topology], COMMON), ZERO_SCALE)

@@ -19,7 +19,17 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import rules
 from .defaults import defaults_for, merge
-from .model import RETIRED_KEYS, SECRET_KEYS, Environment, ProjectName, RegionName, StackConfig, StackName, Topology
+from .model import (
+    RETIRED_KEYS,
+    SECRET_KEYS,
+    TOPOLOGY_MODELS,
+    Environment,
+    ProjectName,
+    RegionName,
+    StackConfig,
+    StackName,
+    Topology,
+)
 from .namespaces import AWS, PROJECT_OWNED, key_problems, unknown_key_hint
 from .problems import ConfigError, Invalid, Path, Problem, dotted, got, kind_of, shown
 from .values import choice
@@ -79,9 +89,9 @@ class _Report:
     def add_key(self, key: str, message: str) -> None:
         self.problems.append(Problem(self.stack_file, key, message))
 
-    def add_errors(self, error: ValidationError, prefix: Path = ()) -> None:
+    def add_errors(self, error: ValidationError, prefix: Path = (), topology: Topology | None = None) -> None:
         for detail in error.errors():
-            for path, message in _describe(detail):
+            for path, message in _describe(detail, topology):
                 self.add((*prefix, *path), message)
 
     def raise_if_any(self) -> None:
@@ -89,8 +99,12 @@ class _Report:
             raise ConfigError.of(self.problems, {"Pulumi.yaml": "invalid project"})
 
 
-def _describe(error: dict[str, Any]) -> list[tuple[Path, str]]:
-    """One pydantic error as (path, message) pairs, in the program's own words."""
+def _describe(error: dict[str, Any], topology: Topology | None = None) -> list[tuple[Path, str]]:
+    """One pydantic error as (path, message) pairs, in the program's own words.
+
+    ``topology`` is the stack's, when the error comes from its model: a key only the other
+    topology has is then said to belong there.
+    """
     location = tuple(error["loc"])
     kind = error["type"]
     value = error.get("input")
@@ -104,7 +118,11 @@ def _describe(error: dict[str, Any]) -> list[tuple[Path, str]]:
         retired = RETIRED_KEYS.get(dotted(location))
         if retired:
             return [(location, f"unknown key; {retired}")]
-        return [(location, unknown_key_hint(str(location[-1]), _allowed_keys(location)))]
+        model = TOPOLOGY_MODELS[topology] if topology is not None else StackConfig
+        elsewhere = _belongs_elsewhere(location, topology) if topology is not None else None
+        if elsewhere:
+            return [(location, elsewhere)]
+        return [(location, unknown_key_hint(str(location[-1]), _allowed_keys(model, location)))]
     if kind == "missing":
         return [(location, "missing; this key is required here")]
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -130,18 +148,43 @@ def _describe(error: dict[str, Any]) -> list[tuple[Path, str]]:
     return [(location, message)]
 
 
-def _allowed_keys(location: Path) -> list[str]:
-    """The keys the model accepts in the section that holds ``location``."""
-    model: Any = StackConfig
+def _section_of(root: type[BaseModel], location: Path) -> type[BaseModel] | None:
+    """The model of the section that holds ``location``, walking from ``root``."""
+    model: type[BaseModel] | None = root
     for part in location[:-1]:
         if isinstance(part, int):
             continue
         fields = {f.alias: f for f in model.model_fields.values()}
         model = _model_in(fields[part].annotation) if part in fields else None
         if model is None:
-            return []
-    keys = {f.alias for name, f in model.model_fields.items() if model is not StackConfig or name not in PROJECT_OWNED}
-    return sorted(keys | set(SECRET_KEYS) if model is StackConfig else keys)
+            return None
+    return model
+
+
+def _allowed_keys(root: type[BaseModel], location: Path) -> list[str]:
+    """The keys the model accepts in the section that holds ``location``."""
+    model = _section_of(root, location)
+    if model is None:
+        return []
+    top = model is root
+    keys = {f.alias for name, f in model.model_fields.items() if not top or name not in PROJECT_OWNED}
+    return sorted(keys | set(SECRET_KEYS) if top else keys)
+
+
+def _belongs_elsewhere(location: Path, topology: Topology) -> str | None:
+    """Why a key the stack's topology refuses has no effect, when another topology is where it acts."""
+    for other, model in TOPOLOGY_MODELS.items():
+        if other is topology:
+            continue
+        section = _section_of(model, location)
+        if section is None or location[-1] not in {f.alias for f in section.model_fields.values()}:
+            continue
+        message = f"has no effect in the {topology.value} topology; it belongs to {other.value} stacks"
+        if len(location) > 1:
+            here = _allowed_keys(TOPOLOGY_MODELS[topology], location)
+            message += f" (a {topology.value} stack takes here: {', '.join(here) or 'nothing'})"
+        return message
+    return None
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -196,9 +239,9 @@ def load_stack_config(project: str, stack: str) -> tuple[StackConfig, StackSecre
         document = merge(defaults_for(modes["environment"], modes["topology"]), own)
         document.update(project=project, stack=stack, region=region if region is not None else "")
         try:
-            config = StackConfig.model_validate(document)
+            config = TOPOLOGY_MODELS[modes["topology"]].model_validate(document)
         except ValidationError as error:
-            report.add_errors(error)
+            report.add_errors(error, topology=modes["topology"])
             # The model checks name lengths only once every field is valid; never hide them.
             if not any(p.key == "name" or p.key.startswith("stack name") for p in report.problems):
                 for path, problem in rules.name_lengths(project, stack):

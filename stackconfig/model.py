@@ -97,13 +97,20 @@ SUBNET_TIERS = ("public", "private", "database")
 MAX_ZONES = 6
 
 
+class ExistingVpcConfig(Section):
+    """``flowbuilder:network`` of a zero-scale stack: the existing VPC whose public subnets run tasks."""
+
+    existing_vpc_id: text(checks.vpc_id, min_length=1, max_length=21) | None = None
+    """The VPC whose public subnets run tasks; the account's default VPC when unset."""
+
+
 class NetworkConfig(Section):
-    """``flowbuilder:network`` — the VPC, or the existing VPC for zero-scale."""
+    """``flowbuilder:network`` of a standard stack: the VPC it makes, its subnets, NAT and endpoints."""
 
     vpc_cidr: VpcCidr
     """/16 to /28 (VPC user guide), in private address space."""
     availability_zones: whole(1, MAX_ZONES, why="the subnet lists hold at most 6 CIDRs")
-    """How many AZs to spread over; standard needs at least 2, and the region must have them."""
+    """How many AZs to spread over: at least 2 (the ALB and RDS need them), and the region must have them."""
     public_subnet_cidrs: list[SubnetCidr]
     private_subnet_cidrs: list[SubnetCidr]
     database_subnet_cidrs: list[SubnetCidr]
@@ -113,8 +120,6 @@ class NetworkConfig(Section):
     interface_endpoints: Bool
     """Create interface endpoints (logs, sqs, secretsmanager, ecr.api, ecr.dkr) in every AZ."""
     flow_log_traffic: choice(FlowLogTraffic)
-    existing_vpc_id: text(checks.vpc_id, min_length=1, max_length=21) | None = None
-    """zero-scale only: the VPC whose public subnets run tasks; the default VPC when unset."""
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> NetworkConfig:
@@ -231,9 +236,7 @@ class FargateSize(Section):
 
 
 class ApiConfig(FargateSize):
-    """``flowbuilder:api`` — the HTTP API: a Fargate service behind the ALB in standard; in zero-scale a
-    container-image Lambda behind an API Gateway HTTP API, which uses ``containerPort``,
-    ``healthCheckPath``, ``memory`` (capped to Lambda's range) and the ``lambda*``/``throttle*`` keys."""
+    """``flowbuilder:api`` of a standard stack: the Fargate service behind the ALB."""
 
     container_port: Port
     desired_count: whole(0, 1000, why="an ALB takes at most 1,000 targets")
@@ -242,15 +245,6 @@ class ApiConfig(FargateSize):
     health_check_path: text(checks.health_check_path, min_length=1, max_length=1024)
     certificate_arn: text(checks.certificate_arn, min_length=1, max_length=2048) | None = None
     """ACM certificate (in the stack's region) for HTTPS; without one the ALB serves plain HTTP."""
-    lambda_reserved_concurrency: whole(
-        0, 900, why="Lambda keeps 100 of an account's default 1,000 concurrent executions unreserved"
-    )
-    """zero-scale only: requests the API function serves at once (its reserved concurrency), so a
-    spike cannot take the account's Lambda concurrency or the database's connections; 0 stops the API."""
-    throttle_rate_per_second: number(0, 10000, "requests/s", why="API Gateway's account throttle", above_low=True)
-    """zero-scale only: steady requests per second the HTTP API stage lets through; beyond it clients get 429."""
-    throttle_burst: whole(1, 5000, why="API Gateway's account burst")
-    """zero-scale only: requests the HTTP API stage accepts at once above the steady rate."""
 
     @model_validator(mode="after")
     def _counts(self) -> ApiConfig:
@@ -263,27 +257,54 @@ class ApiConfig(FargateSize):
         return self
 
 
+class ServerlessApiConfig(Section):
+    """``flowbuilder:api`` of a zero-scale stack: the api image as a container Lambda behind an API Gateway
+    HTTP API."""
+
+    container_port: Port
+    """The port the application listens on inside the function (the Lambda Web Adapter forwards to it)."""
+    health_check_path: text(checks.health_check_path, min_length=1, max_length=1024)
+    """The adapter's readiness check before the function takes requests."""
+    memory: whole(*LAMBDA_MEMORY_MB, "MB", why="Lambda memory")
+    """The function's memory; Lambda gives it CPU in proportion."""
+    lambda_reserved_concurrency: whole(
+        0, 900, why="Lambda keeps 100 of an account's default 1,000 concurrent executions unreserved"
+    )
+    """Requests the API function serves at once (its reserved concurrency), so a spike cannot take the
+    account's Lambda concurrency or the database's connections; 0 stops the API."""
+    throttle_rate_per_second: number(0, 10000, "requests/s", why="API Gateway's account throttle", above_low=True)
+    """Steady requests per second the HTTP API stage lets through; beyond it clients get 429."""
+    throttle_burst: whole(1, 5000, why="API Gateway's account burst")
+    """Requests the HTTP API stage accepts at once above the steady rate."""
+
+
 MAX_RUN_MINUTES = 719
 """The work queue's visibility timeout is a job's longest run plus a minute, and SQS caps it at 12 hours."""
 
 
-class WorkerConfig(FargateSize):
-    """``flowbuilder:worker`` — the queue worker (service in standard, one task per message in zero-scale)."""
+class WorkerTaskConfig(FargateSize):
+    """``flowbuilder:worker`` of a zero-scale stack (one task per message): the task's size and how long a
+    job may run. Standard stacks add the service's scaling keys (:class:`WorkerConfig`)."""
 
-    max_count: whole(1, 1000)
-    backlog_per_task: whole(1, 120000, "messages", why="SQS keeps at most 120,000 messages in flight")
-    """Target messages waiting per running task when scaling out."""
     max_run_minutes: whole(
         1, MAX_RUN_MINUTES, "minutes", why="the queue's visibility timeout is this plus a minute; SQS caps it at 12 h"
     )
     """Longest a job may run; the queue's visibility timeout is derived from it."""
+    stop_timeout_seconds: whole(2, 120, "s", why="Fargate's stopTimeout is at most 120 s")
+
+
+class WorkerConfig(WorkerTaskConfig):
+    """``flowbuilder:worker`` of a standard stack: the worker service, scaled 0..N on the queue's backlog."""
+
+    max_count: whole(1, 1000)
+    backlog_per_task: whole(1, 120000, "messages", why="SQS keeps at most 120,000 messages in flight")
+    """Target messages waiting per running task when scaling out."""
     scale_in_after_minutes: whole(1, 120, "minutes")
     """How long the queue must be empty (visible + in flight) before scaling to zero."""
-    stop_timeout_seconds: whole(2, 120, "s", why="Fargate's stopTimeout is at most 120 s")
     spot_weight: whole(0, 1000, why="an ECS capacity provider weight")
     on_demand_weight: whole(0, 1000, why="an ECS capacity provider weight")
     backlog_sample_seconds: one_of_numbers((10, 20, 30, 60), why="it is also a CloudWatch alarm period")
-    """Standard only: how often the backlog function samples the queue (10, 20, 30 or 60). It bounds
+    """How often the backlog function samples the queue (10, 20, 30 or 60). It bounds
     the time from a message to the first task, and the function's cost (it waits between samples)."""
 
     @model_validator(mode="after")
@@ -310,14 +331,24 @@ def _application_variable(name: str) -> str | None:
     return None
 
 
-class EcsConfig(Section):
-    """``flowbuilder:ecs`` — settings shared by every ECS task of the stack."""
+class EcsCommonConfig(Section):
+    """``flowbuilder:ecs`` of a zero-scale stack: the cluster, the images' architecture and the repositories.
+    Standard stacks add the services' keys (:class:`EcsConfig`)."""
 
     architecture: choice(CpuArchitecture)
+    """Of every task and image Lambda: the images are built for one architecture."""
     container_insights: Bool
+    keep_tagged_images: whole(1, 1000, "images", why="an ECR lifecycle rule count")
+    force_delete_repositories: Bool
+    """Let Pulumi delete an ECR repository that still holds images (``pulumi destroy``, a replacement);
+    off, the repository and its images stay until someone empties it."""
+
+
+class EcsConfig(EcsCommonConfig):
+    """``flowbuilder:ecs`` of a standard stack: also the API and worker services' keys."""
+
     exec_enabled: Bool
     """ECS Exec (shell into tasks) for debugging."""
-    keep_tagged_images: whole(1, 1000, "images", why="an ECR lifecycle rule count")
     application_secrets: Annotated[
         dict[
             text(_application_variable, min_length=1, max_length=255),
@@ -325,7 +356,7 @@ class EcsConfig(Section):
         ],
         Field(max_length=100),
     ]
-    """Standard only: variables the API and worker receive from Secrets Manager, as
+    """Variables the API and worker services receive from Secrets Manager, as
     ``NAME: <full secret ARN>[:<json-key>:<version-stage>:<version-id>]``. ECS reads the value
     when a task starts; it never passes through Pulumi or the task definition."""
 
@@ -527,6 +558,16 @@ class EksConfig(Section):
                 )
             if instance_type in self.spot_instance_types[:index]:
                 found.append((("spotInstanceTypes", index), f"{instance_type} is listed twice"))
+        if not self.spot_node_group:
+            for index, service in enumerate(self.services):
+                if service.spot:
+                    found.append(
+                        (
+                            ("services", index, "spot"),
+                            "has no effect without spotNodeGroup: true (there is no Spot node group to run on); "
+                            "set eks.spotNodeGroup: true or remove spot",
+                        )
+                    )
         for index, role in enumerate(self.admin_role_arns):
             if role in self.admin_role_arns[:index]:
                 found.append((("adminRoleArns", index), "is listed twice (EKS has one access entry per role)"))
@@ -559,7 +600,12 @@ RegionName = text(checks.region, min_length=1, max_length=32)
 
 
 class StackConfig(Section):
-    """The whole validated configuration of one stack."""
+    """What every stack has, whatever its topology; a stack is one of its two subclasses.
+
+    A section or key that acts in only one topology is declared on that topology's class, so the
+    other refuses it by name (see :data:`TOPOLOGY_MODELS`). Add a section to the class of the
+    topology it acts in, or here when both use it.
+    """
 
     project: ProjectName
     stack: StackName
@@ -569,15 +615,11 @@ class StackConfig(Section):
     cost_center: text(checks.cost_center, min_length=1, max_length=256)
     images: ImagesConfig
     log_retention_days: one_of_numbers(log_retention_days(), why="CloudWatch Logs retention")
-    network: NetworkConfig
-    database: DatabaseConfig
-    api: ApiConfig
-    worker: WorkerConfig
-    ecs: EcsConfig
+    worker: WorkerTaskConfig
+    ecs: EcsCommonConfig
     queue: QueueConfig
     scheduler: SchedulerConfig
     monitoring: MonitoringConfig
-    eks: EksConfig
 
     @model_validator(mode="after")
     def _cross_key_rules(self) -> StackConfig:
@@ -605,6 +647,33 @@ class StackConfig(Section):
             "managed-by": "pulumi",
             "cost-center": self.cost_center,
         }
+
+
+class StandardStackConfig(StackConfig):
+    """``topology: standard`` (dev, staging, prod): a new VPC, RDS, the ALB-fronted API service, the
+    queue-scaled worker service, the optional mesh."""
+
+    network: NetworkConfig
+    database: DatabaseConfig
+    api: ApiConfig
+    worker: WorkerConfig
+    ecs: EcsConfig
+    eks: EksConfig
+
+
+class ZeroScaleStackConfig(StackConfig):
+    """``topology: zero-scale`` (ultra): an existing VPC's public subnets, an external database, the API
+    as a Lambda behind an HTTP API, one worker task per message."""
+
+    network: ExistingVpcConfig
+    api: ServerlessApiConfig
+
+
+TOPOLOGY_MODELS: dict[Topology, type[StackConfig]] = {
+    Topology.STANDARD: StandardStackConfig,
+    Topology.ZERO_SCALE: ZeroScaleStackConfig,
+}
+"""The model of each topology: the union a stack file is validated against, chosen by ``topology``."""
 
 
 SECRET_KEYS: dict[str, str] = {

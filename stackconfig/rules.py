@@ -4,7 +4,8 @@ This is the one place for rules that read more than one key (or a key and the
 region); the model's sections check their own keys. Each rule yields
 ``(path, problem)`` with the path of the key to change, so the error names it
 exactly. :class:`stackconfig.model.StackConfig` runs every rule after its
-fields are valid.
+fields are valid. A key that only one topology has is not there in the other
+(the model refuses it), so a rule reads it only under ``config.is_standard``.
 """
 
 from __future__ import annotations
@@ -66,29 +67,39 @@ def name_lengths(project: str, stack: str) -> Rule:
 
 
 def topology_fits(config: StackConfig) -> Rule:
-    """What each topology needs of the network, and what only one of them can use."""
+    """What the standard topology needs of the network it makes."""
+    if not config.is_standard:
+        return
     network = config.network
-    if config.is_standard:
-        if network.availability_zones < 2:
-            yield ("network", "availabilityZones"), "the standard topology needs at least 2 AZs (the ALB and RDS do)"
-        if network.existing_vpc_id:
-            yield (
-                ("network", "existingVpcId"),
-                "only zero-scale adopts an existing VPC; the standard topology makes one",
-            )
-        if network.nat_strategy.value == "none" and not network.interface_endpoints:
-            yield (
-                ("network", "natStrategy"),
-                "'none' with interfaceEndpoints false leaves the private subnets no way to ECR, CloudWatch Logs, SQS "
-                "or Secrets Manager, so no task could start; choose a NAT strategy or set interfaceEndpoints: true",
-            )
-    else:
-        if network.nat_strategy.value != "none":
-            yield ("network", "natStrategy"), "zero-scale runs in public subnets; only 'none' is allowed"
-        if network.interface_endpoints:
-            yield ("network", "interfaceEndpoints"), "zero-scale creates no VPC endpoints; only false is allowed"
-        if config.eks.enabled:
-            yield ("eks", "enabled"), "the mesh is never part of the zero-scale topology; only false is allowed"
+    if network.availability_zones < 2:
+        yield ("network", "availabilityZones"), "the standard topology needs at least 2 AZs (the ALB and RDS do)"
+    if network.nat_strategy.value == "none" and not network.interface_endpoints:
+        yield (
+            ("network", "natStrategy"),
+            "'none' with interfaceEndpoints false leaves the private subnets no way to ECR, CloudWatch Logs, SQS "
+            "or Secrets Manager, so no task could start; choose a NAT strategy or set interfaceEndpoints: true",
+        )
+
+
+def private_subnets_reach(config: StackConfig) -> Rule:
+    """Without NAT the private subnets reach only the interface endpoints (logs, sqs, secretsmanager,
+    ecr.api, ecr.dkr) and S3: what needs any other AWS API or the internet cannot work there."""
+    if not config.is_standard or config.network.nat_strategy.value != "none":
+        return
+    if config.eks.enabled:
+        yield (
+            ("network", "natStrategy"),
+            "'none' with eks.enabled: the mesh's nodes in the private subnets need the EKS, STS and EC2 APIs to "
+            "join the cluster and public registries for the Istio and Prometheus images, which no endpoint here "
+            "serves; choose a NAT strategy or set eks.enabled: false",
+        )
+    if config.ecs.exec_enabled:
+        yield (
+            ("ecs", "execEnabled"),
+            "ECS Exec needs the Systems Manager (ssmmessages) API, and network.natStrategy 'none' leaves the "
+            "private subnets only the logs, sqs, secretsmanager and ECR endpoints; set execEnabled: false or "
+            "choose a NAT strategy",
+        )
 
 
 def zones_exist(config: StackConfig) -> Rule:
@@ -116,7 +127,10 @@ def load_balancer_subnets(config: StackConfig) -> Rule:
 
 
 def arns_in_stack_region(config: StackConfig) -> Rule:
-    """ARNs the stack uses must be in its partition, and regional ones in its region."""
+    """ARNs the stack uses must be in its partition, and regional ones in its region (only standard
+    stacks take ARNs)."""
+    if not config.is_standard:
+        return
     partition, _ = partition_of(config.region)
     if config.api.certificate_arn:
         arn = arns.certificate(config.api.certificate_arn)
@@ -162,6 +176,39 @@ def queue_retention(config: StackConfig) -> Rule:
         )
 
 
+def queue_attempts(config: StackConfig) -> Rule:
+    """A standard worker's message is received up to ``maxReceiveCount`` times, each receive hiding it for
+    the visibility timeout (``worker.maxRunMinutes`` + 1 minute); SQS deletes it at the end of its retention
+    whatever attempt it is on. Zero-scale's runs retry in Step Functions, after the queue let the message go."""
+    if not config.is_standard:
+        return
+    queue, worker = config.queue, config.worker
+    attempts_minutes = queue.max_receive_count * (worker.max_run_minutes + 1)
+    if attempts_minutes >= queue.message_retention_days * 1440:
+        yield (
+            ("queue", "messageRetentionDays"),
+            f"{queue.message_retention_days} days ({queue.message_retention_days * 1440} minutes) is not more than "
+            f"maxReceiveCount ({queue.max_receive_count}) x (worker.maxRunMinutes ({worker.max_run_minutes}) + 1) "
+            f"= {attempts_minutes} minutes: SQS would delete a message before its last attempt; keep more days, "
+            "fewer attempts or shorter runs",
+        )
+
+
+def api_burst_fits_concurrency(config: StackConfig) -> Rule:
+    """Zero-scale's HTTP API stage lets a burst through at once; more than the function's reserved
+    concurrency and Lambda throttles the rest, which clients see as a 5xx instead of the stage's 429."""
+    if config.is_standard:
+        return
+    api = config.api
+    if api.lambda_reserved_concurrency and api.throttle_burst > api.lambda_reserved_concurrency:
+        yield (
+            ("api", "throttleBurst"),
+            f"{api.throttle_burst} is above lambdaReservedConcurrency ({api.lambda_reserved_concurrency}): the "
+            "stage would pass requests the function then throttles, and clients would get a 5xx instead of 429; "
+            f"allowed: 1 to {api.lambda_reserved_concurrency}",
+        )
+
+
 def database_support(config: StackConfig) -> Rule:
     """A major version past RDS standard support only runs with paid Extended Support."""
     if not config.is_standard:
@@ -186,10 +233,13 @@ def prod_api_spread(config: StackConfig) -> Rule:
 RULES = (
     names_fit,
     topology_fits,
+    private_subnets_reach,
     zones_exist,
     load_balancer_subnets,
     arns_in_stack_region,
     queue_retention,
+    queue_attempts,
+    api_burst_fits_concurrency,
     database_support,
     prod_api_spread,
 )

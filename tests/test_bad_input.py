@@ -22,7 +22,7 @@ from simulation.harness import ROOT
 
 PROJECT_FILE = "name: flowbuilder\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"
 DEV = {"aws:region": "us-east-1", "flowbuilder:environment": "dev", "flowbuilder:topology": "standard"}
-ULTRA = {"aws:region": "us-east-1", "flowbuilder:environment": "prod", "flowbuilder:topology": "zero-scale"}
+ULTRA = {"aws:region": "us-east-1", "flowbuilder:environment": "staging", "flowbuilder:topology": "zero-scale"}
 PROD = {"aws:region": "us-east-1", "flowbuilder:environment": "prod", "flowbuilder:topology": "standard"}
 SECRET = "hunter2-Zq8vLw3xR7"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
@@ -403,10 +403,17 @@ BOUNDS = [
         "must be more than messageRetentionDays",
     ),
     bad("log-retention", "flowbuilder:logRetentionDays: 10", "flowbuilder:logRetentionDays", "1, 3, 5, 7, 14"),
-    bad("throttle-rate-0", "flowbuilder:api:\n  throttleRatePerSecond: 0", "throttleRatePerSecond", "above 0 to 10000"),
-    bad("throttle-rate-big", "flowbuilder:api:\n  throttleRatePerSecond: 20000", "throttleRatePerSecond", "10000"),
-    bad("throttle-burst", "flowbuilder:api:\n  throttleBurst: 6000", "api.throttleBurst", "allowed: 1 to 5000"),
-    bad("reserved-concurrency", "flowbuilder:api:\n  lambdaReservedConcurrency: 1000", "0 to 900", "unreserved"),
+    *(
+        bad(case_id, config, *expected, base=dict(ULTRA), stack="ultra", file="Pulumi.ultra.yaml")
+        for case_id, config, *expected in (
+            ("throttle-rate-0", "flowbuilder:api:\n  throttleRatePerSecond: 0", "throttleRatePerSecond", "above 0"),
+            ("throttle-rate-big", "flowbuilder:api:\n  throttleRatePerSecond: 20000", "throttleRatePerSecond", "10000"),
+            ("throttle-burst", "flowbuilder:api:\n  throttleBurst: 6000", "api.throttleBurst", "allowed: 1 to 5000"),
+            ("reserved-concurrency", "flowbuilder:api:\n  lambdaReservedConcurrency: 1000", "0 to 900", "unreserved"),
+            ("lambda-memory-small", "flowbuilder:api:\n  memory: 64", "flowbuilder:api.memory", "128 to 10240 MB"),
+            ("lambda-memory-big", "flowbuilder:api:\n  memory: 16384", "flowbuilder:api.memory", "128 to 10240 MB"),
+        )
+    ),
     bad("port-zero", "flowbuilder:api:\n  containerPort: 0", "api.containerPort", "allowed: 1 to 65535"),
     bad("port-big", "flowbuilder:api:\n  containerPort: 70000", "api.containerPort", "allowed: 1 to 65535"),
     bad("keep-images", "flowbuilder:ecs:\n  keepTaggedImages: 0", "ecs.keepTaggedImages", "allowed: 1 to 1000"),
@@ -977,35 +984,52 @@ IMAGES = [
     ),
 ]
 
+
+def ultra(case_id: str, config: str, *expected: str) -> pytest.param:
+    return bad(case_id, config, *expected, base=dict(ULTRA), stack="ultra", file="Pulumi.ultra.yaml")
+
+
+ZERO_SCALE = "has no effect in the zero-scale topology; it belongs to standard stacks"
+STANDARD = "has no effect in the standard topology; it belongs to zero-scale stacks"
 TOPOLOGY = [
-    bad(
-        "zero-scale-nat",
-        "flowbuilder:network:\n  natStrategy: single-gateway",
-        "flowbuilder:network.natStrategy",
-        "zero-scale runs in public subnets; only 'none' is allowed",
-        base=dict(ULTRA),
-        stack="ultra",
-        file="Pulumi.ultra.yaml",
+    # -- a key that acts only in the other topology is refused and sent where it belongs ------
+    ultra(
+        "zero-scale-nat", "flowbuilder:network:\n  natStrategy: single-gateway", "network.natStrategy: " + ZERO_SCALE
     ),
-    bad(
+    ultra(
         "zero-scale-endpoints",
-        "flowbuilder:network:\n  interfaceEndpoints: true",
-        "flowbuilder:network.interfaceEndpoints",
-        "only false is allowed",
-        base=dict(ULTRA),
-        stack="ultra",
-        file="Pulumi.ultra.yaml",
+        "flowbuilder:network:\n  interfaceEndpoints: false",
+        "flowbuilder:network.interfaceEndpoints: " + ZERO_SCALE,
+        "(a zero-scale stack takes here: existingVpcId)",
     ),
+    ultra("zero-scale-vpc-cidr", "flowbuilder:network:\n  vpcCidr: 10.1.0.0/16", "network.vpcCidr: " + ZERO_SCALE),
+    ultra("zero-scale-mesh", "flowbuilder:eks:\n  enabled: false", "flowbuilder:eks: " + ZERO_SCALE),
+    ultra("zero-scale-database", "flowbuilder:database:\n  multiAz: true", "flowbuilder:database: " + ZERO_SCALE),
+    ultra("zero-scale-api-count", "flowbuilder:api:\n  desiredCount: 2", "flowbuilder:api.desiredCount: " + ZERO_SCALE),
+    ultra("zero-scale-api-cpu", "flowbuilder:api:\n  cpu: 512", "flowbuilder:api.cpu: " + ZERO_SCALE),
+    ultra("zero-scale-certificate", f"flowbuilder:api:\n  certificateArn: {CERT}", "api.certificateArn: " + ZERO_SCALE),
+    ultra("zero-scale-worker-max", "flowbuilder:worker:\n  maxCount: 50", "flowbuilder:worker.maxCount: " + ZERO_SCALE),
+    ultra("zero-scale-spot-weight", "flowbuilder:worker:\n  onDemandWeight: 1", "worker.onDemandWeight: " + ZERO_SCALE),
+    ultra(
+        "zero-scale-sampling", "flowbuilder:worker:\n  backlogSampleSeconds: 10", "backlogSampleSeconds: " + ZERO_SCALE
+    ),
+    ultra("zero-scale-exec", "flowbuilder:ecs:\n  execEnabled: true", "flowbuilder:ecs.execEnabled: " + ZERO_SCALE),
+    ultra(
+        "zero-scale-app-secrets",
+        f"flowbuilder:ecs:\n  applicationSecrets:\n    STRIPE_KEY: {SECRET_ARN}",
+        "flowbuilder:ecs.applicationSecrets: " + ZERO_SCALE,
+    ),
+    ultra(
+        "zero-scale-typo-still-a-typo", "flowbuilder:network:\n  existingVpcID: vpc-1", "did you mean 'existingVpcId'?"
+    ),
+    bad("standard-existing-vpc", "flowbuilder:network:\n  existingVpcId: vpc-0123abcd", "existingVpcId: " + STANDARD),
+    bad("standard-throttle", "flowbuilder:api:\n  throttleBurst: 5", "flowbuilder:api.throttleBurst: " + STANDARD),
     bad(
-        "zero-scale-mesh",
-        "flowbuilder:eks:\n  enabled: true",
-        "flowbuilder:eks.enabled",
-        "never part of the zero-scale topology",
-        base=dict(ULTRA),
-        stack="ultra",
-        file="Pulumi.ultra.yaml",
+        "standard-concurrency",
+        "flowbuilder:api:\n  lambdaReservedConcurrency: 5",
+        "api.lambdaReservedConcurrency: " + STANDARD,
+        "(a standard stack takes here: ",
     ),
-    bad("standard-existing-vpc", "flowbuilder:network:\n  existingVpcId: vpc-0123abcd", "only zero-scale adopts"),
     bad(
         "standard-no-way-out",
         "flowbuilder:network:\n  natStrategy: none\n  interfaceEndpoints: false",
@@ -1021,6 +1045,42 @@ TOPOLOGY = [
         stack="prod",
         file="Pulumi.prod.yaml",
     ),
+    # -- combinations that cannot work --------------------------------------------------------
+    bad(
+        "no-nat-mesh",
+        "flowbuilder:network:\n  natStrategy: none\n  interfaceEndpoints: true\nflowbuilder:eks:\n  enabled: true",
+        "flowbuilder:network.natStrategy",
+        "EKS, STS and EC2 APIs",
+        "choose a NAT strategy or set eks.enabled: false",
+    ),
+    bad(
+        "no-nat-exec",
+        "flowbuilder:network:\n  natStrategy: none\n  interfaceEndpoints: true",
+        "flowbuilder:ecs.execEnabled",
+        "ssmmessages",
+        "set execEnabled: false or choose a NAT strategy",
+    ),
+    bad(
+        "retention-shorter-than-attempts",
+        "flowbuilder:queue:\n  messageRetentionDays: 1\nflowbuilder:worker:\n  maxRunMinutes: 719",
+        "flowbuilder:queue.messageRetentionDays",
+        "maxReceiveCount (3) x (worker.maxRunMinutes (719) + 1) = 2160 minutes",
+        "before its last attempt",
+    ),
+    ultra(
+        "burst-above-concurrency",
+        "flowbuilder:api:\n  throttleBurst: 20",
+        "flowbuilder:api.throttleBurst",
+        "above lambdaReservedConcurrency (10)",
+        "allowed: 1 to 10",
+    ),
+    bad(
+        "spot-service-without-spot-group",
+        f"flowbuilder:eks:\n  enabled: true\n  services: [{service(spot='true')}]",
+        "flowbuilder:eks.services[0].spot",
+        "has no effect without spotNodeGroup: true",
+    ),
+    bad("force-delete-yes", "flowbuilder:ecs:\n  forceDeleteRepositories: yes", "ecs.forceDeleteRepositories", "true"),
 ]
 
 COMMAND_LINE = [

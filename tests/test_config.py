@@ -12,7 +12,18 @@ from release.images import Images
 from release.stackfile import StackFile
 from simulation.harness import ROOT, read_stack_file, run_main, run_program, run_stack, stack_config
 from simulation.mocks import ACCOUNT_ID
-from stackconfig import ConfigError, Environment, NatStrategy, Topology, checks, cidrs, load_stack_config, windows
+from stackconfig import (
+    ConfigError,
+    Environment,
+    NatStrategy,
+    StandardStackConfig,
+    Topology,
+    ZeroScaleStackConfig,
+    checks,
+    cidrs,
+    load_stack_config,
+    windows,
+)
 from stackconfig.defaults import defaults_for
 from tests.conftest import DIGESTS
 
@@ -48,12 +59,16 @@ def run_expecting_config_error(stack: str, overrides: dict) -> tuple[ConfigError
         ("dev", Environment.DEV, Topology.STANDARD, NatStrategy.INSTANCE),
         ("staging", Environment.STAGING, Topology.STANDARD, NatStrategy.SINGLE_GATEWAY),
         ("prod", Environment.PROD, Topology.STANDARD, NatStrategy.GATEWAY_PER_AZ),
-        ("ultra", Environment.PROD, Topology.ZERO_SCALE, NatStrategy.NONE),
+        ("ultra", Environment.STAGING, Topology.ZERO_SCALE, None),
     ],
 )
 def test_committed_stack_files_load(stack, environment, topology, nat):
     config = load(stack)
-    assert (config.environment, config.topology, config.network.nat_strategy) == (environment, topology, nat)
+    assert (config.environment, config.topology) == (environment, topology)
+    if nat is None:
+        assert isinstance(config, ZeroScaleStackConfig) and not hasattr(config.network, "nat_strategy")
+    else:
+        assert isinstance(config, StandardStackConfig) and config.network.nat_strategy is nat
     assert config.name_prefix == f"flowbuilder-{stack}"
     assert config.region == "us-east-1"
 
@@ -75,6 +90,44 @@ def test_environment_defaults_follow_the_design_sizes():
     assert (dev.worker.cpu, dev.worker.memory, prod.worker.cpu, prod.worker.memory) == (1024, 2048, 2048, 4096)
     assert prod.api.desired_count >= 2
     assert (dev.log_retention_days, prod.log_retention_days) == (7, 30)
+
+
+def test_zero_scale_sizes_do_not_depend_on_the_environment():
+    """ultra is not prod, and keeps the sizes it had as one: zero-scale's defaults are its own."""
+    tables = [defaults_for(environment, Topology.ZERO_SCALE) for environment in Environment]
+    assert all(table == tables[0] for table in tables)
+    ultra = load("ultra")
+    assert ultra.environment is Environment.STAGING
+    assert ultra.log_retention_days == 30
+    assert (ultra.api.memory, ultra.api.lambda_reserved_concurrency, ultra.api.throttle_burst) == (2048, 10, 10)
+    assert (ultra.worker.cpu, ultra.worker.memory, ultra.worker.max_run_minutes) == (1024, 2048, 15)
+    assert (ultra.ecs.container_insights, ultra.ecs.force_delete_repositories) == (False, False)
+    assert (ultra.monitoring.dashboard, ultra.monitoring.monthly_budget_usd) == (False, 10)
+
+
+def test_zero_scale_defaults_hold_no_key_of_the_standard_topology():
+    table = defaults_for(Environment.DEV, Topology.ZERO_SCALE)
+    assert "database" not in table and "eks" not in table
+    assert table["network"] == {}
+    assert set(table["api"]) == {
+        "containerPort",
+        "healthCheckPath",
+        "memory",
+        "lambdaReservedConcurrency",
+        "throttleRatePerSecond",
+        "throttleBurst",
+    }
+    assert set(table["worker"]) == {"cpu", "memory", "maxRunMinutes", "stopTimeoutSeconds"}
+    assert set(table["ecs"]) == {"architecture", "containerInsights", "keepTaggedImages", "forceDeleteRepositories"}
+
+
+def test_only_prod_keeps_its_repositories_on_delete():
+    assert [load(stack).ecs.force_delete_repositories for stack in ("dev", "staging", "prod", "ultra")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_stack_file_value_overrides_the_environment_default():
@@ -162,7 +215,7 @@ BAD_INPUTS = [
     pytest.param(
         "ultra",
         {"flowbuilder:network": {"natStrategy": "single-gateway"}},
-        "zero-scale runs in public subnets",
+        "flowbuilder:network.natStrategy: has no effect in the zero-scale topology; it belongs to standard stacks",
         id="nat-in-zero-scale",
     ),
     pytest.param(
@@ -400,3 +453,10 @@ def test_stack_files_say_only_what_differs_from_the_defaults(stack):
             yield path
 
     assert list(restated(own, defaults, "flowbuilder")) == []
+
+
+@pytest.mark.parametrize(("stack", "force_delete"), [("dev", True), ("prod", False), ("ultra", False)])
+def test_repositories_follow_force_delete_repositories(stack, force_delete):
+    repositories = run_stack(stack).of_type("aws:ecr/repository:Repository")
+    assert len(repositories) == 3
+    assert {repository.inputs["forceDelete"] for repository in repositories} == {force_delete}

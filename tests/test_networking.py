@@ -273,7 +273,7 @@ def test_every_aws_resource_uses_the_stack_provider_with_default_tags(any_stack)
     assert tags == {
         "project": "flowbuilder",
         "stack": any_stack.stack,
-        "environment": {"dev": "dev", "staging": "staging", "prod": "prod", "ultra": "prod"}[any_stack.stack],
+        "environment": {"dev": "dev", "staging": "staging", "prod": "prod", "ultra": "staging"}[any_stack.stack],
         "managed-by": "pulumi",
         "cost-center": "flowbuilder-platform",
     }

@@ -10,14 +10,13 @@ from typing import Any
 import pytest
 
 from components import ServerlessApi, ServerlessApiArgs
-from components.serverless_api import lambda_memory_mb
 from policy.offline import evaluate
 from policy.rules import POLICIES
 from preview.cost import estimate
 from preview.report.docs import released_overrides
 from simulation.harness import StackRun, stack_config
 from stackconfig import CpuArchitecture, Environment, Topology
-from stackconfig.model import ApiConfig
+from stackconfig.model import ServerlessApiConfig
 from tests.component_support import image, queue_ref, run_component, section, url_database
 from tests.conftest import DIGESTS, released_run
 
@@ -49,7 +48,7 @@ def api_alone(architecture: CpuArchitecture = CpuArchitecture.ARM64, api: str = 
             context.prefix,
             ServerlessApiArgs(
                 context,
-                section(ApiConfig, "api", Environment.PROD, Topology.ZERO_SCALE, **json.loads(api)),
+                section(ServerlessApiConfig, "api", Environment.STAGING, Topology.ZERO_SCALE, **json.loads(api)),
                 architecture=architecture,
                 image=image("api", DIGESTS["api"]),
                 queue=queue_ref("q"),
@@ -95,7 +94,7 @@ def test_function_runs_the_api_image_on_arm64(api):
 
 def test_function_size_fits_behind_the_http_api(api):
     function = api.one(FUNCTION, "-api")
-    # ultra is a prod environment: api.memory 2048 MiB, the Fargate API task's size.
+    # Zero-scale's own default api.memory, whatever the environment.
     assert function.inputs["memorySize"] == 2048
     # The HTTP API waits 30 s at most; the function stops first.
     assert function.inputs["timeout"] == 29
@@ -134,24 +133,12 @@ def test_function_log_group_keeps_the_stack_retention_and_exists_first(api):
     assert api.one(REPOSITORY_POLICY, "-api-image-pull").urn in depends_on
 
 
-def test_memory_stays_within_lambda_limits():
-    assert [lambda_memory_mb(mib) for mib in (64, 512, 2048, 10240, 16384, 30720)] == [
-        128,
-        512,
-        2048,
-        10240,
-        10240,
-        10240,
-    ]
-
-
 def test_architecture_memory_concurrency_and_throttling_follow_the_api_settings():
     run = api_alone(
         CpuArchitecture.X86_64,
         json.dumps(
             {
-                "cpu": 4096,
-                "memory": 16384,
+                "memory": 3008,
                 "lambdaReservedConcurrency": 3,
                 "throttleRatePerSecond": 5,
                 "throttleBurst": 7,
@@ -160,7 +147,7 @@ def test_architecture_memory_concurrency_and_throttling_follow_the_api_settings(
     )
     function = run.one(FUNCTION, "-api")
     assert function.inputs["architectures"] == ["x86_64"]
-    assert function.inputs["memorySize"] == 10240
+    assert function.inputs["memorySize"] == 3008
     assert function.inputs["reservedConcurrentExecutions"] == 3
     assert run.one(STAGE).inputs["defaultRouteSettings"] == {"throttlingRateLimit": 5, "throttlingBurstLimit": 7}
 
