@@ -637,16 +637,17 @@ def test_dashboard_url_is_exported():
 
 # -- topic -------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
-def test_topic_is_encrypted_with_a_key_alarms_and_budgets_can_use(stack):
+def test_topic_is_encrypted_with_the_stack_key_alarms_and_budgets_can_use(stack):
     run = committed_run(stack)
-    key = run.one(KEY, "-alerts")
+    # The stack key is the only key outside EKS: the alert topic has none of its own.
+    key = run.one(KEY, "-stack")
     topic = run.one(TOPIC)
     assert topic.inputs["name"] == f"flowbuilder-{stack}-alerts"
     assert topic.inputs["kmsMasterKeyId"] == key.state["arn"]
     assert key.inputs["enableKeyRotation"] is True
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     assert statements["AccountAdministersKey"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
-    services = statements["AlarmsAndBudgetsPublishEncrypted"]
+    services = statements["AlertPublishersEncryptToTopic"]
     assert services["Effect"] == "Allow"
     assert sorted(services["Principal"]["Service"]) == ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
     assert sorted(services["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]

@@ -111,7 +111,7 @@ class QueueWorker(pulumi.ComponentResource):
                 )
             ],
             self._child,
-            exec_enabled=ecs.exec_enabled,
+            exec_log_group=args.cluster.exec_log_group if ecs.exec_enabled else None,
         )
         task = fargate_task(
             f"{name}-worker",
