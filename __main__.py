@@ -195,7 +195,14 @@ def standard(
     }
     if config.eks.enabled:
         mesh = EksMesh(
-            name, EksMeshArgs(config, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids), opts
+            name,
+            EksMeshArgs(
+                config,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=network.private_subnet_ids,
+                log_key_arn=context.stack_key.arn,
+            ),
+            opts,
         )
         outputs["eksClusterName"] = mesh.cluster_name
     return Platform(
