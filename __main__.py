@@ -200,7 +200,7 @@ def standard(
                 config,
                 vpc_id=network.vpc_id,
                 private_subnet_ids=network.private_subnet_ids,
-                log_key_arn=context.stack_key.arn,
+                stack_key_arn=context.stack_key.arn,
             ),
             opts,
         )

@@ -14,6 +14,7 @@ from components.database.rds import database_watch
 from components.ecs import BACKLOG_METRICS as SAMPLER_METRICS
 from components.ecs import BACKLOG_NAMESPACE, ClusterRef
 from components.ecs.api_service import no_healthy_targets
+from components.ecs.queue_worker import sampler_failures_alarm
 from components.ecs.service import service_watch
 from components.front_door import LoadBalancerTarget
 from components.front_door.load_balancer import load_balancer_watch
@@ -95,6 +96,7 @@ STANDARD_ALARMS = {
     "queue-oldest-message-age",
     "dlq-not-empty",
     "scheduler-dlq-not-empty",
+    "backlog-sampler-failed",
     "api-5xx-rate-warning",
     "api-5xx-rate-critical",
     "api-p95-latency",
@@ -453,6 +455,15 @@ def test_queue_alarms_watch_the_work_queue_and_its_dlq():
         assert found[key].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-work"}, key
     assert found["dlq-not-empty"].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-work-dlq"}
     assert found["scheduler-dlq-not-empty"].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-scheduler-dlq"}
+    # The backlog sampler's failed invocations land in its own queue: one is a warning.
+    sampler = found["backlog-sampler-failed"].inputs
+    assert sampler["dimensions"] == {"QueueName": "flowbuilder-dev-backlog-dlq"}
+    assert (sampler["metricName"], sampler["threshold"], sampler["treatMissingData"]) == (
+        "ApproximateNumberOfMessagesVisible",
+        1,
+        "ignore",
+    )
+    assert sampler["alarmDescription"].startswith("WARNING: ")
 
 
 def test_oldest_message_bound_comes_from_config():
@@ -787,7 +798,8 @@ def synthetic_watches() -> list[Watch]:
     )
     return [
         service_watch("api", cluster, "s-api", container_insights=True) + Watch((no_healthy_targets(target),)),
-        service_watch("worker", cluster, "s-worker", container_insights=True),
+        service_watch("worker", cluster, "s-worker", container_insights=True)
+        + Watch((sampler_failures_alarm("q-backlog-dlq"),)),
         queue_watch("q-work", "q-dlq", 900),
         load_balancer_watch(target),
         database_watch("db-main", 40),
@@ -806,6 +818,7 @@ SYNTHETIC_NAMES = {
     "db-main",
     "f-scheduler",
     "q-scheduler-dlq",
+    "q-backlog-dlq",
 }
 
 

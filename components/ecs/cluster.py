@@ -82,9 +82,7 @@ class EcsCluster(pulumi.ComponentResource):
             else []
         )
         exec_log_name = f"/flowbuilder/{args.context.stack}/ecs/exec-sessions" if args.exec_enabled else None
-        exec_logs = (
-            [log_group(f"{name}-exec-sessions", exec_log_name, args.context, child)] if exec_log_name else []
-        )
+        exec_logs = [log_group(f"{name}-exec-sessions", exec_log_name, args.context, child)] if exec_log_name else []
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=cluster_name,
