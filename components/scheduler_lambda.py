@@ -67,8 +67,9 @@ class SchedulerLambda(pulumi.ComponentResource):
     * the function ``<name>-scheduler`` from ``<scheduler repository>@<digest>``: ``scheduler.memoryMb``
       (512) MB, ``scheduler.timeoutSeconds`` (300) s, ``ecs.architecture`` (arm64 by default), reserved
       concurrency 1 so runs never overlap, X-Ray active tracing, environment QUEUE_URL, STACK,
-      DB_SECRET_ARN and the database's plain settings (never a password), encrypted with the stack key; with a placement (standard)
-      it runs in the private subnets behind the scheduler security group, else outside any VPC;
+      DB_SECRET_ARN and the database's plain settings (never a password), encrypted with the stack
+      key; with a placement (standard) it runs in the private subnets behind the scheduler security
+      group, else outside any VPC;
     * an EventBridge Scheduler schedule ``<name>-scheduler`` on ``scheduler.scheduleExpression``
       (``rate(5 minutes)``), no flexible window, 3 retries within 300 s, its payload under the stack key;
     * the failure queue ``<name>-scheduler-dlq`` (SSE, TLS only, kept ``queue.dlqRetentionDays``):
