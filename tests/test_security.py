@@ -253,11 +253,25 @@ def test_the_rules_consult_every_exception_that_names_a_rule():
             assert f'excepted("{deviation.name}"' in source, deviation.name
 
 
-def test_docs_security_lists_every_exception_with_its_controls():
+def committed_facts(stack: str) -> StackFacts:
+    config = committed_run(stack).config
+    return StackFacts(stack, config.environment.value, config.topology.value)
+
+
+def test_each_exception_says_in_words_the_committed_stacks_it_applies_to():
+    for deviation in DEVIATIONS:
+        applies = [stack for stack in STACKS if deviation.applies(committed_facts(stack))]
+        said = list(STACKS) if deviation.stacks == "every stack" else deviation.stacks.split(", ")
+        assert applies == said, deviation.name
+
+
+def test_docs_security_lists_every_exception_with_its_stacks_and_controls():
     text = (Path(ROOT) / "docs" / "security.md").read_text()
     for deviation in DEVIATIONS:
         (row,) = [line for line in text.splitlines() if line.startswith(f"| `{deviation.name}` |")]
-        assert all(control in row for control in deviation.controls), deviation.name
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[1] == (", ".join(deviation.controls) or "—"), deviation.name
+        assert cells[2] == deviation.stacks, deviation.name
 
 
 @pytest.mark.parametrize(
