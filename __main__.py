@@ -48,6 +48,8 @@ from components import (
     ServerlessApi,
     ServerlessApiArgs,
     StackContext,
+    StackKey,
+    StackKeyArgs,
     WorkerPipe,
     WorkerPipeArgs,
     WorkQueue,
@@ -127,6 +129,7 @@ def standard(
             capacity_providers=[FARGATE, FARGATE_SPOT],
             default_strategy=capacity_strategy(config.worker.on_demand_weight, config.worker.spot_weight),
             container_insights=config.ecs.container_insights,
+            exec_enabled=config.ecs.exec_enabled,
         ),
         opts,
     )
@@ -203,7 +206,14 @@ def standard(
     }
     if config.eks.enabled:
         mesh = EksMesh(
-            name, EksMeshArgs(config, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids), opts
+            name,
+            EksMeshArgs(
+                config,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=network.private_subnet_ids,
+                stack_key_arn=context.stack_key.arn,
+            ),
+            opts,
         )
         outputs["eksClusterName"] = mesh.cluster_name
     return Platform(
@@ -236,6 +246,7 @@ def zero_scale(
             capacity_providers=[FARGATE_SPOT],
             default_strategy=[(FARGATE_SPOT, 100)],
             container_insights=config.ecs.container_insights,
+            exec_enabled=config.ecs.exec_enabled,
         ),
         opts,
     )
@@ -296,7 +307,10 @@ def zero_scale(
 config, secrets = load_stack_config(pulumi.get_project(), pulumi.get_stack())
 provider = aws_provider(config)
 on_aws = pulumi.ResourceOptions(providers=[provider])
-context = StackContext.of(config, AwsAccount.lookup(provider, config.region))
+account = AwsAccount.lookup(provider, config.region)
+# First: every other component encrypts with it.
+stack_key = StackKey(config.name_prefix, StackKeyArgs(config.name_prefix, account), on_aws)
+context = StackContext.of(config, account, stack_key.ref)
 name = context.prefix
 
 registry = ContainerRegistry(
@@ -355,6 +369,8 @@ awaiting = images_to_push(registry.images, config.stack)
 if awaiting is not None:
     pulumi.export("imagesToPush", awaiting)
 pulumi.export("alertTopicArn", monitoring.topic_arn)
+pulumi.export("stackKeyArn", stack_key.ref.arn)
+pulumi.export("stackKeyAlias", stack_key.alias_name)
 pulumi.export("alarmNames", monitoring.alarm_names)
 pulumi.export("monthlyBudgetName", monitoring.budget_name)
 if monitoring.dashboard_url:

@@ -770,7 +770,8 @@ SERVICES: tuple[Service, ...] = (
         "data",
         ("aws:kms/",),
         # Keys are named by id (the tag guard keeps other stacks' keys out); aliases by name.
-        lambda s: [s.arn("kms", "key/*"), s.arn("kms", f"alias/{s.prefix}-*")],
+        # alias/<prefix> is the stack key's.
+        lambda s: [s.arn("kms", "key/*"), s.arn("kms", f"alias/{s.prefix}"), s.arn("kms", f"alias/{s.prefix}-*")],
         manage=(
             "kms:CreateAlias",
             "kms:UpdateAlias",

@@ -556,6 +556,14 @@ def preview_policies(scope: Scope, *, previewable: list[str], state: StateLocati
             ["iam:GetPolicy", "iam:GetPolicyVersion"],
             [iam_arn(scope, "policy/*", account="aws")],
         ),
+        # A function's environment is under its stack's key: Lambda returns it to a reader that may
+        # decrypt it, and an error in its place to any other (which the provider reads as a change).
+        statement(
+            "ReadLambdaEnvironments",
+            ["kms:Decrypt"],
+            [scope.arn("kms", "key/*")],
+            condition={"StringLike": {"kms:ViaService": "lambda.*.amazonaws.com"}},
+        ),
     ]
     guards = [
         statement("NoDataReads", DATA_READS, "*", effect="Deny"),

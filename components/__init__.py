@@ -23,6 +23,7 @@ from .network import ExistingVpc, ExistingVpcArgs, Networking, NetworkingArgs, P
 from .provider import aws_provider
 from .scheduler_lambda import SchedulerLambda, SchedulerLambdaArgs
 from .serverless_api import ServerlessApi, ServerlessApiArgs
+from .stack_key import StackKey, StackKeyArgs
 from .work_queue import WorkQueue, WorkQueueArgs
 from .worker_pipe import WorkerPipe, WorkerPipeArgs
 
@@ -58,6 +59,8 @@ __all__ = [
     "ServerlessApi",
     "ServerlessApiArgs",
     "StackContext",
+    "StackKey",
+    "StackKeyArgs",
     "WorkQueue",
     "WorkQueueArgs",
     "WorkerPipe",

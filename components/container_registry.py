@@ -59,7 +59,7 @@ class ContainerRegistry(pulumi.ComponentResource):
     """One ECR repository per image: ``<project>-<stack>/api``, ``/worker``, ``/scheduler``.
 
     Each repository has immutable tags (an image tag is a git SHA and always means
-    the same image), scan on push, AES-256 encryption at rest, and a lifecycle
+    the same image), scan on push, encryption at rest with the stack key, and a lifecycle
     policy: untagged images expire after 1 day, only the newest
     ``ecs.keepTaggedImages`` (default 20) are kept. With ``ecs.forceDeleteRepositories``
     (dev, staging) a repository is deleted with its images when the stack is destroyed;
@@ -82,7 +82,12 @@ class ContainerRegistry(pulumi.ComponentResource):
                 name=f"{name}/{image}",
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
+                # The encryption of a repository is fixed at creation; the stack key is in place from the first one.
+                encryption_configurations=[
+                    aws.ecr.RepositoryEncryptionConfigurationArgs(
+                        encryption_type="KMS", kms_key=args.context.stack_key.arn
+                    )
+                ],
                 force_delete=args.force_delete,
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -54,6 +54,14 @@ class AwsAccount:
         return f"arn:{self.partition}:iam::{self.account}:root"
 
 
+@dataclass(frozen=True)
+class KeyRef:
+    """A KMS key as its users name it: the ARN (``kms_key_id`` arguments, IAM grants) and the key id."""
+
+    arn: pulumi.Input[str]
+    id: pulumi.Input[str]
+
+
 def permissions_boundary_arn(partition: str, account: pulumi.Input[str]) -> pulumi.Output[str]:
     """``arn:<partition>:iam::<account>:policy/flowbuilder-permissions-boundary``."""
     return pulumi.Output.concat(f"arn:{partition}:iam::", account, f":policy/{PERMISSIONS_BOUNDARY}")
@@ -69,16 +77,20 @@ class StackContext:
     account: AwsAccount
     log_retention_days: int
     """Retention of every log group the stack declares."""
+    stack_key: KeyRef
+    """The stack's customer-managed key (:class:`~components.stack_key.StackKey`): log groups,
+    repositories, secrets, topics, Lambda environments, schedules and the database encrypt with it."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """The provider's default tags, for the few places default tags do not reach (launch templates)."""
 
     @classmethod
-    def of(cls, config: StackConfig, account: AwsAccount) -> StackContext:
+    def of(cls, config: StackConfig, account: AwsAccount, stack_key: KeyRef) -> StackContext:
         return cls(
             prefix=config.name_prefix,
             stack=config.stack,
             account=account,
             log_retention_days=config.log_retention_days,
+            stack_key=stack_key,
             tags=dict(config.default_tags),
         )
 

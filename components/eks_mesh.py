@@ -91,6 +91,9 @@ class EksMeshArgs:
     config: StandardStackConfig
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[list[str]]
+    stack_key_arn: pulumi.Input[str]
+    """The stack key (``context.stack_key.arn``): the control-plane log group is encrypted with it,
+    and External Secrets decrypts the stack's secrets with it."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ class EksMesh(pulumi.ComponentResource):
         self._config = args.config
         self._eks = args.config.eks
         self._subnet_ids = args.private_subnet_ids
+        self._stack_key_arn = args.stack_key_arn
         # The output form: a blocking lookup would stall the program on every run.
         self._account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self._partition, self._dns_suffix = partition_of(args.config.region)
@@ -339,6 +343,7 @@ class EksMesh(pulumi.ComponentResource):
             f"{self._name}-eks-control-plane",
             name=f"/aws/eks/{cluster_name}/cluster",
             retention_in_days=self._config.log_retention_days,
+            kms_key_id=self._stack_key_arn,
             opts=self._child(),
         )
         public = bool(eks.public_access_cidrs)
@@ -941,7 +946,9 @@ class EksMesh(pulumi.ComponentResource):
                             f":secret:{prefix}*",
                         )
                     ],
-                )
+                ),
+                # The stack's secrets are under the stack key.
+                statement(["kms:Decrypt"], [self._stack_key_arn]),
             ),
             opts=self._child(),
         )

@@ -35,6 +35,12 @@ def function_role(name: str, context: StackContext, description: str, opts: pulu
     return service_role(name, context, "lambda.amazonaws.com", description, opts)
 
 
+def stack_key_decrypt(context: StackContext, sid: str) -> dict[str, Any]:
+    """``kms:Decrypt`` on the stack key alone: what a function's role needs to read its own
+    environment at start, and the secrets it reads (both encrypted with the key)."""
+    return statement(["kms:Decrypt"], [context.stack_key.arn], sid=sid)
+
+
 def logs_and_traces(group: aws.cloudwatch.LogGroup) -> list[dict[str, Any]]:
     """The statements letting a function write to its own log group and send traces."""
     return [
@@ -77,7 +83,8 @@ def image_function(
     opts: pulumi.ResourceOptions,
     **settings: Any,
 ) -> aws.lambda_.Function | None:
-    """``<name>``: the container-image function ``function_name`` running ``image`` by digest, or None while the image
+    """``<name>``: the container-image function ``function_name`` running ``image`` by digest (its environment
+    encrypted with the stack key, ``kms_key_arn`` in ``settings``), or None while the image
     has no digest: Lambda refuses to create an image function before its image exists, so the first
     ``pulumi up`` on an empty account declares everything else and warns that ``waiting``.
 

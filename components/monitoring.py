@@ -34,11 +34,9 @@ class Monitoring(pulumi.ComponentResource):
 
     Creates:
 
-    * a customer-managed KMS key (rotation on, $1/month) encrypting the alert topic. CloudWatch
-      alarms and AWS Budgets cannot publish to a topic encrypted with the AWS-managed ``aws/sns``
-      key, whose policy cannot grant them; this key's policy grants ``cloudwatch.amazonaws.com``
-      and ``budgets.amazonaws.com`` ``kms:GenerateDataKey*`` and ``kms:Decrypt``;
-    * the SNS topic ``<name>-alerts``, a topic policy letting only this account's alarms and
+    * the SNS topic ``<name>-alerts`` encrypted with the stack key (CloudWatch alarms and AWS
+      Budgets cannot publish to a topic under the AWS-managed ``aws/sns`` key, whose policy cannot
+      grant them; the stack key's policy does), a topic policy letting only this account's alarms and
       budgets publish, and one e-mail subscription per ``monitoring.alertEmails`` (default none);
     * one alarm ``<name>-<key>`` per alarm the watches name (all of them, or only the essential ones),
       each with alarm and OK actions to the topic and the description
@@ -52,7 +50,6 @@ class Monitoring(pulumi.ComponentResource):
     """
 
     topic_arn: pulumi.Output[str]
-    key_arn: pulumi.Output[str]
     alarm_names: dict[str, pulumi.Output[str]]
     """Keyed by the alarm's key (``dlq-not-empty``, ``api-cpu-high``, ...)."""
     dashboard_name: pulumi.Output[str] | None
@@ -65,8 +62,7 @@ class Monitoring(pulumi.ComponentResource):
         self._context = context = args.context
         self._settings = settings = args.monitoring
 
-        key = self._key()
-        topic, topic_policy = self._topic(key)
+        topic, topic_policy = self._topic()
         # Alarms validate their actions; the topic policy must let CloudWatch publish first.
         alarm_opts = pulumi.ResourceOptions(parent=self, depends_on=[topic_policy])
         alarms = [
@@ -83,7 +79,6 @@ class Monitoring(pulumi.ComponentResource):
         budget = self._budget(topic, topic_policy)
 
         self.topic_arn = topic.arn
-        self.key_arn = key.arn
         self.alarm_names = {key: alarm.name for key, alarm in resources.items()}
         self.budget_name = budget.name
         self.dashboard_name = self.dashboard_url = None
@@ -107,7 +102,6 @@ class Monitoring(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "topic_arn": self.topic_arn,
-                "key_arn": self.key_arn,
                 "alarm_names": self.alarm_names,
                 "dashboard_name": self.dashboard_name,
                 "dashboard_url": self.dashboard_url,
@@ -116,43 +110,12 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     # -- topic ---------------------------------------------------------------
-    def _key(self) -> aws.kms.Key:
-        root = self._context.account.root
-        return aws.kms.Key(
-            f"{self._name}-alerts",
-            description=f"{self._name}: encrypts the alert topic",
-            enable_key_rotation=True,
-            # It protects only alerts in transit: a destroyed stack has no reason to keep it 30 days.
-            deletion_window_in_days=7,
-            # In a key policy "Resource": "*" means this key and nothing else.
-            policy=policy_document(
-                {
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": root},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                # Unconditioned on purpose: the key encrypts nothing but this topic, whose policy
-                # admits only this account's alarms and budgets; a source condition the service
-                # does not send on its KMS call would drop every notification without an error.
-                {
-                    "Sid": "AlarmsAndBudgetsPublishEncrypted",
-                    "Effect": "Allow",
-                    "Principal": {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]},
-                    "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                    "Resource": "*",
-                },
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _topic(self, key: aws.kms.Key) -> tuple[aws.sns.Topic, aws.sns.TopicPolicy]:
+    def _topic(self) -> tuple[aws.sns.Topic, aws.sns.TopicPolicy]:
         topic = aws.sns.Topic(
             f"{self._name}-alerts",
             name=self._context.name("sns", "alerts"),
             display_name=f"{self._name} alerts",
-            kms_master_key_id=key.arn,
+            kms_master_key_id=self._context.stack_key.arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
         account = self._context.account

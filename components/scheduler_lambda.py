@@ -23,6 +23,7 @@ from .lambdas import (
     image_function,
     image_pull_policy,
     logs_and_traces,
+    stack_key_decrypt,
 )
 from .network import Placement
 from .queues import QueueRef, dead_letter_alarm, dead_letter_graph, encrypted_queue
@@ -66,17 +67,19 @@ class SchedulerLambda(pulumi.ComponentResource):
     * the function ``<name>-scheduler`` from ``<scheduler repository>@<digest>``: ``scheduler.memoryMb``
       (512) MB, ``scheduler.timeoutSeconds`` (300) s, ``ecs.architecture`` (arm64 by default), reserved
       concurrency 1 so runs never overlap, X-Ray active tracing, environment QUEUE_URL, STACK,
-      DB_SECRET_ARN and the database's plain settings (never a password); with a placement (standard)
-      it runs in the private subnets behind the scheduler security group, else outside any VPC;
+      DB_SECRET_ARN and the database's plain settings (never a password), encrypted with the stack
+      key; with a placement (standard) it runs in the private subnets behind the scheduler security
+      group, else outside any VPC;
     * an EventBridge Scheduler schedule ``<name>-scheduler`` on ``scheduler.scheduleExpression``
-      (``rate(5 minutes)``), no flexible window, 3 retries within 300 s;
+      (``rate(5 minutes)``), no flexible window, 3 retries within 300 s, its payload under the stack key;
     * the failure queue ``<name>-scheduler-dlq`` (SSE, TLS only, kept ``queue.dlqRetentionDays``):
       the schedule's dead-letter queue and the function's on-failure destination (after 1 retry,
       or when a tick waited 15 minutes for the concurrency slot);
     * the log group ``/aws/lambda/<name>-scheduler`` kept ``logRetentionDays``;
     * roles: the function may send to the work queue and the failure queue, read the one database
-      secret, write its logs and traces (plus manage its network interfaces in a VPC); the
-      schedule may invoke the function and dead-letter to the failure queue;
+      secret, decrypt with the stack key, write its logs and traces (plus manage its network
+      interfaces in a VPC); the schedule may invoke the function, dead-letter to the failure queue
+      and decrypt its payload with the stack key;
     * a policy on the scheduler repository letting Lambda pull the function's image.
 
     A container-image function cannot be created before its image exists, so until
@@ -131,6 +134,7 @@ class SchedulerLambda(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={**args.database.environment, "QUEUE_URL": args.queue.url, "STACK": context.stack}
             ),
+            kms_key_arn=context.stack_key.arn,
             # Lambda checks the role's network permissions when the function is created.
             vpc_config=(
                 aws.lambda_.FunctionVpcConfigArgs(
@@ -170,6 +174,7 @@ class SchedulerLambda(pulumi.ComponentResource):
             statement(["sqs:SendMessage"], [args.queue.arn], sid="EnqueueWork"),
             statement(["sqs:SendMessage"], [failure_queue.arn], sid="RecordFailedRuns"),
             statement(["secretsmanager:GetSecretValue"], [args.database.secret_arn], sid="ReadDatabaseSecret"),
+            stack_key_decrypt(args.context, "DecryptEnvironmentAndSecret"),
             *logs_and_traces(log_group),
         ]
         if args.placement:
@@ -219,6 +224,7 @@ class SchedulerLambda(pulumi.ComponentResource):
             [
                 statement(["lambda:InvokeFunction"], [function.arn], sid="InvokeScheduler"),
                 statement(["sqs:SendMessage"], [failure_queue.arn], sid="DeadLetter"),
+                stack_key_decrypt(context, "DecryptSchedulePayload"),
             ],
             self._child(),
         )
@@ -228,6 +234,8 @@ class SchedulerLambda(pulumi.ComponentResource):
             description=f"Runs {self.function_name} on {settings.schedule_expression}",
             schedule_expression=settings.schedule_expression,
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            # The payload (target input) is kept under the stack key; the schedule's role decrypts it.
+            kms_key_arn=context.stack_key.arn,
             state="ENABLED",
             target=aws.scheduler.ScheduleTargetArgs(
                 arn=function.arn,

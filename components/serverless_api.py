@@ -23,6 +23,7 @@ from .lambdas import (
     image_function,
     image_pull_policy,
     logs_and_traces,
+    stack_key_decrypt,
 )
 from .logs import log_group
 from .queues import QueueRef
@@ -140,6 +141,7 @@ class ServerlessApi(pulumi.ComponentResource):
                 # The API enqueues work, as the Fargate API task does in standard stacks.
                 statement(["sqs:SendMessage"], [args.queue.arn], sid="EnqueueWork"),
                 statement(["secretsmanager:GetSecretValue"], [args.database.secret_arn], sid="ReadDatabaseSecret"),
+                stack_key_decrypt(context, "DecryptEnvironmentAndSecret"),
                 *logs_and_traces(function_logs),
             ],
             self._child(),
@@ -210,6 +212,7 @@ class ServerlessApi(pulumi.ComponentResource):
             role=role.arn,
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+            kms_key_arn=args.context.stack_key.arn,
         )
 
     def _serve(

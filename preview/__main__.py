@@ -44,6 +44,7 @@ from stackconfig.model import MAX_RUN_MINUTES  # noqa: E402
 
 from .analysis import Analysis, analyse  # noqa: E402
 from .checks.policy import policy_section  # noqa: E402
+from .checks.security import security_section  # noqa: E402
 from .report.compare import compare  # noqa: E402
 from .report.render import RENDERERS  # noqa: E402
 from .report.sections import compare_markdown, compare_text  # noqa: E402
@@ -68,6 +69,7 @@ def _preview(stack: str, args: argparse.Namespace) -> tuple[Analysis, bool]:
     # The pack reads the stack's config as the CLI hands it over: the stack file's keys.
     findings = evaluate(run, stack_config(stack, overrides, args.directory))
     analysis.report.sections["policy"] = policy_section(findings)
+    analysis.report.sections["security"] = security_section(run)
     return analysis, any(finding.mandatory for finding in findings)
 
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import pulumi
 from pydantic import BaseModel
 
-from components.context import AwsAccount, StackContext
+from components.context import AwsAccount, KeyRef, StackContext
 from components.database import ContainerSecret, DatabaseConnection
 from components.images import Image
 from components.queues import QueueRef
@@ -19,6 +19,8 @@ from stackconfig.defaults import defaults_for, merge
 
 Section = TypeVar("Section", bound=BaseModel)
 REGION = "us-east-1"
+STACK_KEY_ID = "0b1e0a7e-5a3c-4f6e-9d2b-6f0c1a2b3c4d"
+STACK_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{STACK_KEY_ID}"
 
 
 def context(stack: str = "dev", log_retention_days: int = 7) -> StackContext:
@@ -28,7 +30,13 @@ def context(stack: str = "dev", log_retention_days: int = 7) -> StackContext:
         stack=stack,
         account=AwsAccount("aws", REGION, ACCOUNT_ID),
         log_retention_days=log_retention_days,
+        stack_key=stack_key(),
     )
+
+
+def stack_key() -> KeyRef:
+    """The stack key as the mocks would name it."""
+    return KeyRef(arn=STACK_KEY_ARN, id=STACK_KEY_ID)
 
 
 def section(

@@ -213,6 +213,10 @@ def test_the_preview_role_never_gets_a_write_or_a_secrets_value(boot):
     denied = by_sid(documents, "NoDataReads")
     assert denied["Effect"] == "Deny" and denied["Resource"] == "*"
     assert {"secretsmanager:GetSecretValue", "logs:GetLogEvents", "sqs:ReceiveMessage"} <= set(denied["Action"])
+    # Lambda returns a function's environment only to a reader that may decrypt it with the stack key.
+    environments = by_sid(documents, "ReadLambdaEnvironments")
+    assert (environments["Action"], environments["Resource"]) == (["kms:Decrypt"], ["arn:aws:kms:*:123456789012:key/*"])
+    assert environments["Condition"] == {"StringLike": {"kms:ViaService": "lambda.*.amazonaws.com"}}
     outside = by_sid(documents, "NoObjectReadsOutsideTheState")
     assert outside["Action"] == ["s3:GetObject*"] and outside["NotResource"] == [f"{BUCKET_ARN}/.pulumi/*"]
 

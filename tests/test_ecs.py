@@ -268,10 +268,24 @@ def test_worker_uses_the_stack_spot_strategy(prod, dev):
 
 
 @pytest.mark.parametrize(("stack", "enabled"), [("dev", True), ("staging", True), ("prod", False)])
-def test_ecs_exec_is_on_outside_prod(stack, enabled):
+def test_ecs_exec_is_on_outside_prod_and_every_session_is_logged_encrypted(stack, enabled):
     run = committed_run(stack)
     assert [s.inputs["enableExecuteCommand"] for s in run.of_type(SERVICE)] == [enabled, enabled]
-    assert run.one(CLUSTER).inputs["configuration"]["executeCommandConfiguration"] == {"logging": "NONE"}
+    exec_config = run.one(CLUSTER).inputs["configuration"]["executeCommandConfiguration"]
+    sessions = [g for g in run.of_type(LOG_GROUP) if g.name.endswith("-exec-sessions")]
+    if not enabled:
+        assert exec_config == {"logging": "NONE"}
+        assert sessions == []
+        return
+    log_name = f"/flowbuilder/{stack}/ecs/exec-sessions"
+    assert exec_config == {
+        "logging": "OVERRIDE",
+        "logConfiguration": {"cloudWatchLogGroupName": log_name, "cloudWatchEncryptionEnabled": True},
+    }
+    (group,) = sessions
+    assert group.inputs["name"] == log_name
+    assert group.inputs["kmsKeyId"] == run.one("aws:kms/key:Key", "-stack").state["arn"]
+    assert group.urn in run.one(CLUSTER).depends_on
 
 
 # -- task definitions ----------------------------------------------------------
@@ -448,7 +462,7 @@ def test_secret_resource_strips_the_json_key_suffix():
 def test_each_execution_role_pulls_one_image_writes_one_log_group_reads_what_it_injects(stack, service, log_group):
     run = committed_run(stack)
     found = by_sid(statements(run, f"-{service}-execution"))
-    assert set(found) == {"RegistryLogin", "PullImage", "WriteLogs", "ReadInjectedSecrets"}
+    assert set(found) == {"RegistryLogin", "PullImage", "WriteLogs", "ReadInjectedSecrets", "DecryptInjectedSecrets"}
     assert (found["RegistryLogin"]["Action"], found["RegistryLogin"]["Resource"]) == (
         ["ecr:GetAuthorizationToken"],
         "*",
@@ -467,6 +481,9 @@ def test_each_execution_role_pulls_one_image_writes_one_log_group_reads_what_it_
     ]
     assert found["ReadInjectedSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert found["ReadInjectedSecrets"]["Resource"] == [run.outputs["databaseSecretArn"]]
+    # The injected secrets are under the stack key: ECS decrypts them with this role.
+    assert found["DecryptInjectedSecrets"]["Action"] == ["kms:Decrypt"]
+    assert found["DecryptInjectedSecrets"]["Resource"] == [run.outputs["stackKeyArn"]]
     # The only "*" is the registry login, which AWS cannot narrow.
     assert [s["Sid"] for s in found.values() if "*" in resources_of(s)] == ["RegistryLogin"]
     task = run.one(TASK_DEFINITION, f"-{service}").inputs
@@ -497,9 +514,24 @@ def test_no_task_role_has_a_star_resource_in_prod(prod, role):
 
 
 @pytest.mark.parametrize("role", ["api-task", "worker-task"])
-def test_with_ecs_exec_the_only_star_is_the_session_channel(dev, role):
+def test_with_ecs_exec_the_only_stars_are_the_session_channel_and_finding_its_log(dev, role):
     starred = [s for s in role_statements(dev, role) if "*" in resources_of(s)]
-    assert [(s["Sid"], s["Action"]) for s in starred] == [("EcsExecSessions", ECS_EXEC_ACTIONS)]
+    assert [(s["Sid"], s["Action"]) for s in starred] == [
+        ("EcsExecSessions", ECS_EXEC_ACTIONS),
+        ("FindSessionLogGroup", ["logs:DescribeLogGroups"]),
+    ]
+
+
+@pytest.mark.parametrize("role", ["api-task", "worker-task"])
+def test_with_ecs_exec_tasks_write_the_session_log_and_nothing_else(dev, role):
+    (write,) = [s for s in role_statements(dev, role) if s.get("Sid") == "WriteSessionLog"]
+    assert write["Action"] == ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    assert write["Resource"] == [f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:/flowbuilder/dev/ecs/exec-sessions:*"]
+
+
+def test_without_ecs_exec_no_task_role_may_log_sessions(prod):
+    sids = {s.get("Sid") for role in ("api-task", "worker-task") for s in role_statements(prod, role)}
+    assert not sids & {"EcsExecSessions", "FindSessionLogGroup", "WriteSessionLog"}
 
 
 @pytest.mark.parametrize("role", ["api-execution", "worker-execution", "api-task", "worker-task"])
@@ -768,8 +800,12 @@ def test_backlog_function_reads_one_queue_one_service_and_publishes_one_namespac
         "PublishBacklogMetrics",
         "WriteLogs",
         "RecordFailedSamples",
+        "DecryptEnvironment",
         "WriteTraces",
     }
+    # Its environment is under the stack key; the function's role decrypts it at start.
+    assert found["DecryptEnvironment"]["Action"] == ["kms:Decrypt"]
+    assert found["DecryptEnvironment"]["Resource"] == [prod.outputs["stackKeyArn"]]
     assert prod.one(LOG_GROUP, "-queue-backlog-logs").inputs["retentionInDays"] == 30
 
 

@@ -284,7 +284,8 @@ def test_irsa_trust_is_scoped_to_one_service_account(prod, label, namespace, ser
 
 
 def test_external_secrets_reads_only_this_stacks_path(prod):
-    (read,) = documents(prod.one("aws:iam/rolePolicy:RolePolicy", "-eks-ext-secrets-read"), "policy")
+    read, decrypt = documents(prod.one("aws:iam/rolePolicy:RolePolicy", "-eks-ext-secrets-read"), "policy")
+    assert (decrypt["Action"], decrypt["Resource"]) == (["kms:Decrypt"], [prod.outputs["stackKeyArn"]])
     assert sorted(read["Action"]) == [
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",

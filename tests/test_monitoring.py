@@ -14,6 +14,7 @@ from components.database.rds import database_watch
 from components.ecs import BACKLOG_METRICS as SAMPLER_METRICS
 from components.ecs import BACKLOG_NAMESPACE, ClusterRef
 from components.ecs.api_service import no_healthy_targets
+from components.ecs.queue_worker import sampler_failures_alarm
 from components.ecs.service import service_watch
 from components.front_door import LoadBalancerTarget
 from components.front_door.load_balancer import load_balancer_watch
@@ -95,6 +96,7 @@ STANDARD_ALARMS = {
     "queue-oldest-message-age",
     "dlq-not-empty",
     "scheduler-dlq-not-empty",
+    "backlog-sampler-failed",
     "api-5xx-rate-warning",
     "api-5xx-rate-critical",
     "api-p95-latency",
@@ -453,6 +455,15 @@ def test_queue_alarms_watch_the_work_queue_and_its_dlq():
         assert found[key].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-work"}, key
     assert found["dlq-not-empty"].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-work-dlq"}
     assert found["scheduler-dlq-not-empty"].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-scheduler-dlq"}
+    # The backlog sampler's failed invocations land in its own queue: one is a warning.
+    sampler = found["backlog-sampler-failed"].inputs
+    assert sampler["dimensions"] == {"QueueName": "flowbuilder-dev-backlog-dlq"}
+    assert (sampler["metricName"], sampler["threshold"], sampler["treatMissingData"]) == (
+        "ApproximateNumberOfMessagesVisible",
+        1,
+        "ignore",
+    )
+    assert sampler["alarmDescription"].startswith("WARNING: ")
 
 
 def test_oldest_message_bound_comes_from_config():
@@ -637,16 +648,17 @@ def test_dashboard_url_is_exported():
 
 # -- topic -------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
-def test_topic_is_encrypted_with_a_key_alarms_and_budgets_can_use(stack):
+def test_topic_is_encrypted_with_the_stack_key_alarms_and_budgets_can_use(stack):
     run = committed_run(stack)
-    key = run.one(KEY, "-alerts")
+    # The stack key is the only key outside EKS: the alert topic has none of its own.
+    key = run.one(KEY, "-stack")
     topic = run.one(TOPIC)
     assert topic.inputs["name"] == f"flowbuilder-{stack}-alerts"
     assert topic.inputs["kmsMasterKeyId"] == key.state["arn"]
     assert key.inputs["enableKeyRotation"] is True
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     assert statements["AccountAdministersKey"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
-    services = statements["AlarmsAndBudgetsPublishEncrypted"]
+    services = statements["AlertPublishersEncryptToTopic"]
     assert services["Effect"] == "Allow"
     assert sorted(services["Principal"]["Service"]) == ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
     assert sorted(services["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
@@ -786,7 +798,8 @@ def synthetic_watches() -> list[Watch]:
     )
     return [
         service_watch("api", cluster, "s-api", container_insights=True) + Watch((no_healthy_targets(target),)),
-        service_watch("worker", cluster, "s-worker", container_insights=True),
+        service_watch("worker", cluster, "s-worker", container_insights=True)
+        + Watch((sampler_failures_alarm("q-backlog-dlq"),)),
         queue_watch("q-work", "q-dlq", 900),
         load_balancer_watch(target),
         database_watch("db-main", 40),
@@ -805,6 +818,7 @@ SYNTHETIC_NAMES = {
     "db-main",
     "f-scheduler",
     "q-scheduler-dlq",
+    "q-backlog-dlq",
 }
 
 

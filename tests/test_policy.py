@@ -346,6 +346,33 @@ def pdb(labels: dict[str, str], namespace: str = "mindflow") -> Res:
     )
 
 
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SECRET = "aws:secretsmanager/secret:Secret"
+TOPIC = "aws:sns/topic:Topic"
+STACK_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0b1e0a7e-5a3c-4f6e-9d2b-6f0c1a2b3c4d"
+OTHER_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+
+
+def stack_key() -> Res:
+    return Res(
+        "aws:kms/key:Key",
+        "stack",
+        {"enableKeyRotation": True},
+        {"arn": STACK_KEY_ARN, "keyId": STACK_KEY_ARN.rsplit("/", 1)[1], "id": STACK_KEY_ARN.rsplit("/", 1)[1]},
+    )
+
+
+def repository(encryption: str, key: str | None = None) -> Res:
+    configuration: dict[str, Any] = {"encryptionType": encryption}
+    if key:
+        configuration["kmsKey"] = key
+    return Res(
+        "aws:ecr/repository:Repository",
+        "api",
+        {"name": "flowbuilder-test/api", "encryptionConfigurations": [configuration]},
+    )
+
+
 def endpoint(kind: str = "Interface") -> Res:
     return Res(
         "aws:ec2/vpcEndpoint:VpcEndpoint",
@@ -912,6 +939,42 @@ CASES = [
         "kept (and billed) forever",
     ),
     case("cost-rds-extended-support-off", [rds(engineLifecycleSupport=None)], [rds()], "unset (extended support on)"),
+    # The stack key
+    case(
+        "stack-key-encryption",
+        [stack_key(), Res(LOG_GROUP, "logs", {"name": "/x", "retentionInDays": 7})],
+        [stack_key(), Res(LOG_GROUP, "logs", {"name": "/x", "retentionInDays": 7, "kmsKeyId": STACK_KEY_ARN})],
+        "log events: encrypted with an AWS-managed or AWS-owned key; set kmsKeyId to the stack key",
+        id="stack-key-log-group",
+    ),
+    case(
+        "stack-key-encryption",
+        [stack_key(), repository("AES256")],
+        [stack_key(), repository("KMS", STACK_KEY_ARN)],
+        "images: encrypted with an AWS-managed or AWS-owned key",
+        id="stack-key-repository",
+    ),
+    case(
+        "stack-key-encryption",
+        [stack_key(), Res(SECRET, "url", {"kmsKeyId": "alias/aws/secretsmanager"})],
+        [stack_key(), Res(SECRET, "url", {"kmsKeyId": STACK_KEY_ARN})],
+        "kmsKeyId is alias/aws/secretsmanager, not a customer-managed key this stack declares",
+        id="stack-key-secret-aws-managed",
+    ),
+    case(
+        "stack-key-encryption",
+        [stack_key(), Res(TOPIC, "alerts", {"kmsMasterKeyId": OTHER_KEY_ARN})],
+        [stack_key(), Res(TOPIC, "alerts", {"kmsMasterKeyId": STACK_KEY_ARN})],
+        f"kmsMasterKeyId is {OTHER_KEY_ARN}, not a customer-managed key this stack declares",
+        id="stack-key-topic-foreign-key",
+    ),
+    case(
+        "stack-key-encryption",
+        [stack_key(), rds()],
+        [stack_key(), rds(masterUserSecretKmsKeyId=STACK_KEY_ARN)],
+        "the managed master password: encrypted with an AWS-managed or AWS-owned key",
+        id="stack-key-rds-master-secret",
+    ),
 ]
 
 

@@ -233,6 +233,13 @@ def test_schedule_role_invokes_only_the_scheduler_function():
             "Action": ["sqs:SendMessage"],
             "Resource": [run.one(QUEUE, "-scheduler-dlq").state["arn"]],
         },
+        # The schedule's payload is under the stack key; Scheduler decrypts it with this role.
+        "DecryptSchedulePayload": {
+            "Sid": "DecryptSchedulePayload",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [run.outputs["stackKeyArn"]],
+        },
     }
     (trust,) = json.loads(run.one(ROLE, "-scheduler-invoke").inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}

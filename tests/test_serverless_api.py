@@ -220,6 +220,8 @@ def test_role_enqueues_reads_one_secret_and_writes_its_logs_and_traces(api):
     assert {sid: (s["Effect"], s["Action"], s["Resource"]) for sid, s in statements.items()} == {
         "EnqueueWork": ("Allow", ["sqs:SendMessage"], [api.one("aws:sqs/queue:Queue", "-work").state["arn"]]),
         "ReadDatabaseSecret": ("Allow", ["secretsmanager:GetSecretValue"], [api.outputs["databaseSecretArn"]]),
+        # The secret and the function's environment are under the stack key.
+        "DecryptEnvironmentAndSecret": ("Allow", ["kms:Decrypt"], [api.outputs["stackKeyArn"]]),
         "WriteLogs": ("Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group}:*"]),
         # X-Ray accepts no narrower resource: the only "*".
         "WriteTraces": ("Allow", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*"),

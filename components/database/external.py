@@ -37,6 +37,7 @@ class ExternalDatabase(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         url_secret = secret(
             f"{name}-database-url",
+            args.context,
             description=f"{name}: connection URL of the external PostgreSQL database (postgresql scheme)",
             opts=child,
         )

@@ -50,10 +50,10 @@ class Database(pulumi.ComponentResource):
       ``database.engineVersion`` (default 16, minor upgrades automatic), ``database.instanceClass``
       (dev db.t4g.micro, staging db.t4g.small, prod db.t4g.medium), gp3 storage of
       ``allocatedStorageGb`` (20 / 50 / 100 GB) autoscaling up to ``maxAllocatedStorageGb``
-      (100 / 200 / 500 GB), encrypted, in the database subnets, not publicly accessible, behind
+      (100 / 200 / 500 GB), encrypted with the stack key, in the database subnets, not publicly accessible, behind
       Networking's database security group;
-    * its master password generated and rotated by RDS in Secrets Manager
-      (``manage_master_user_password``); no password is ever a config value or an input;
+    * its master password generated and rotated by RDS in Secrets Manager, encrypted with the stack
+      key (``manage_master_user_password``); no password is ever a config value or an input;
     * IAM database authentication, copy of tags to snapshots, backups kept
       ``backupRetentionDays`` (1 / 7 / 30) in ``backupWindow`` (03:00-04:00 UTC), maintenance in
       ``maintenanceWindow`` (sun:04:00-sun:05:00 UTC), Multi-AZ where ``multiAz`` (prod); changes
@@ -65,7 +65,7 @@ class Database(pulumi.ComponentResource):
     * where ``deletionProtection`` (prod): RDS deletion protection and Pulumi ``protect``; where
       ``finalSnapshot`` (prod): a final snapshot ``<prefix>-postgres-final`` and automated backups
       kept after deletion; otherwise both are off and the final snapshot is skipped;
-    * where ``performanceInsights`` (prod): Performance Insights kept 7 days; where
+    * where ``performanceInsights`` (prod): Performance Insights kept 7 days under the stack key; where
       ``enhancedMonitoringSeconds`` > 0 (prod: 60): enhanced monitoring and its IAM role.
 
     No read replica: RDS refuses one for a source whose master password it manages
@@ -129,6 +129,7 @@ class Database(pulumi.ComponentResource):
             db_name=database.database_name,
             username=database.master_username,
             manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.context.stack_key.arn,
             iam_database_authentication_enabled=True,
             port=POSTGRES_PORT,
             db_subnet_group_name=args.subnet_group_name,
@@ -139,6 +140,7 @@ class Database(pulumi.ComponentResource):
             max_allocated_storage=database.max_allocated_storage_gb,
             storage_type="gp3",
             storage_encrypted=True,
+            kms_key_id=args.context.stack_key.arn,
             multi_az=database.multi_az,
             backup_retention_period=database.backup_retention_days,
             backup_window=database.backup_window,
@@ -153,6 +155,7 @@ class Database(pulumi.ComponentResource):
             performance_insights_retention_period=(
                 PERFORMANCE_INSIGHTS_RETENTION_DAYS if database.performance_insights else None
             ),
+            performance_insights_kms_key_id=args.context.stack_key.arn if database.performance_insights else None,
             monitoring_interval=database.enhanced_monitoring_seconds,
             monitoring_role_arn=monitoring_role.arn if monitoring_role else None,
             deletion_protection=database.deletion_protection,

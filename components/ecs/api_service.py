@@ -99,7 +99,7 @@ class ApiService(pulumi.ComponentResource):
             "API tasks: send work to the queue",
             [statement(["sqs:SendMessage"], [args.queue.arn], sid="SendWork")],
             child,
-            exec_enabled=ecs.exec_enabled,
+            exec_log_group=args.cluster.exec_log_group if ecs.exec_enabled else None,
         )
         task = fargate_task(
             f"{name}-api",

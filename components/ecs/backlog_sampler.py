@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from ..context import StackContext
 from ..iam import role_policy, statement
-from ..lambdas import function_log_group, function_role, logs_and_traces
+from ..lambdas import function_log_group, function_role, logs_and_traces, stack_key_decrypt
 from ..queues import QueueRef, encrypted_queue
 
 BACKLOG_NAMESPACE = "Flowbuilder/Worker"
@@ -106,6 +106,7 @@ class BacklogSampler(pulumi.ComponentResource):
                     condition={"StringEquals": {"cloudwatch:namespace": BACKLOG_NAMESPACE}},
                 ),
                 statement(["sqs:SendMessage"], [failures.arn], sid="RecordFailedSamples"),
+                stack_key_decrypt(context, "DecryptEnvironment"),
                 *logs_and_traces(log_group),
             ],
             child,
@@ -136,6 +137,7 @@ class BacklogSampler(pulumi.ComponentResource):
                     "SAMPLE_INTERVAL_SECONDS": str(args.sample_seconds),
                 }
             ),
+            kms_key_arn=context.stack_key.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]),
         )
         # A sample retried later is stale: the next invocation is a minute away anyway.

@@ -30,6 +30,8 @@ class ClusterRef:
     arn: pulumi.Output[str]
     """Resolves once the capacity providers are attached, so whatever runs tasks on the cluster
     (a service, RunTask in a state machine) waits for them."""
+    exec_log_group: str | None = None
+    """The log group ECS Exec sessions are recorded in, while ``ecs.execEnabled``; None otherwise."""
 
 
 @dataclass
@@ -43,14 +45,18 @@ class EcsClusterArgs:
     """``(provider, weight)`` for tasks that name no strategy of their own."""
     container_insights: bool
     """``ecs.containerInsights``."""
+    exec_enabled: bool = False
+    """``ecs.execEnabled``: record every ECS Exec session in an encrypted log group."""
 
 
 class EcsCluster(pulumi.ComponentResource):
     """The cluster every Fargate task of the stack runs in.
 
     Creates the cluster ``<name>-cluster`` with Container Insights per ``ecs.containerInsights``
-    (prod on; its performance log group declared first, with ``logRetentionDays``), ECS Exec
-    session logging off (CloudTrail records who ran ExecuteCommand), and its capacity providers
+    (prod on; its performance log group declared first, with ``logRetentionDays``); while
+    ``ecs.execEnabled`` (dev, staging) the log group ``/flowbuilder/<stack>/ecs/exec-sessions`` (stack key,
+    ``logRetentionDays``) that every ECS Exec session's output goes to (``logging: OVERRIDE``,
+    encryption required), otherwise session logging off as no session can start; and its capacity providers
     with the default strategy given (standard: ``worker.onDemandWeight`` / ``worker.spotWeight``,
     dev all Spot, staging and prod 3 Spot : 1 on-demand; zero-scale: FARGATE_SPOT alone).
     """
@@ -75,6 +81,8 @@ class EcsCluster(pulumi.ComponentResource):
             if args.container_insights
             else []
         )
+        exec_log_name = f"/flowbuilder/{args.context.stack}/ecs/exec-sessions" if args.exec_enabled else None
+        exec_logs = [log_group(f"{name}-exec-sessions", exec_log_name, args.context, child)] if exec_log_name else []
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=cluster_name,
@@ -83,14 +91,23 @@ class EcsCluster(pulumi.ComponentResource):
                     name="containerInsights", value="enabled" if args.container_insights else "disabled"
                 )
             ],
-            # Session output logging would need logs:DescribeLogGroups on "*" in every task
-            # role; CloudTrail still records who ran ExecuteCommand against which container.
+            # CloudTrail records who ran ExecuteCommand against which container; the session log
+            # records what they typed and saw. The agent refuses to start a session it cannot log to
+            # an encrypted group, so an unrecorded session is impossible.
             configuration=aws.ecs.ClusterConfigurationArgs(
-                execute_command_configuration=aws.ecs.ClusterConfigurationExecuteCommandConfigurationArgs(
-                    logging="NONE"
+                execute_command_configuration=(
+                    aws.ecs.ClusterConfigurationExecuteCommandConfigurationArgs(
+                        logging="OVERRIDE",
+                        log_configuration=aws.ecs.ClusterConfigurationExecuteCommandConfigurationLogConfigurationArgs(
+                            cloud_watch_log_group_name=exec_log_name,
+                            cloud_watch_encryption_enabled=True,
+                        ),
+                    )
+                    if exec_log_name
+                    else aws.ecs.ClusterConfigurationExecuteCommandConfigurationArgs(logging="NONE")
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=insights_logs),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=insights_logs + exec_logs),
         )
         capacity = aws.ecs.ClusterCapacityProviders(
             f"{name}-capacity-providers",
@@ -105,6 +122,8 @@ class EcsCluster(pulumi.ComponentResource):
             opts=child,
         )
         self.ref = ClusterRef(
-            name=cluster_name, arn=pulumi.Output.all(cluster.arn, capacity.id).apply(lambda values: values[0])
+            name=cluster_name,
+            arn=pulumi.Output.all(cluster.arn, capacity.id).apply(lambda values: values[0]),
+            exec_log_group=exec_log_name,
         )
         self.register_outputs({"name": cluster_name, "arn": self.ref.arn})

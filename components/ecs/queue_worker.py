@@ -24,8 +24,8 @@ from ..database import DatabaseConnection
 from ..iam import statement
 from ..images import Image
 from ..network import Placement
-from ..queues import QueueRef
-from ..watch import Graph, Metric, Watch
+from ..queues import QueueRef, visible_messages
+from ..watch import Alarm, Graph, Metric, MissingData, Severity, Watch
 from .backlog_sampler import BacklogSampler, BacklogSamplerArgs
 from .cluster import ClusterRef, capacity_strategy
 from .service import (
@@ -71,7 +71,8 @@ class QueueWorker(pulumi.ComponentResource):
 
     While ``flowbuilder:images`` has no worker digest scaling is capped at 0.
 
-    ``watch``: CPU above 80 % for 10 minutes; CPU, memory, (with Container Insights) running
+    ``watch``: CPU above 80 % for 10 minutes; any failed backlog sample in the sampler's failure
+    queue (``backlog-sampler-failed``, warning); CPU, memory, (with Container Insights) running
     tasks, and the sampler's backlog: without Container Insights ECS publishes no task count, and
     the backlog is the closest signal of whether the worker keeps up.
     """
@@ -111,7 +112,7 @@ class QueueWorker(pulumi.ComponentResource):
                 )
             ],
             self._child,
-            exec_enabled=ecs.exec_enabled,
+            exec_log_group=args.cluster.exec_log_group if ecs.exec_enabled else None,
         )
         task = fargate_task(
             f"{name}-worker",
@@ -175,6 +176,7 @@ class QueueWorker(pulumi.ComponentResource):
         self.image_uri = args.image.uri
         metrics = self.sampler.metrics
         self.watch = service_watch("worker", args.cluster, self.service_name, ecs.container_insights) + Watch(
+            alarms=(sampler_failures_alarm(self.sampler.failure_queue.name),),
             graphs=(
                 Graph(
                     "Worker backlog (sampler)",
@@ -184,7 +186,7 @@ class QueueWorker(pulumi.ComponentResource):
                     ),
                     stat="Maximum",
                 ),
-            )
+            ),
         )
         self.register_outputs(
             {"service_name": self.service_name, "task_role_name": self.task_role_name, "image_uri": self.image_uri}
@@ -300,3 +302,22 @@ class QueueWorker(pulumi.ComponentResource):
             opts=self._child,
             **settings,
         )
+
+
+def sampler_failures_alarm(failure_queue_name: pulumi.Input[str]) -> Alarm:
+    """Warning as soon as one failed sample sits in the sampler's failure queue: a sample lost now
+    and then only delays scaling, but a sampler that keeps failing leaves the worker at 0 tasks."""
+    return Alarm(
+        "backlog-sampler-failed",
+        severity=Severity.WARNING,
+        summary="The queue-backlog function failed a sample; the worker scales on its metrics.",
+        runbook="Read the failed invocation record in the queue and the queue-backlog log group; "
+        "purge the queue once understood.",
+        metric=visible_messages(failure_queue_name),
+        statistic="Maximum",
+        comparison="GreaterThanOrEqualToThreshold",
+        threshold=1,
+        evaluation_periods=1,
+        # Kept in the queue until purged: the last state holds while SQS stops publishing.
+        treat_missing_data=MissingData.IGNORE,
+    )

@@ -5,7 +5,8 @@ worker run, each with its own log group, execution role and task role.
 
 * ``<name>-logs``: the container's log group, kept ``logRetentionDays``;
 * ``<name>-execution``: the role ECS starts the task with: pull this one image, write this one
-  log group, read exactly the secrets injected into the container;
+  log group, read exactly the secrets injected into the container (and decrypt them with the
+  stack key);
 * ``<name>``: the task definition on the stack's architecture, one essential container with a
   read-only root filesystem, a writable scratch volume at /tmp, not privileged, an init process,
   awslogs, credentials only as ECS ``secrets``; old revisions kept ACTIVE on replacement so the
@@ -86,16 +87,32 @@ def task_role(
     grants: list[dict[str, Any]],
     opts: pulumi.ResourceOptions,
     *,
-    exec_enabled: bool = False,
+    exec_log_group: str | None = None,
 ) -> aws.iam.Role:
     """``<name>-task``: the role a task's code runs as, with the ``grants`` it needs (policy
-    ``<name>-task``) and, while ECS Exec is on, its Session Manager channels (``<name>-exec``)."""
+    ``<name>-task``) and, while ECS Exec is on (``exec_log_group``, the cluster's session log), its
+    Session Manager channels and the writes of the session log (``<name>-exec``)."""
     role = service_role(f"{name}-task", context, ECS_TASKS, description, opts)
     role_policy(f"{name}-task", role, grants, opts)
-    if exec_enabled:
-        # ssmmessages has no resource types, so "*" is the only resource AWS accepts.
-        role_policy(f"{name}-exec", role, [statement(ECS_EXEC_ACTIONS, "*", sid="EcsExecSessions")], opts)
+    if exec_log_group is not None:
+        role_policy(f"{name}-exec", role, exec_statements(context, exec_log_group), opts)
     return role
+
+
+def exec_statements(context: StackContext, exec_log_group: str) -> list[dict[str, Any]]:
+    """What the ECS Exec agent in a task does with the task's role: open the session channels and
+    write the session to ``exec_log_group`` after checking that the group is encrypted."""
+    return [
+        # ssmmessages has no resource types, so "*" is the only resource AWS accepts.
+        statement(ECS_EXEC_ACTIONS, "*", sid="EcsExecSessions"),
+        # DescribeLogGroups is authorised on "*" only; the agent reads the group's kmsKeyId with it.
+        statement(["logs:DescribeLogGroups"], "*", sid="FindSessionLogGroup"),
+        statement(
+            ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            [context.account.arn("logs", f"log-group:{exec_log_group}:*")],
+            sid="WriteSessionLog",
+        ),
+    ]
 
 
 def fargate_task(
@@ -140,6 +157,8 @@ def fargate_task(
             lambda references: sorted({secret_resource(reference) for reference in references})
         )
         statements.append(statement(["secretsmanager:GetSecretValue"], readable, sid="ReadInjectedSecrets"))
+        # Every secret of the stack is under the stack key; ECS decrypts it with this role.
+        statements.append(statement(["kms:Decrypt"], [context.stack_key.arn], sid="DecryptInjectedSecrets"))
     execution_policy = role_policy(f"{name}-execution", execution_role, statements, opts)
 
     volumes = [SCRATCH_VOLUME, *(EXEC_AGENT_VOLUMES if spec.exec_enabled else ())]

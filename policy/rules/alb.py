@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pulumi_policy import PolicyResource, Severity
 
 from ._support import UNKNOWN, StackView, Subject, peek, resource_rule, stack_rule
+from .exceptions import excepted
 
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer",)
 LISTENERS = ("aws:lb/listener:Listener",)
@@ -43,7 +44,7 @@ def _drop_invalid_headers(lb: Subject) -> Iterator[str]:
 
 
 def _prod_protection(lb: Subject) -> Iterator[str]:
-    if not lb.facts.is_prod:
+    if excepted("alb-protection-outside-prod", lb.facts):
         return
     if lb.get("enableDeletionProtection") is not True:
         yield "enableDeletionProtection must be true in prod"
@@ -88,7 +89,7 @@ def _http_redirects(stack: StackView) -> Iterator[tuple[str, str | None]]:
 
 
 def _https_in_prod(stack: StackView) -> Iterator[tuple[str, str | None]]:
-    if not stack.facts.is_prod:
+    if excepted("http-without-certificate-outside-prod", stack.facts):
         return
     for lb, listeners in _listeners_by_balancer(stack).values():
         if peek(lb.props, "internal") is True:

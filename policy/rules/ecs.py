@@ -9,6 +9,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from ._support import UNKNOWN, StackView, Subject, document, peek, resource_rule, stack_rule
+from .exceptions import excepted
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SERVICE = "aws:ecs/service:Service"
@@ -99,7 +100,7 @@ def _awslogs(task: Subject) -> Iterator[str]:
 
 
 def _no_public_ip(resource: Subject) -> Iterator[str]:
-    if resource.facts.zero_scale:
+    if excepted("zero-scale-public-tasks", resource.facts):
         return
     if resource.type == SERVICE:
         network = resource.get("networkConfiguration")
@@ -132,7 +133,7 @@ def _public_subnet_ids(stack: StackView) -> set[str]:
 
 
 def _services_in_private_subnets(stack: StackView) -> Iterator[tuple[str, str | None]]:
-    if stack.facts.zero_scale:
+    if excepted("zero-scale-services-outside-private-subnets", stack.facts):
         return
     public = _public_subnet_ids(stack)
     for service in stack.of_type(SERVICE):
@@ -153,12 +154,12 @@ def _circuit_breaker(service: Subject) -> Iterator[str]:
 
 
 def _exec_off_in_prod(service: Subject) -> Iterator[str]:
-    if service.facts.is_prod and service.get("enableExecuteCommand") is True:
+    if not excepted("ecs-exec-outside-prod", service.facts) and service.get("enableExecuteCommand") is True:
         yield "ECS Exec is on in prod; a shell into production tasks should be a deliberate, temporary change"
 
 
 def _container_insights_in_prod(cluster: Subject) -> Iterator[str]:
-    if not cluster.facts.is_prod or cluster.facts.zero_scale:
+    if excepted("container-insights-outside-prod", cluster.facts):
         return
     settings = {s.get("name"): s.get("value") for s in cluster.get("settings", default=[]) if isinstance(s, dict)}
     if settings.get("containerInsights") not in ("enabled", "enhanced"):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pulumi_policy import Severity
 
 from ._support import Subject, number, resource_rule
+from .exceptions import excepted
 
 INSTANCE = "aws:rds/instance:Instance"
 PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
@@ -42,14 +43,14 @@ def _backups(db: Subject) -> Iterator[str]:
     if _replica(db):
         return
     days = number(db.get("backupRetentionPeriod"))
-    minimum = 1 if db.facts.is_dev else MIN_BACKUP_DAYS_OUTSIDE_DEV
+    minimum = 1 if excepted("dev-backups-one-day", db.facts) else MIN_BACKUP_DAYS_OUTSIDE_DEV
     if days is None or days < minimum:
         shown = "unset" if days is None else _days(days)
         yield f"backupRetentionPeriod is {shown}; {db.facts.describe()} needs at least {_days(minimum)}"
 
 
 def _prod_resilience(db: Subject) -> Iterator[str]:
-    if not db.facts.is_prod:
+    if excepted("rds-resilience-outside-prod", db.facts):
         return
     if db.get("deletionProtection") is not True:
         yield "deletionProtection must be true in prod"
@@ -98,7 +99,7 @@ def _force_tls(group: Subject) -> Iterator[str]:
 
 
 def _performance_insights(db: Subject) -> Iterator[str]:
-    if db.facts.is_prod and db.get("performanceInsightsEnabled") is not True:
+    if not excepted("performance-insights-outside-prod", db.facts) and db.get("performanceInsightsEnabled") is not True:
         yield "Performance Insights is off in prod; its 7-day tier is free and answers 'why is it slow'"
 
 

@@ -25,7 +25,7 @@ MARKDOWN_SECTIONS: dict[str, Callable[[Any], str]] = {
     "diagram": sections.diagram_markdown,
 }
 # Markdown puts what blocks a merge first and the long parts last.
-MARKDOWN_ORDER = ("preflight", "policy", "cost")
+MARKDOWN_ORDER = ("preflight", "policy", "cost", "security")
 
 
 def _policy_text(section: dict[str, Any]) -> str:
@@ -59,8 +59,55 @@ def _policy_markdown(section: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _deviation_note(deviation: dict[str, Any]) -> str:
+    refs = [*deviation["controls"], *([f"relaxes {deviation['rule']}"] if deviation["rule"] else [])]
+    return f" ({', '.join(refs)})" if refs else ""
+
+
+def _security_text(section: dict[str, Any]) -> str:
+    """The stack key's users, then the named exceptions in effect on the stack."""
+    users = section["stack_key_users"]
+    lines = [f"Stack key: {len(users)} resource(s) use it"]
+    width = max((len(user["type"]) for user in users), default=0)
+    lines += [f"  {user['type']:<{width}}  {user['name']}  [{', '.join(user['fields'])}]" for user in users]
+    deviations = section["deviations"]
+    lines += ["", f"Deviations in effect (named exceptions, docs/security.md): {len(deviations)}"]
+    for deviation in deviations:
+        lines.append(f"  {deviation['name']}{_deviation_note(deviation)}")
+        lines.append(f"    {deviation['what']}; why: {deviation['why']}; where: {deviation['where']}")
+    return "\n".join(lines)
+
+
+def _security_markdown(section: dict[str, Any]) -> str:
+    users, deviations = section["stack_key_users"], section["deviations"]
+    lines = [
+        "### Security",
+        "",
+        f"<details><summary>The stack key: {len(users)} resource(s) use it</summary>",
+        "",
+        "| type | name | fields |",
+        "|---|---|---|",
+        *(f"| `{u['type']}` | `{u['name']}` | {', '.join(u['fields'])} |" for u in users),
+        "",
+        "</details>",
+        "",
+        f"Deviations in effect ({len(deviations)}, named exceptions of the policy pack, docs/security.md):",
+        "",
+        "| exception | controls | what | why | where |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{d['name']}` | {', '.join(d['controls']) or '—'} | {_markdown_cell(d['what'])} | "
+        f"{_markdown_cell(d['why'])} | {_markdown_cell(d['where'])} |"
+        for d in deviations
+    ]
+    return "\n".join(lines)
+
+
 TEXT_SECTIONS["policy"] = _policy_text
 MARKDOWN_SECTIONS["policy"] = _policy_markdown
+TEXT_SECTIONS["security"] = _security_text
+MARKDOWN_SECTIONS["security"] = _security_markdown
 
 
 def _settings(settings: dict[str, Any]) -> str:
