@@ -246,7 +246,6 @@ def zero_scale(
             capacity_providers=[FARGATE_SPOT],
             default_strategy=[(FARGATE_SPOT, 100)],
             container_insights=config.ecs.container_insights,
-            exec_enabled=config.ecs.exec_enabled,
         ),
         opts,
     )
