@@ -57,6 +57,7 @@ from components import (
 )
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
 from components.images import ContainerImages
+from components.migration import Migration, MigrationArgs
 from components.watch import Watch
 from stackconfig import Environment, StackConfig, StackSecrets, load_stack_config
 
@@ -73,6 +74,32 @@ class Platform:
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
+def migration(
+    config: StackConfig,
+    context: StackContext,
+    images: ContainerImages,
+    cluster: EcsCluster,
+    placement: Placement,
+    database: DatabaseConnection,
+    opts: pulumi.ResourceOptions,
+) -> Migration:
+    return Migration(
+        context.prefix,
+        MigrationArgs(
+            context,
+            config.migration,
+            cluster=cluster.ref,
+            image=images.api,
+            cpu=config.api.cpu,
+            memory=config.api.memory,
+            architecture=config.ecs.architecture,
+            placement=placement,
+            database=database,
+        ),
+        opts,
+    )
+
+
 def scheduler_lambda(
     config: StackConfig,
     context: StackContext,
@@ -80,6 +107,7 @@ def scheduler_lambda(
     queue: WorkQueue,
     database: DatabaseConnection,
     placement: Placement | None,
+    after: list[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> SchedulerLambda:
     return SchedulerLambda(
@@ -93,6 +121,7 @@ def scheduler_lambda(
             database=database,
             failure_retention_days=config.queue.dlq_retention_days,
             placement=placement,
+            after=after,
         ),
         opts,
     )
@@ -117,6 +146,16 @@ def standard(
             default_strategy=capacity_strategy(config.worker.on_demand_weight, config.worker.spot_weight),
             container_insights=config.ecs.container_insights,
         ),
+        opts,
+    )
+    # The worker's placement: private subnets, a group allowed to PostgreSQL and nothing inbound.
+    migrate = migration(
+        config,
+        context,
+        images,
+        cluster,
+        Placement(network.private_subnet_ids, groups.worker),
+        database.admin_connection,
         opts,
     )
     front_door = FrontDoor(
@@ -144,6 +183,7 @@ def standard(
             target=front_door.target,
             queue=queue.work,
             database=database.connection,
+            after=migrate.gate,
         ),
         opts,
     )
@@ -159,6 +199,7 @@ def standard(
             queue=queue.work,
             database=database.connection,
             failure_retention_days=config.queue.dlq_retention_days,
+            after=migrate.gate,
         ),
         opts,
     )
@@ -169,6 +210,7 @@ def standard(
         queue,
         database.connection,
         Placement(network.private_subnet_ids, groups.scheduler),
+        migrate.gate,
         opts,
     )
     outputs: dict[str, Any] = {
@@ -190,6 +232,8 @@ def standard(
         "containerImages": {"api": api.image_uri, "worker": worker.image_uri},
         "workerBacklogMetric": worker.sampler.metrics.as_output(),
     }
+    if migrate.summary is not None:
+        outputs["migration"] = migrate.summary
     if config.eks.enabled:
         mesh = EksMesh(
             name, EksMeshArgs(config, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids), opts
@@ -228,6 +272,8 @@ def zero_scale(
         ),
         opts,
     )
+    worker_placement = Placement(vpc.public_subnet_ids, vpc.worker_security_group_id, public_ip=True)
+    migrate = migration(config, context, images, cluster, worker_placement, database.connection, opts)
     pipe = WorkerPipe(
         name,
         WorkerPipeArgs(
@@ -237,10 +283,11 @@ def zero_scale(
             architecture=config.ecs.architecture,
             cluster=cluster.ref,
             image=images.worker,
-            placement=Placement(vpc.public_subnet_ids, vpc.worker_security_group_id, public_ip=True),
+            placement=worker_placement,
             queue=queue.work,
             dead_letter=queue.dead_letter,
             database=database.connection,
+            after=migrate.gate,
         ),
         opts,
     )
@@ -253,11 +300,12 @@ def zero_scale(
             image=images.api,
             queue=queue.work,
             database=database.connection,
+            after=migrate.gate,
         ),
         opts,
     )
     # Outside any VPC: the external database is on the internet, and there is no NAT.
-    scheduler = scheduler_lambda(config, context, images, queue, database.connection, None, opts)
+    scheduler = scheduler_lambda(config, context, images, queue, database.connection, None, migrate.gate, opts)
     outputs: dict[str, Any] = {
         "vpcId": vpc.vpc_id,
         "publicSubnetIds": vpc.public_subnet_ids,
@@ -270,6 +318,8 @@ def zero_scale(
     }
     if api.api_url is not None:
         outputs["apiUrl"] = api.api_url
+    if migrate.summary is not None:
+        outputs["migration"] = migrate.summary
     return Platform(
         database=database.connection,
         scheduler=scheduler,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,8 @@ class SchedulerLambdaArgs:
     placement: Placement | None = None
     """The private subnets and the scheduler group (allowed to PostgreSQL) in standard; None runs the
     function outside any VPC (zero-scale, whose database is on the internet)."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before the function runs a new image: the release's migration."""
 
 
 class SchedulerLambda(pulumi.ComponentResource):
@@ -66,7 +69,8 @@ class SchedulerLambda(pulumi.ComponentResource):
     * the function ``<name>-scheduler`` from ``<scheduler repository>@<digest>``: ``scheduler.memoryMb``
       (512) MB, ``scheduler.timeoutSeconds`` (300) s, ``ecs.architecture`` (arm64 by default), reserved
       concurrency 1 so runs never overlap, X-Ray active tracing, environment QUEUE_URL, STACK,
-      DB_SECRET_ARN and the database's plain settings (never a password); with a placement (standard)
+      and the database's plain settings (never a password: IAM authentication as ``flowbuilder_app``
+      in standard, the URL secret's ARN in zero-scale); with a placement (standard)
       it runs in the private subnets behind the scheduler security group, else outside any VPC;
     * an EventBridge Scheduler schedule ``<name>-scheduler`` on ``scheduler.scheduleExpression``
       (``rate(5 minutes)``), no flexible window, 3 retries within 300 s;
@@ -118,7 +122,7 @@ class SchedulerLambda(pulumi.ComponentResource):
             f"{name}-scheduler",
             args.image,
             waiting="the scheduler Lambda and its schedule are created once the release workflow records one",
-            prerequisites=[log_group, policy, pull],
+            prerequisites=[log_group, policy, pull, *args.after],
             opts=self._child(),
             function_name=self.function_name,
             description="Pushes due work to the work queue on a schedule",
@@ -169,7 +173,7 @@ class SchedulerLambda(pulumi.ComponentResource):
         statements = [
             statement(["sqs:SendMessage"], [args.queue.arn], sid="EnqueueWork"),
             statement(["sqs:SendMessage"], [failure_queue.arn], sid="RecordFailedRuns"),
-            statement(["secretsmanager:GetSecretValue"], [args.database.secret_arn], sid="ReadDatabaseSecret"),
+            *args.database.grants,
             *logs_and_traces(log_group),
         ]
         if args.placement:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -41,6 +42,8 @@ class WorkerPipeArgs:
     dead_letter: QueueRef
     database: DatabaseConnection
     """The external database: its URL reaches the task as DATABASE_URL, by reference."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before runs use a new revision: the release's migration."""
 
 
 class WorkerPipe(pulumi.ComponentResource):
@@ -105,7 +108,8 @@ class WorkerPipe(pulumi.ComponentResource):
                     ["states:DescribeExecution"],
                     [context.account.arn("states", f"execution:{state_machine_name}:*")],
                     sid="ReadOwnExecutionInput",
-                )
+                ),
+                *args.database.grants,
             ],
             self._child,
         )
@@ -246,7 +250,7 @@ class WorkerPipe(pulumi.ComponentResource):
             ),
             # Step Functions checks the role's log permissions; the cluster ARN in the definition
             # resolves only once the Spot capacity provider RunTask names is attached.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.after]),
         )
         return machine, logs
 
@@ -297,7 +301,7 @@ class WorkerPipe(pulumi.ComponentResource):
                 ),
             ),
             # The pipe starts polling at creation; without its policy every poll would fail.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.after]),
         )
         return pipe, logs
 

@@ -90,7 +90,7 @@ def definition_of(run: StackRun) -> dict[str, Any]:
 
 
 def container_of(run: StackRun) -> dict[str, Any]:
-    (container,) = json.loads(run.one(TASK_DEFINITION).inputs["containerDefinitions"])
+    (container,) = json.loads(run.one(TASK_DEFINITION, "-worker").inputs["containerDefinitions"])
     return container
 
 
@@ -200,7 +200,7 @@ def test_cluster_offers_fargate_spot(ultra):
 
 
 def test_worker_task_definition(ultra):
-    task = ultra.one(TASK_DEFINITION)
+    task = ultra.one(TASK_DEFINITION, "-worker")
     assert task.inputs["family"] == "flowbuilder-ultra-worker"
     assert (task.inputs["cpu"], task.inputs["memory"]) == ("1024", "2048")
     assert task.inputs["requiresCompatibilities"] == ["FARGATE"]
@@ -236,7 +236,7 @@ def test_worker_gets_the_database_url_by_reference_only(ultra):
 
 def test_x86_workers_when_configured():
     run = pipe_alone(CpuArchitecture.X86_64)
-    assert run.one(TASK_DEFINITION).inputs["runtimePlatform"]["cpuArchitecture"] == "X86_64"
+    assert run.one(TASK_DEFINITION, "-worker").inputs["runtimePlatform"]["cpuArchitecture"] == "X86_64"
 
 
 def test_execution_role_pulls_only_the_worker_image_and_reads_only_its_secret(ultra):
@@ -258,8 +258,14 @@ def test_execution_role_pulls_only_the_worker_image_and_reads_only_its_secret(ul
     assert wildcards == ["RegistryLogin"]
 
 
-def test_task_role_may_only_read_executions_of_its_state_machine(ultra):
-    (entry,) = policy_of(ultra, "worker-task")
+def test_task_role_may_only_read_executions_of_its_state_machine_and_the_database_url(ultra):
+    entry, url = policy_of(ultra, "worker-task")
+    assert url == {
+        "Sid": "ReadDatabaseSecret",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": [ultra.outputs["databaseSecretArn"]],
+    }
     assert entry["Action"] == ["states:DescribeExecution"]
     assert entry["Resource"] == ["arn:aws:states:us-east-1:123456789012:execution:flowbuilder-ultra-worker-run:*"]
 
@@ -334,7 +340,7 @@ def test_run_worker_uses_spot_public_subnets_and_explicit_cpu_memory(ultra):
     assert run_worker["Resource"] == RUN_TASK
     arguments = run_worker["Arguments"]
     assert arguments["Cluster"] == ultra.one(CLUSTER).state["arn"]
-    assert arguments["TaskDefinition"] == ultra.one(TASK_DEFINITION).state["arn"]
+    assert arguments["TaskDefinition"] == ultra.one(TASK_DEFINITION, "-worker").state["arn"]
     assert arguments["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 100}]
     assert "LaunchType" not in arguments
     assert arguments["NetworkConfiguration"] == {

@@ -8,6 +8,10 @@ from typing import Any
 
 import pulumi
 
+APPLICATION_DB_USER = "flowbuilder_app"
+"""The PostgreSQL role the applications log in as, with IAM database authentication; the
+migration task creates it (docs/database.md, "Application role")."""
+
 SECRET_KIND_RDS_MASTER = "rds-master-json"
 """The RDS-managed master secret: JSON ``{"username": ..., "password": ...}``."""
 SECRET_KIND_URL = "url"
@@ -36,4 +40,7 @@ class DatabaseConnection:
     environment: Mapping[str, pulumi.Input[str]]
     """Plain environment: the secret's ARN and kind, and the host, port and name where known."""
     container_secrets: tuple[ContainerSecret, ...]
-    """ECS ``secrets`` entries carrying the credentials into a container."""
+    """ECS ``secrets`` entries carrying the credentials into a container (none with IAM authentication)."""
+    grants: tuple[dict[str, Any], ...]
+    """The policy statements a client's role needs to log in: ``rds-db:connect`` as the application
+    user (standard), or reading the URL secret (zero-scale)."""

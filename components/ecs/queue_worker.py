@@ -11,6 +11,7 @@ Its scaling reads the backlog sampler's metrics, not SQS's own:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,16 +58,20 @@ class QueueWorkerArgs:
     database: DatabaseConnection
     failure_retention_days: int
     """``queue.dlqRetentionDays``: how long the sampler's failed samples are kept."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before the service rolls to a new revision: the release's migration."""
 
 
 class QueueWorker(pulumi.ComponentResource):
     """The worker tasks and their 0 <-> N scaling (module docstring).
 
     Creates the task role ``<name>-worker-task`` (receive, delete, change visibility and get
-    attributes on the work queue only; ECS Exec's channels while ``ecs.execEnabled``), the task
+    attributes on the work queue only, the database's grants (``rds-db:connect`` as
+    ``flowbuilder_app``); ECS Exec's channels while ``ecs.execEnabled``), the task
     definition ``<name>-worker`` (``worker.cpu``/``worker.memory``, ``stopTimeout``
     ``worker.stopTimeoutSeconds`` (120, the Spot warning), logs in ``/flowbuilder/<stack>/ecs/worker``),
-    the service ``<name>-worker`` at 0 tasks on the stack's Spot / on-demand weights, the
+    the service ``<name>-worker`` at 0 tasks on the stack's Spot / on-demand weights (rolled only
+    after ``after``, the migration, succeeded), the
     :class:`BacklogSampler`, and the scaling target, policies and the two alarms that drive them.
 
     While ``flowbuilder:images`` has no worker digest scaling is capped at 0.
@@ -108,7 +113,8 @@ class QueueWorker(pulumi.ComponentResource):
                     ],
                     [args.queue.arn],
                     sid="ConsumeWork",
-                )
+                ),
+                *args.database.grants,
             ],
             self._child,
             exec_enabled=ecs.exec_enabled,
@@ -141,6 +147,7 @@ class QueueWorker(pulumi.ComponentResource):
             placement=args.placement,
             exec_enabled=ecs.exec_enabled,
             opts=self._child,
+            depends_on=list(args.after),
             desired_count=0,
             capacity_provider_strategies=[
                 aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider=provider, weight=weight, base=0)
