@@ -12,7 +12,7 @@ import pulumi
 import pytest
 
 from components import Database, DatabaseArgs, ExternalDatabase, ExternalDatabaseArgs
-from components.database import SECRET_KIND_RDS_MASTER, SECRET_KIND_URL
+from components.database import APPLICATION_ROLE_SQL, SECRET_KIND_RDS_MASTER, SECRET_KIND_URL
 from simulation.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
 from stackconfig import Environment
 from stackconfig.model import DatabaseConfig
@@ -337,6 +337,8 @@ def test_only_the_migration_connection_carries_the_master_credentials_by_json_ke
     assert outputs["adminEnvironment"] == {
         "DB_SECRET_ARN": arn,
         "DB_SECRET_KIND": SECRET_KIND_RDS_MASTER,
+        "DB_APP_USER": "flowbuilder_app",
+        "DB_APP_ROLE_SQL": APPLICATION_ROLE_SQL,
         "DB_HOST": primary(run).state["address"],
         "DB_PORT": "5432",
         "DB_NAME": "flowbuilder",
@@ -345,6 +347,22 @@ def test_only_the_migration_connection_carries_the_master_credentials_by_json_ke
     assert outputs["adminGrants"] == [
         {"Sid": "ReadMasterSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
     ]
+
+
+def test_the_application_role_sql_logs_in_only_with_iam_and_gets_data_rights_not_ownership():
+    statements = [line.strip() for line in APPLICATION_ROLE_SQL.splitlines() if line.strip()]
+    # Idempotent: every release's migration runs it again.
+    assert "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'flowbuilder_app') THEN" in statements
+    assert "CREATE ROLE flowbuilder_app LOGIN;" in statements
+    assert "GRANT rds_iam TO flowbuilder_app;" in statements
+    assert "PASSWORD" not in APPLICATION_ROLE_SQL.upper()
+    assert (
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO flowbuilder_app;"
+        in statements
+    )
+    # Data rights only: no DDL, no superuser-like grants.
+    assert not any(word in APPLICATION_ROLE_SQL for word in ("CREATEDB", "CREATEROLE", "SUPERUSER", "ALL PRIVILEGES"))
+    assert "GRANT CREATE" not in APPLICATION_ROLE_SQL
 
 
 def test_zero_scale_clients_get_the_url_by_reference_only():

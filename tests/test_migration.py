@@ -154,7 +154,9 @@ def test_the_migration_task_is_the_api_image_by_digest_with_the_configured_comma
     assert container["command"] == ["alembic", "upgrade", "head"]
     assert container["logConfiguration"]["options"]["awslogs-group"] == f"/flowbuilder/{stack}/ecs/migrate"
     environment = {e["name"]: e["value"] for e in container["environment"]}
-    assert environment["DB_APP_USER"] == "flowbuilder_app"
+    # Standard: the migration creates the IAM-authenticated application role; zero-scale has none.
+    assert environment.get("DB_APP_USER") == (None if stack == "ultra" else "flowbuilder_app")
+    assert ("DB_APP_ROLE_SQL" in environment) is (stack != "ultra")
     assert run.outputs["migration"] == {
         "taskDefinitionFamily": f"flowbuilder-{stack}-migrate",
         "image": f"{repository}@{DIGESTS['api']}",

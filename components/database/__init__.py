@@ -2,6 +2,7 @@
 
 from .connection import (
     APPLICATION_DB_USER,
+    APPLICATION_ROLE_SQL,
     SECRET_KIND_RDS_MASTER,
     SECRET_KIND_URL,
     ContainerSecret,
@@ -12,6 +13,7 @@ from .rds import Database, DatabaseArgs
 
 __all__ = [
     "APPLICATION_DB_USER",
+    "APPLICATION_ROLE_SQL",
     "SECRET_KIND_RDS_MASTER",
     "SECRET_KIND_URL",
     "ContainerSecret",

@@ -15,7 +15,13 @@ from ..context import StackContext
 from ..iam import role_policy, service_role, statement
 from ..logs import log_group
 from ..watch import Alarm, Graph, Metric, MissingData, Severity, Watch
-from .connection import APPLICATION_DB_USER, SECRET_KIND_RDS_MASTER, ContainerSecret, DatabaseConnection
+from .connection import (
+    APPLICATION_DB_USER,
+    APPLICATION_ROLE_SQL,
+    SECRET_KIND_RDS_MASTER,
+    ContainerSecret,
+    DatabaseConnection,
+)
 
 LOG_EXPORTS = ("postgresql", "upgrade")
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
@@ -198,7 +204,13 @@ class Database(pulumi.ComponentResource):
         self.admin_connection = DatabaseConnection(
             secret_arn=secret_arn,
             secret_kind=SECRET_KIND_RDS_MASTER,
-            environment={**settings, "DB_SECRET_ARN": secret_arn, "DB_SECRET_KIND": SECRET_KIND_RDS_MASTER},
+            environment={
+                **settings,
+                "DB_SECRET_ARN": secret_arn,
+                "DB_SECRET_KIND": SECRET_KIND_RDS_MASTER,
+                "DB_APP_USER": APPLICATION_DB_USER,
+                "DB_APP_ROLE_SQL": APPLICATION_ROLE_SQL,
+            },
             # ECS extracts one JSON key per variable: <secret-arn>:<json-key>::
             container_secrets=tuple(
                 ContainerSecret(variable, pulumi.Output.concat(secret_arn, f":{key}::"))

@@ -23,7 +23,7 @@ from stackconfig import CpuArchitecture
 from stackconfig.model import MigrationConfig
 
 from ..context import StackContext
-from ..database import APPLICATION_DB_USER, DatabaseConnection
+from ..database import DatabaseConnection
 from ..ecs import ClusterRef, TaskSpec, fargate_task, task_role
 from ..ecs.task_definition import ECS_TASKS
 from ..iam import role_policy, statement
@@ -64,9 +64,10 @@ class Migration(pulumi.ComponentResource):
 
     * the task definition ``<prefix>-migrate`` (see :mod:`components.ecs.task_definition`): the api
       image by digest, command ``migration.command`` (``["alembic", "upgrade", "head"]``), the API's
-      cpu/memory, logs in ``/flowbuilder/<stack>/ecs/migrate``, the database's settings plus
-      ``DB_APP_USER=flowbuilder_app``, the master credentials (standard) or ``DATABASE_URL``
-      (zero-scale) as ECS secrets; its task role reads exactly that secret, nothing else;
+      cpu/memory, logs in ``/flowbuilder/<stack>/ecs/migrate``, the database's admin settings
+      (standard: ``DB_APP_USER=flowbuilder_app`` and ``DB_APP_ROLE_SQL``, the SQL that creates it),
+      the master credentials (standard) or ``DATABASE_URL`` (zero-scale) as ECS secrets; its task
+      role reads exactly that secret, nothing else;
     * the function ``<prefix>-migrate-runner`` (python3.13, arm64, 128 MB, timeout
       ``migration.timeoutMinutes`` (10) + 1 minute, reserved concurrency 1, X-Ray, no VPC: it only
       calls the ECS API), whose role may run that family on the stack's cluster only, describe and
@@ -113,7 +114,6 @@ class Migration(pulumi.ComponentResource):
                 architecture=args.architecture,
                 environment={
                     **args.database.environment,
-                    "DB_APP_USER": APPLICATION_DB_USER,
                     "AWS_REGION": context.region,
                     "STACK": context.stack,
                 },
