@@ -18,7 +18,7 @@ from .ecs import ClusterRef, TaskSpec, fargate_task, task_role
 from .ecs.task_definition import ECS_TASKS, FargateTask
 from .iam import role_policy, service_role, statement
 from .images import Image
-from .logs import log_group
+from .logs import log_group, log_stream_arn
 from .network import Placement
 from .queues import QueueRef
 from .watch import Alarm, Graph, Metric, MissingData, Severity, Watch, expression
@@ -64,7 +64,7 @@ class WorkerPipe(pulumi.ComponentResource):
       body to the dead-letter queue; ERROR logs to ``/aws/vendedlogs/states/<name>-worker-run``;
     * the pipe ``<name>-worker``: source the work queue (batch size 1, no batching window), target the
       state machine (FIRE_AND_FORGET), ERROR logs to ``/aws/vendedlogs/pipes/<name>-worker``; its role
-      may only read and delete from that queue and start that state machine.
+      may only read and delete from that queue, start that state machine and write that log group.
 
     The pipe deletes a message once StartExecution succeeded; from then on the execution owns it, so
     a task that dies later (Spot interruption, crash) is retried and never loses the message. Until
@@ -177,6 +177,13 @@ class WorkerPipe(pulumi.ComponentResource):
                     condition={"ArnEquals": {"ecs:cluster": args.cluster.arn}},
                 ),
                 statement(["ecs:StopTask", "ecs:DescribeTasks"], [cluster_tasks], sid="WatchWorkerTasks"),
+                # A timed-out run finds its task by StartedBy; ListTasks is scoped to the cluster's instances.
+                statement(
+                    ["ecs:ListTasks"],
+                    [context.account.arn("ecs", f"container-instance/{args.cluster.name}/*")],
+                    sid="FindTimedOutTasks",
+                    condition={"ArnEquals": {"ecs:cluster": args.cluster.arn}},
+                ),
                 # RunTask with PropagateTags tags the task it creates.
                 statement(
                     ["ecs:TagResource"],
@@ -275,6 +282,8 @@ class WorkerPipe(pulumi.ComponentResource):
                     sid="ConsumeWorkQueue",
                 ),
                 statement(["states:StartExecution"], [state_machine.arn], sid="StartWorkerRun"),
+                # Pipes writes its CloudWatch Logs destination with the pipe's own role.
+                statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_stream_arn(logs)], sid="WritePipeLogs"),
             ],
             self._child,
         )
