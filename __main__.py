@@ -242,7 +242,15 @@ def standard(
     return Platform(
         database=database.connection,
         scheduler=scheduler,
-        watches=[api.watch, worker.watch, queue.watch, front_door.watch, database.watch, scheduler.watch],
+        watches=[
+            api.watch,
+            worker.watch,
+            queue.watch,
+            worker.sampler.watch,
+            front_door.watch,
+            database.watch,
+            scheduler.watch,
+        ],
         access=ApplicationAccess(
             role_names=[api.task_role_name, worker.task_role_name, scheduler.role_name],
             security_group_ids=[groups.api, groups.worker, groups.scheduler],
