@@ -59,9 +59,11 @@ from components import (
 )
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
 from components.images import ContainerImages
+from components.migration import Migration, MigrationArgs
 from components.watch import Watch
 from stackconfig import (
     Environment,
+    FargateSize,
     StackConfig,
     StackSecrets,
     StandardStackConfig,
@@ -82,6 +84,33 @@ class Platform:
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
+def migration(
+    config: StackConfig,
+    context: StackContext,
+    images: ContainerImages,
+    cluster: EcsCluster,
+    size: FargateSize,
+    placement: Placement,
+    database: DatabaseConnection,
+    opts: pulumi.ResourceOptions,
+) -> Migration:
+    return Migration(
+        context.prefix,
+        MigrationArgs(
+            context,
+            config.migration,
+            cluster=cluster.ref,
+            image=images.api,
+            cpu=size.cpu,
+            memory=size.memory,
+            architecture=config.ecs.architecture,
+            placement=placement,
+            database=database,
+        ),
+        opts,
+    )
+
+
 def scheduler_lambda(
     config: StackConfig,
     context: StackContext,
@@ -89,6 +118,7 @@ def scheduler_lambda(
     queue: WorkQueue,
     database: DatabaseConnection,
     placement: Placement | None,
+    after: list[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> SchedulerLambda:
     return SchedulerLambda(
@@ -102,6 +132,7 @@ def scheduler_lambda(
             database=database,
             failure_retention_days=config.queue.dlq_retention_days,
             placement=placement,
+            after=after,
         ),
         opts,
     )
@@ -133,6 +164,18 @@ def standard(
         ),
         opts,
     )
+    # The API's size, the worker's placement: private subnets, a group allowed to PostgreSQL and
+    # nothing inbound.
+    migrate = migration(
+        config,
+        context,
+        images,
+        cluster,
+        config.api,
+        Placement(network.private_subnet_ids, groups.worker),
+        database.admin_connection,
+        opts,
+    )
     front_door = FrontDoor(
         name,
         FrontDoorArgs(
@@ -158,6 +201,7 @@ def standard(
             target=front_door.target,
             queue=queue.work,
             database=database.connection,
+            after=migrate.gate,
         ),
         opts,
     )
@@ -173,6 +217,7 @@ def standard(
             queue=queue.work,
             database=database.connection,
             failure_retention_days=config.queue.dlq_retention_days,
+            after=migrate.gate,
         ),
         opts,
     )
@@ -183,6 +228,7 @@ def standard(
         queue,
         database.connection,
         Placement(network.private_subnet_ids, groups.scheduler),
+        migrate.gate,
         opts,
     )
     outputs: dict[str, Any] = {
@@ -204,6 +250,8 @@ def standard(
         "containerImages": {"api": api.image_uri, "worker": worker.image_uri},
         "workerBacklogMetric": worker.sampler.metrics.as_output(),
     }
+    if migrate.summary is not None:
+        outputs["migration"] = migrate.summary
     if config.eks.enabled:
         mesh = EksMesh(
             name,
@@ -219,7 +267,15 @@ def standard(
     return Platform(
         database=database.connection,
         scheduler=scheduler,
-        watches=[api.watch, worker.watch, queue.watch, front_door.watch, database.watch, scheduler.watch],
+        watches=[
+            api.watch,
+            worker.watch,
+            queue.watch,
+            worker.sampler.watch,
+            front_door.watch,
+            database.watch,
+            scheduler.watch,
+        ],
         access=ApplicationAccess(
             role_names=[api.task_role_name, worker.task_role_name, scheduler.role_name],
             security_group_ids=[groups.api, groups.worker, groups.scheduler],
@@ -249,6 +305,9 @@ def zero_scale(
         ),
         opts,
     )
+    worker_placement = Placement(vpc.public_subnet_ids, vpc.worker_security_group_id, public_ip=True)
+    # The API is a Lambda here: the migration task takes the worker's Fargate size.
+    migrate = migration(config, context, images, cluster, config.worker, worker_placement, database.connection, opts)
     pipe = WorkerPipe(
         name,
         WorkerPipeArgs(
@@ -258,10 +317,11 @@ def zero_scale(
             architecture=config.ecs.architecture,
             cluster=cluster.ref,
             image=images.worker,
-            placement=Placement(vpc.public_subnet_ids, vpc.worker_security_group_id, public_ip=True),
+            placement=worker_placement,
             queue=queue.work,
             dead_letter=queue.dead_letter,
             database=database.connection,
+            after=migrate.gate,
         ),
         opts,
     )
@@ -274,11 +334,12 @@ def zero_scale(
             image=images.api,
             queue=queue.work,
             database=database.connection,
+            after=migrate.gate,
         ),
         opts,
     )
     # Outside any VPC: the external database is on the internet, and there is no NAT.
-    scheduler = scheduler_lambda(config, context, images, queue, database.connection, None, opts)
+    scheduler = scheduler_lambda(config, context, images, queue, database.connection, None, migrate.gate, opts)
     outputs: dict[str, Any] = {
         "vpcId": vpc.vpc_id,
         "publicSubnetIds": vpc.public_subnet_ids,
@@ -291,6 +352,8 @@ def zero_scale(
     }
     if api.api_url is not None:
         outputs["apiUrl"] = api.api_url
+    if migrate.summary is not None:
+        outputs["migration"] = migrate.summary
     return Platform(
         database=database.connection,
         scheduler=scheduler,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,8 @@ class ServerlessApiArgs:
     queue: QueueRef
     """The work queue the API sends to."""
     database: DatabaseConnection
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before the function runs a new image: the release's migration."""
 
 
 class ServerlessApi(pulumi.ComponentResource):
@@ -140,7 +143,7 @@ class ServerlessApi(pulumi.ComponentResource):
             [
                 # The API enqueues work, as the Fargate API task does in standard stacks.
                 statement(["sqs:SendMessage"], [args.queue.arn], sid="EnqueueWork"),
-                statement(["secretsmanager:GetSecretValue"], [args.database.secret_arn], sid="ReadDatabaseSecret"),
+                *args.database.grants,
                 stack_key_decrypt(context, "DecryptEnvironmentAndSecret"),
                 *logs_and_traces(function_logs),
             ],
@@ -154,7 +157,7 @@ class ServerlessApi(pulumi.ComponentResource):
             protocol_type="HTTP",
             opts=self._child(),
         )
-        function = self._function(role, [function_logs, policy, pull])
+        function = self._function(role, [function_logs, policy, pull, *args.after])
 
         self.api_id, self.api_endpoint, self.execution_arn = api.id, api.api_endpoint, api.execution_arn
         self.log_group_name, self.access_log_group_name = function_logs.name, access_logs.name

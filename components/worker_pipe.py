@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -17,7 +18,8 @@ from .ecs import ClusterRef, TaskSpec, fargate_task, task_role
 from .ecs.task_definition import ECS_TASKS, FargateTask
 from .iam import role_policy, service_role, statement
 from .images import Image
-from .logs import log_group
+from .lambdas import stack_key_decrypt
+from .logs import log_group, log_stream_arn
 from .network import Placement
 from .queues import QueueRef
 from .watch import Alarm, Graph, Metric, MissingData, Severity, Watch, expression
@@ -41,6 +43,8 @@ class WorkerPipeArgs:
     dead_letter: QueueRef
     database: DatabaseConnection
     """The external database: its URL reaches the task as DATABASE_URL, by reference."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before runs use a new revision: the release's migration."""
 
 
 class WorkerPipe(pulumi.ComponentResource):
@@ -61,7 +65,7 @@ class WorkerPipe(pulumi.ComponentResource):
       body to the dead-letter queue; ERROR logs to ``/aws/vendedlogs/states/<name>-worker-run``;
     * the pipe ``<name>-worker``: source the work queue (batch size 1, no batching window), target the
       state machine (FIRE_AND_FORGET), ERROR logs to ``/aws/vendedlogs/pipes/<name>-worker``; its role
-      may only read and delete from that queue and start that state machine.
+      may only read and delete from that queue, start that state machine and write that log group.
 
     The pipe deletes a message once StartExecution succeeded; from then on the execution owns it, so
     a task that dies later (Spot interruption, crash) is retried and never loses the message. Until
@@ -105,7 +109,10 @@ class WorkerPipe(pulumi.ComponentResource):
                     ["states:DescribeExecution"],
                     [context.account.arn("states", f"execution:{state_machine_name}:*")],
                     sid="ReadOwnExecutionInput",
-                )
+                ),
+                *args.database.grants,
+                # The URL secret is under the stack key.
+                stack_key_decrypt(context, "DecryptDatabaseSecret"),
             ],
             self._child,
         )
@@ -173,6 +180,13 @@ class WorkerPipe(pulumi.ComponentResource):
                     condition={"ArnEquals": {"ecs:cluster": args.cluster.arn}},
                 ),
                 statement(["ecs:StopTask", "ecs:DescribeTasks"], [cluster_tasks], sid="WatchWorkerTasks"),
+                # A timed-out run finds its task by StartedBy; ListTasks is scoped to the cluster's instances.
+                statement(
+                    ["ecs:ListTasks"],
+                    [context.account.arn("ecs", f"container-instance/{args.cluster.name}/*")],
+                    sid="FindTimedOutTasks",
+                    condition={"ArnEquals": {"ecs:cluster": args.cluster.arn}},
+                ),
                 # RunTask with PropagateTags tags the task it creates.
                 statement(
                     ["ecs:TagResource"],
@@ -246,7 +260,7 @@ class WorkerPipe(pulumi.ComponentResource):
             ),
             # Step Functions checks the role's log permissions; the cluster ARN in the definition
             # resolves only once the Spot capacity provider RunTask names is attached.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.after]),
         )
         return machine, logs
 
@@ -271,6 +285,8 @@ class WorkerPipe(pulumi.ComponentResource):
                     sid="ConsumeWorkQueue",
                 ),
                 statement(["states:StartExecution"], [state_machine.arn], sid="StartWorkerRun"),
+                # Pipes writes its CloudWatch Logs destination with the pipe's own role.
+                statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_stream_arn(logs)], sid="WritePipeLogs"),
             ],
             self._child,
         )
@@ -297,7 +313,7 @@ class WorkerPipe(pulumi.ComponentResource):
                 ),
             ),
             # The pipe starts polling at creation; without its policy every poll would fail.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.after]),
         )
         return pipe, logs
 

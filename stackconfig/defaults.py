@@ -73,6 +73,10 @@ COMMON: dict[str, Any] = {
         "timeoutSeconds": 300,
         "scheduleExpression": "rate(5 minutes)",
     },
+    "migration": {
+        "command": ["alembic", "upgrade", "head"],
+        "timeoutMinutes": 10,
+    },
     "monitoring": {
         "alertEmails": [],
         "dashboard": True,

@@ -400,6 +400,21 @@ class SchedulerConfig(Section):
     """An EventBridge Scheduler ``rate()`` or ``cron()`` expression."""
 
 
+MIGRATION_TIMEOUT_MINUTES = (1, 14)
+"""A synchronous Lambda invocation lasts at most 15 minutes; one is left for starting the task."""
+CommandArgument = text(min_length=1, max_length=4096)
+
+
+class MigrationConfig(Section):
+    """``flowbuilder:migration`` — the one-off task a release runs before anything rolls."""
+
+    command: Annotated[list[CommandArgument], Field(min_length=1, max_length=64)]
+    """The api image's command for the migration (exec form: one string per argument)."""
+    timeout_minutes: whole(
+        *MIGRATION_TIMEOUT_MINUTES, "minutes", why="the runner is a synchronous Lambda invocation, at most 15 minutes"
+    )
+
+
 Email = text(checks.email, min_length=3, max_length=254)
 
 
@@ -619,6 +634,7 @@ class StackConfig(Section):
     ecs: EcsCommonConfig
     queue: QueueConfig
     scheduler: SchedulerConfig
+    migration: MigrationConfig
     monitoring: MonitoringConfig
 
     @model_validator(mode="after")

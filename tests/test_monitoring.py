@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -14,7 +16,7 @@ from components.database.rds import database_watch
 from components.ecs import BACKLOG_METRICS as SAMPLER_METRICS
 from components.ecs import BACKLOG_NAMESPACE, ClusterRef
 from components.ecs.api_service import no_healthy_targets
-from components.ecs.queue_worker import sampler_failures_alarm
+from components.ecs.backlog_sampler import sampler_watch
 from components.ecs.service import service_watch
 from components.front_door import LoadBalancerTarget
 from components.front_door.load_balancer import load_balancer_watch
@@ -22,7 +24,7 @@ from components.scheduler_lambda import scheduler_watch
 from components.watch import Watch
 from components.work_queue import queue_watch
 from preview.report.docs import released_overrides
-from simulation.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
+from simulation.harness import PROJECT, ROOT, STACKS, RecordedResource, StackRun, run_stack
 from simulation.mocks import ACCOUNT_ID
 from stackconfig.model import MonitoringConfig
 from tests.component_support import run_component, section
@@ -96,13 +98,15 @@ STANDARD_ALARMS = {
     "queue-oldest-message-age",
     "dlq-not-empty",
     "scheduler-dlq-not-empty",
-    "backlog-sampler-failed",
     "api-5xx-rate-warning",
     "api-5xx-rate-critical",
     "api-p95-latency",
     "db-cpu-high",
     "db-free-storage-low",
     "db-freeable-memory-low",
+    # Without samples the worker neither wakes from 0 nor returns to it.
+    "backlog-dlq-not-empty",
+    "backlog-sampler-errors",
 }
 STANDARD_ALARMS_WITH_IMAGE = STANDARD_ALARMS | {"api-no-healthy-targets", "scheduler-errors", "scheduler-throttles"}
 ULTRA_ALARMS = {"dlq-not-empty", "scheduler-dlq-not-empty", "worker-pipe-failures", "worker-run-failures"}
@@ -264,6 +268,42 @@ def test_standard_stack_alarms(stack):
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stack_after_first_release_also_watches_api_health_and_scheduler(stack):
     assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE
+
+
+def documented_alarms(heading: str) -> set[str]:
+    """The alarm keys a table of docs/monitoring.md lists under ``### <heading>``."""
+    text = (Path(ROOT) / "docs" / "monitoring.md").read_text()
+    part = text.split(f"\n### {heading}\n", 1)[1]
+    part = re.split(r"\n##+ ", part, maxsplit=1)[0]
+    return set(re.findall(r"^\| `([a-z0-9-]+)`", part, re.MULTILINE))
+
+
+@pytest.mark.parametrize(("stack", "heading"), [("prod", "Standard stacks"), ("ultra", "Zero-scale (`ultra`)")])
+def test_every_alarm_the_docs_promise_exists_and_every_alarm_is_documented(stack, heading):
+    assert documented_alarms(heading) == set(alarms(with_image(stack)))
+
+
+def test_the_backlog_sampler_pages_on_its_failure_queue_and_its_errors():
+    run = committed_run("dev")
+    found = alarms(run)
+    topic = run.one(TOPIC).state["arn"]
+    failures = found["backlog-dlq-not-empty"].inputs
+    assert (failures["namespace"], failures["metricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert failures["dimensions"] == {"QueueName": "flowbuilder-dev-backlog-dlq"}
+    assert (failures["statistic"], failures["comparisonOperator"], failures["threshold"]) == (
+        "Maximum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    assert failures["treatMissingData"] == "ignore"
+    errors = found["backlog-sampler-errors"].inputs
+    assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": "flowbuilder-dev-queue-backlog"}
+    assert (errors["statistic"], errors["threshold"], errors["evaluationPeriods"]) == ("Sum", 1, 1)
+    assert errors["treatMissingData"] == "notBreaching"
+    for alarm in (failures, errors):
+        assert alarm["alarmActions"] == [topic]
+        assert alarm["alarmDescription"].startswith("CRITICAL:")
 
 
 def test_ultra_keeps_only_the_alarms_that_watch_for_lost_work_and_failed_requests():
@@ -455,15 +495,6 @@ def test_queue_alarms_watch_the_work_queue_and_its_dlq():
         assert found[key].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-work"}, key
     assert found["dlq-not-empty"].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-work-dlq"}
     assert found["scheduler-dlq-not-empty"].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-scheduler-dlq"}
-    # The backlog sampler's failed invocations land in its own queue: one is a warning.
-    sampler = found["backlog-sampler-failed"].inputs
-    assert sampler["dimensions"] == {"QueueName": "flowbuilder-dev-backlog-dlq"}
-    assert (sampler["metricName"], sampler["threshold"], sampler["treatMissingData"]) == (
-        "ApproximateNumberOfMessagesVisible",
-        1,
-        "ignore",
-    )
-    assert sampler["alarmDescription"].startswith("WARNING: ")
 
 
 def test_oldest_message_bound_comes_from_config():
@@ -613,7 +644,12 @@ def test_standard_dashboard_covers_the_issue_list():
     ]:
         assert expected in names, expected
     queues = {dict(dims)["QueueName"] for _, metric, dims in present if metric == "ApproximateNumberOfMessagesVisible"}
-    assert queues == {"flowbuilder-prod-work", "flowbuilder-prod-work-dlq", "flowbuilder-prod-scheduler-dlq"}
+    assert queues == {
+        "flowbuilder-prod-work",
+        "flowbuilder-prod-work-dlq",
+        "flowbuilder-prod-scheduler-dlq",
+        "flowbuilder-prod-backlog-dlq",
+    }
     body = json.loads(run.one(DASHBOARD).inputs["dashboardBody"])
     latency = next(w for w in body["widgets"] if w["properties"].get("title", "").startswith("API: target response"))
     assert latency["properties"]["stat"] == "p95"
@@ -798,9 +834,9 @@ def synthetic_watches() -> list[Watch]:
     )
     return [
         service_watch("api", cluster, "s-api", container_insights=True) + Watch((no_healthy_targets(target),)),
-        service_watch("worker", cluster, "s-worker", container_insights=True)
-        + Watch((sampler_failures_alarm("q-backlog-dlq"),)),
+        service_watch("worker", cluster, "s-worker", container_insights=True),
         queue_watch("q-work", "q-dlq", 900),
+        sampler_watch("q-backlog-dlq", "f-queue-backlog"),
         load_balancer_watch(target),
         database_watch("db-main", 40),
         scheduler_watch("q-scheduler-dlq", "f-scheduler", 300),
@@ -819,6 +855,7 @@ SYNTHETIC_NAMES = {
     "f-scheduler",
     "q-scheduler-dlq",
     "q-backlog-dlq",
+    "f-queue-backlog",
 }
 
 
@@ -851,7 +888,7 @@ def test_graphs_of_one_title_are_drawn_as_one_where_the_first_stood():
     assert [line[5] for line in running] == ["s-api", "s-worker"]
     dead_letters = next(w for w in body["widgets"] if w["properties"]["title"] == "Dead-letter queues: messages")
     assert titles.index("Dead-letter queues: messages") == 6
-    assert [line[3] for line in dead_letters["properties"]["metrics"]] == ["q-dlq", "q-scheduler-dlq"]
+    assert [line[3] for line in dead_letters["properties"]["metrics"]] == ["q-dlq", "q-backlog-dlq", "q-scheduler-dlq"]
 
 
 def test_only_the_essential_alarms_where_asked():

@@ -1324,3 +1324,23 @@ def test_the_scheduler_is_not_exempt_even_beside_an_http_api():
     ]
     findings = findings_of("lambda-failure-destination", Scenario(stack, topology="zero-scale"))
     assert [(f.name, f.mandatory) for f in findings] == [("scheduler", True)]
+
+
+# -- lambda-failure-destination: a function only pulumi up invokes (the migration runner) -------
+def migration_invocation() -> Res:
+    return Res("aws:lambda/invocation:Invocation", "migrate", {"functionName": API_FUNCTION_NAME, "input": "{}"})
+
+
+def test_a_function_only_a_pulumi_invocation_invokes_needs_no_failure_destination():
+    assert findings_of("lambda-failure-destination", Scenario([api_function(), migration_invocation()])) == []
+
+
+def test_an_invocation_does_not_exempt_a_function_something_else_may_invoke_asynchronously():
+    stack = [api_function(), migration_invocation(), invoke_permission("events.amazonaws.com", name="rule-invoke")]
+    (finding,) = findings_of("lambda-failure-destination", Scenario(stack))
+    assert finding.name == "api"
+
+
+def test_without_an_invoker_the_rule_holds():
+    (finding,) = findings_of("lambda-failure-destination", Scenario([api_function()]))
+    assert finding.name == "api"

@@ -159,7 +159,7 @@ def test_every_function_environment_and_the_schedule_payload_are_under_the_stack
     run = released_run(stack)
     arn = stack_key(run).state["arn"]
     functions = run.of_type(FUNCTION)
-    expected = {"scheduler"} | ({"api"} if stack == "ultra" else {"queue-backlog"})
+    expected = {"scheduler", "migrate-runner"} | ({"api"} if stack == "ultra" else {"queue-backlog"})
     assert {f.name.removeprefix(f"flowbuilder-{stack}-") for f in functions} == expected
     assert {f.name: f.inputs["kmsKeyArn"] for f in functions} == {f.name: arn for f in functions}
     (schedule,) = run.of_type(SCHEDULE)
@@ -207,11 +207,11 @@ def test_every_role_that_reads_a_secret_or_runs_a_function_may_decrypt_with_the_
             # The schedule's role decrypts the payload it delivers; nothing else reaches for the stack key.
             assert role.name.endswith("-scheduler-invoke"), role.name
             assert [(s["Action"], s["Resource"]) for s in decrypts] == [(["kms:Decrypt"], [arn])]
-    # Execution roles of the API and worker (or the zero-scale worker), and every function's role.
-    # Standard: the API and worker execution roles, the scheduler's and the backlog sampler's (and
-    # External Secrets where EKS runs); zero-scale: the worker's execution role, the API function's
-    # and the scheduler's.
-    assert readers == {"dev": 4, "staging": 5, "prod": 5, "ultra": 3}[stack]
+    # Standard: the scheduler's and the backlog sampler's function roles, the migration runner's, the
+    # migration task's role and execution role (the only readers of the master secret; the API and
+    # worker log in with IAM), and External Secrets where EKS runs; zero-scale: the worker's task and
+    # execution roles (the URL secret), the API function's, the scheduler's and the migration's three.
+    assert readers == {"dev": 5, "staging": 6, "prod": 6, "ultra": 7}[stack]
 
 
 # -- failures of asynchronous invocations ------------------------------------------------
@@ -302,7 +302,7 @@ def test_preview_lists_the_keys_users_and_the_stacks_exceptions():
     assert users[(TOPIC, "flowbuilder-dev-alerts")] == ["kmsMasterKeyId"]
     assert users[(DATABASE, "flowbuilder-dev-postgres")] == ["kmsKeyId", "masterUserSecretKmsKeyId"]
     assert users[(SCHEDULE, "flowbuilder-dev-scheduler")] == ["kmsKeyArn"]
-    assert users[(ROLE_POLICY, "flowbuilder-dev-api-execution")] == ["policy"]
+    assert users[(ROLE_POLICY, "flowbuilder-dev-migrate-execution")] == ["policy"]
     assert {name for (kind, name) in users if kind == LOG_GROUP} == {g.name for g in run.of_type(LOG_GROUP)}
     assert (KEY, "flowbuilder-dev-stack") not in users and not any(kind == ALIAS for kind, _ in users)
     names = [d["name"] for d in section["deviations"]]

@@ -200,7 +200,7 @@ def _jobs(run: StackRun, pricing: Pricing, minutes: float) -> list[JobCost]:
         jobs.append(
             JobCost(
                 runner=f"{runner.type.split(':')[-1]} {runner.name}"
-                + (f" ({where})" if where.startswith("definition") else ""),
+                + (f" ({where})" if where.startswith("definition") or where == "once per release" else ""),
                 task_definition=definition.name if definition else "?",
                 architecture=size[2] if size else "?",
                 vcpu=size[0] if size else 0.0,

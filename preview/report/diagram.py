@@ -9,6 +9,8 @@ in; edges come from what the resources say about each other:
 * X -> queue and queue -> Y: IAM statements allowing ``sqs:SendMessage`` / ``sqs:ReceiveMessage`` on the queue;
 * queue -> pipe -> task: the pipe's source and ECS target;
 * schedule -> function: schedule and event-rule targets;
+* release -> migration runner -> migration task -> what waits for it: an Invocation that starts a
+  task, and the resources that depend on that Invocation;
 * queue -> dead-letter queue: the redrive policy; alarms -> topic: alarm actions;
 * private subnets -> NAT -> internet, and tasks with a public IP -> internet.
 """
@@ -371,6 +373,7 @@ def _edges(b: _Builder) -> None:
         for action in strings(alarm.inputs.get("alarmActions")):
             b.link(b.node_of(alarm), b.node_of(refs.find(action)), "alarm", dotted=True)
     _secret_edges(b)
+    _release_edges(b)
     if "nat" in b.nodes:
         if any(node.zone == "private" for node in b.nodes.values()):
             b.link("private", "nat", "egress", dotted=True)
@@ -378,6 +381,21 @@ def _edges(b: _Builder) -> None:
     for node in list(b.nodes.values()):
         if node.public_ip:
             b.link(node.id, "internet", "egress (public IP)", dotted=True)
+
+
+def _release_edges(b: _Builder) -> None:
+    """``pulumi up`` invokes the migration runner, which runs the migration task; what runs the new
+    code waits for that invocation."""
+    for launch in task_launches(b.run):
+        invocation = launch.invocation
+        if invocation is None:
+            continue
+        release = b.add(None, "release", "release (pulumi up)", "outside", "stadium")
+        b.link(release.id, b.node_of(launch.runner), "invoke, once per api digest")
+        task = b.node_of(b.refs.find(launch.task_definition, TASK_DEFINITION))
+        for resource in b.run.resources:
+            if invocation.urn in resource.depends_on:
+                b.link(task, b.node_of(resource), "exit 0, then rolls", dotted=True)
 
 
 def _balancers_of(run: StackRun, refs: Refs, target_group_arn: Any) -> Iterator[RecordedResource]:
