@@ -36,6 +36,8 @@ from components import (
     ExternalDatabaseArgs,
     FrontDoor,
     FrontDoorArgs,
+    HttpApiDomain,
+    HttpApiDomainArgs,
     Monitoring,
     MonitoringArgs,
     Networking,
@@ -71,6 +73,10 @@ class Platform:
     """In dashboard order."""
     access: ApplicationAccess
     outputs: dict[str, Any] = field(default_factory=dict)
+    domain_name: str | None = None
+    """The API's host name, when the stack has a domain."""
+    hosted_zone_id: pulumi.Output[str] | None = None
+    """The zone holding it, for components that add names beside the API's."""
 
 
 def scheduler_lambda(
@@ -96,6 +102,24 @@ def scheduler_lambda(
         ),
         opts,
     )
+
+
+def domain_outputs(
+    domain_name: str | None,
+    hosted_zone_id: pulumi.Output[str] | None,
+    certificate_arn: pulumi.Output[str] | None,
+    name_servers: pulumi.Output[list[str]] | None,
+) -> dict[str, Any]:
+    """The API's domain for other stacks and people: the zone other names go in, and where to delegate it."""
+    outputs: dict[str, Any] = {}
+    if domain_name:
+        outputs["domainName"] = domain_name
+        outputs["certificateArn"] = certificate_arn
+    if hosted_zone_id is not None:
+        outputs["hostedZoneId"] = hosted_zone_id
+    if name_servers is not None:
+        outputs["hostedZoneNameServers"] = name_servers
+    return outputs
 
 
 def standard(
@@ -124,11 +148,14 @@ def standard(
         FrontDoorArgs(
             context,
             config.api,
+            config.domain,
+            config.waf,
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             security_group_id=groups.alb,
             deletion_protection=prod,
             access_logs=prod,
+            strictest_desync_mitigation=prod,
         ),
         opts,
     )
@@ -185,6 +212,9 @@ def standard(
         "apiUrl": front_door.url,
         "apiEndpointNote": front_door.endpoint_note,
         "albDnsName": front_door.dns_name,
+        **domain_outputs(
+            front_door.domain_name, front_door.hosted_zone_id, front_door.certificate_arn, front_door.name_servers
+        ),
         "apiServiceName": api.service_name,
         "workerServiceName": worker.service_name,
         "containerImages": {"api": api.image_uri, "worker": worker.image_uri},
@@ -204,6 +234,8 @@ def standard(
             security_group_ids=[groups.api, groups.worker, groups.scheduler],
         ),
         outputs=outputs,
+        domain_name=front_door.domain_name,
+        hosted_zone_id=front_door.hosted_zone_id,
     )
 
 
@@ -268,7 +300,16 @@ def zero_scale(
         "apiEndpoint": api.api_endpoint,
         "apiFunctionName": api.function_name,
     }
-    if api.api_url is not None:
+    domain = None
+    if config.domain.name:
+        domain = HttpApiDomain(
+            name, HttpApiDomainArgs(context, config.domain, api_id=api.api_id, stage_name=api.stage_name), opts
+        )
+        outputs["apiUrl"] = domain.url
+        outputs.update(
+            domain_outputs(domain.domain_name, domain.hosted_zone_id, domain.certificate_arn, domain.name_servers)
+        )
+    elif api.api_url is not None:
         outputs["apiUrl"] = api.api_url
     return Platform(
         database=database.connection,
@@ -279,6 +320,8 @@ def zero_scale(
             security_group_ids=[vpc.worker_security_group_id],
         ),
         outputs=outputs,
+        domain_name=domain.domain_name if domain else None,
+        hosted_zone_id=domain.hosted_zone_id if domain else None,
     )
 
 

@@ -100,6 +100,12 @@ COMMON: dict[str, Any] = {
         "tracing": False,
         "services": [],
     },
+    # No domain: dev serves plain HTTP (staging and prod must name one). HSTS for a year, the
+    # ELB policy AWS recommends for new listeners (TLS 1.3 and 1.2).
+    "domain": {"hstsMaxAgeSeconds": 31536000, "tlsPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
+    # About $10 a month plus $0.60 per million requests: off in dev. 2,000 requests in 5 minutes
+    # (6-7 a second, sustained) from one address is more than a person clicking through the app.
+    "waf": {"enabled": False, "rateLimitPer5Minutes": 2000, "sqlInjection": True},
 }
 
 BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
@@ -141,6 +147,7 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "ecs": {"containerInsights": False, "execEnabled": True},
         "monitoring": {"monthlyBudgetUsd": 400},
         "eks": {"enabled": True, "nodeInstanceType": "t4g.medium", "nodeCount": 3, "nodeMaxCount": 6},
+        "waf": {"enabled": True},
     },
     Environment.PROD: {
         "logRetentionDays": 30,
@@ -171,6 +178,7 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "spotInstanceTypes": ["t4g.large", "m6g.large", "m7g.large"],
             "prometheusVolumeGb": 50,
         },
+        "waf": {"enabled": True},
     },
 }
 
@@ -181,6 +189,8 @@ ZERO_SCALE_OVERLAY: dict[str, Any] = {
     "ecs": {"containerInsights": False, "execEnabled": False},
     "monitoring": {"dashboard": False, "monthlyBudgetUsd": 10},
     "eks": {"enabled": False},
+    # A WAF web ACL cannot be associated with an HTTP API; the stage's throttling limits it instead.
+    "waf": {"enabled": False},
 }
 
 

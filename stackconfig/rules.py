@@ -118,13 +118,13 @@ def load_balancer_subnets(config: StackConfig) -> Rule:
 def arns_in_stack_region(config: StackConfig) -> Rule:
     """ARNs the stack uses must be in its partition, and regional ones in its region."""
     partition, _ = partition_of(config.region)
-    if config.api.certificate_arn:
-        arn = arns.certificate(config.api.certificate_arn)
+    if config.domain.certificate_arn:
+        arn = arns.certificate(config.domain.certificate_arn)
         if (arn.partition, arn.region) != (partition, config.region):
             yield (
-                ("api", "certificateArn"),
-                f"the certificate is in {arn.region} ({arn.partition}); the load balancer can only use one in the "
-                f"stack's region {config.region} ({partition})",
+                ("domain", "certificateArn"),
+                f"the certificate is in {arn.region} ({arn.partition}); the load balancer and a regional API "
+                f"domain can only use one in the stack's region {config.region} ({partition})",
             )
     for name, reference in config.ecs.application_secrets.items():
         arn = arns.secret_reference(reference)
@@ -183,6 +183,26 @@ def prod_api_spread(config: StackConfig) -> Rule:
         yield ("api", "minCount"), "prod keeps at least 2 API tasks so one AZ can fail"
 
 
+def https_only(config: StackConfig) -> Rule:
+    """Staging and prod serve the standard API over HTTPS only, so they need a domain to hold a certificate."""
+    if config.is_standard and config.environment.value in ("staging", "prod") and config.domain.name is None:
+        yield (
+            ("domain", "name"),
+            f"{config.environment.value} serves HTTPS only and needs the API's domain name, with hostedZoneId or "
+            "zoneName (a certificate is issued and validated there) or certificateArn; only dev may stay on plain HTTP",
+        )
+
+
+def waf_attaches(config: StackConfig) -> Rule:
+    """AWS WAF protects load balancers, REST APIs and others, but not API Gateway HTTP APIs."""
+    if not config.is_standard and config.waf.enabled:
+        yield (
+            ("waf", "enabled"),
+            "a WAF web ACL cannot be associated with zero-scale's HTTP API (AWS WAF supports REST APIs, not HTTP "
+            "APIs); the stage's throttling limits it instead (api.throttleRatePerSecond); only false is allowed",
+        )
+
+
 RULES = (
     names_fit,
     topology_fits,
@@ -192,4 +212,6 @@ RULES = (
     queue_retention,
     database_support,
     prod_api_spread,
+    https_only,
+    waf_attaches,
 )
