@@ -141,6 +141,7 @@ ACCOUNT_WIDE_WRITES = {
     "ecs:DeregisterTaskDefinition",
     "kms:CreateKey",
     "acm:RequestCertificate",
+    "route53:CreateHostedZone",
     "backup-storage:MountCapsule",
     "logs:CreateLogDelivery",
     "logs:UpdateLogDelivery",
@@ -733,6 +734,11 @@ def named_arns(r: RecordedResource, region: str) -> list[str]:
         ],
         "aws:codebuild/project:Project": lambda: [arn("codebuild", f"project/{i['name']}")],
         "aws:codebuild/webhook:Webhook": lambda: [arn("codebuild", f"project/{i['projectName']}")],
+        "aws:route53/zone:Zone": lambda: [f"arn:aws:route53:::hostedzone/{r.state['zoneId']}"],
+        "aws:route53/record:Record": lambda: [f"arn:aws:route53:::hostedzone/{i['zoneId']}"],
+        "aws:wafv2/webAcl:WebAcl": lambda: [r.state["arn"]],
+        "aws:wafv2/webAclAssociation:WebAclAssociation": lambda: [i["webAclArn"], i["resourceArn"]],
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": lambda: [i["resourceArn"]],
     }
     if r.type.startswith("aws:s3/") and r.type != "aws:s3/bucket:Bucket":
         return [bucket(i["bucket"])]
