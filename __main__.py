@@ -58,6 +58,7 @@ from components import (
     images_to_push,
 )
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
+from components.front_door.domain import DomainNames
 from components.images import ContainerImages
 from components.watch import Watch
 from stackconfig import Environment, StackConfig, StackSecrets, load_stack_config
@@ -73,10 +74,9 @@ class Platform:
     """In dashboard order."""
     access: ApplicationAccess
     outputs: dict[str, Any] = field(default_factory=dict)
-    domain_name: str | None = None
-    """The API's host name, when the stack has a domain."""
-    hosted_zone_id: pulumi.Output[str] | None = None
-    """The zone holding it, for components that add names beside the API's."""
+    domain: DomainNames | None = None
+    """The API's name, certificate and zone, when the stack has a domain: for the stack outputs and
+    for components that add names beside the API's (``domain.zone_id``)."""
 
 
 def scheduler_lambda(
@@ -102,24 +102,6 @@ def scheduler_lambda(
         ),
         opts,
     )
-
-
-def domain_outputs(
-    domain_name: str | None,
-    hosted_zone_id: pulumi.Output[str] | None,
-    certificate_arn: pulumi.Output[str] | None,
-    name_servers: pulumi.Output[list[str]] | None,
-) -> dict[str, Any]:
-    """The API's domain for other stacks and people: the zone other names go in, and where to delegate it."""
-    outputs: dict[str, Any] = {}
-    if domain_name:
-        outputs["domainName"] = domain_name
-        outputs["certificateArn"] = certificate_arn
-    if hosted_zone_id is not None:
-        outputs["hostedZoneId"] = hosted_zone_id
-    if name_servers is not None:
-        outputs["hostedZoneNameServers"] = name_servers
-    return outputs
 
 
 def standard(
@@ -212,9 +194,6 @@ def standard(
         "apiUrl": front_door.url,
         "apiEndpointNote": front_door.endpoint_note,
         "albDnsName": front_door.dns_name,
-        **domain_outputs(
-            front_door.domain_name, front_door.hosted_zone_id, front_door.certificate_arn, front_door.name_servers
-        ),
         "apiServiceName": api.service_name,
         "workerServiceName": worker.service_name,
         "containerImages": {"api": api.image_uri, "worker": worker.image_uri},
@@ -234,8 +213,7 @@ def standard(
             security_group_ids=[groups.api, groups.worker, groups.scheduler],
         ),
         outputs=outputs,
-        domain_name=front_door.domain_name,
-        hosted_zone_id=front_door.hosted_zone_id,
+        domain=front_door.names,
     )
 
 
@@ -306,9 +284,6 @@ def zero_scale(
             name, HttpApiDomainArgs(context, config.domain, api_id=api.api_id, stage_name=api.stage_name), opts
         )
         outputs["apiUrl"] = domain.url
-        outputs.update(
-            domain_outputs(domain.domain_name, domain.hosted_zone_id, domain.certificate_arn, domain.name_servers)
-        )
     elif api.api_url is not None:
         outputs["apiUrl"] = api.api_url
     return Platform(
@@ -320,8 +295,7 @@ def zero_scale(
             security_group_ids=[vpc.worker_security_group_id],
         ),
         outputs=outputs,
-        domain_name=domain.domain_name if domain else None,
-        hosted_zone_id=domain.hosted_zone_id if domain else None,
+        domain=domain.names if domain else None,
     )
 
 
@@ -372,6 +346,14 @@ monitoring = Monitoring(
 for key, value in platform.outputs.items():
     pulumi.export(key, value)
 # The secret's ARN only: its value is read by reference, never exported.
+if platform.domain is not None:
+    pulumi.export("domainName", platform.domain.name)
+    pulumi.export("certificateArn", platform.domain.certificate_arn)
+    if platform.domain.zone_id is not None:
+        pulumi.export("hostedZoneId", platform.domain.zone_id)
+    if platform.domain.name_servers is not None:
+        # Where the parent domain delegates to, before ACM can validate (docs/front-door.md).
+        pulumi.export("hostedZoneNameServers", platform.domain.name_servers)
 pulumi.export("databaseSecretArn", platform.database.secret_arn)
 pulumi.export("databaseSecretKind", platform.database.secret_kind)
 pulumi.export("repositoryUrls", registry.repository_urls)

@@ -56,10 +56,10 @@ def domain_names(name: str, domain: DomainConfig, opts: pulumi.ResourceOptions) 
         zone_id = pulumi.Output.from_input(domain.hosted_zone_id)
     if domain.certificate_arn:
         certificate_arn = pulumi.Output.from_input(domain.certificate_arn)
-    else:
-        # The model refuses a name with neither a zone nor a certificate.
-        assert zone_id is not None
+    elif zone_id is not None:
         certificate_arn = issued_certificate(name, domain.name, zone_id, opts)
+    else:
+        raise ValueError("domain.name needs a hosted zone or a certificate (the config model refuses it otherwise)")
     return DomainNames(domain.name, certificate_arn, zone_id, name_servers)
 
 

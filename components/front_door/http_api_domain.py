@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from stackconfig.model import DomainConfig
 
 from ..context import StackContext
-from .domain import alias_records, domain_names
+from .domain import DomainNames, alias_records, domain_names
 
 API_DOMAIN_RECORD_TYPES = ("A", "AAAA")
 """The regional domain is dual-stack, so it answers on IPv4 and IPv6."""
@@ -45,8 +45,7 @@ class HttpApiDomain(pulumi.ComponentResource):
 
     domain_name: str
     hosted_zone_id: pulumi.Output[str] | None
-    certificate_arn: pulumi.Output[str]
-    name_servers: pulumi.Output[list[str]] | None
+    names: DomainNames
     url: str
 
     def __init__(self, name: str, args: HttpApiDomainArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -87,14 +86,13 @@ class HttpApiDomain(pulumi.ComponentResource):
             )
         self.domain_name = names.name
         self.hosted_zone_id = names.zone_id
-        self.certificate_arn = names.certificate_arn
-        self.name_servers = names.name_servers
+        self.names = names
         self.url = f"https://{names.name}"
         self.register_outputs(
             {
                 "domain_name": self.domain_name,
                 "hosted_zone_id": self.hosted_zone_id,
-                "certificate_arn": self.certificate_arn,
+                "certificate_arn": names.certificate_arn,
                 "url": self.url,
             }
         )

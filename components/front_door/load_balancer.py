@@ -104,8 +104,8 @@ class FrontDoor(pulumi.ComponentResource):
     """The API's host name, for components that put names beside it."""
     hosted_zone_id: pulumi.Output[str] | None
     """The zone holding ``domain_name``, for components that add records to it."""
-    certificate_arn: pulumi.Output[str] | None
-    name_servers: pulumi.Output[list[str]] | None
+    names: DomainNames | None
+    """The name, certificate and zone together."""
     firewall: Firewall | None
     watch: Watch
 
@@ -183,8 +183,7 @@ class FrontDoor(pulumi.ComponentResource):
             )
         self.domain_name = names.name if names else None
         self.hosted_zone_id = names.zone_id if names else None
-        self.certificate_arn = names.certificate_arn if names else None
-        self.name_servers = names.name_servers if names else None
+        self.names = names
         self.target = LoadBalancerTarget(
             target_group_arn=pulumi.Output.all(target_group.arn, *(listener.arn for listener in listeners)).apply(
                 lambda arns: arns[0]
@@ -203,7 +202,7 @@ class FrontDoor(pulumi.ComponentResource):
                 "endpoint_note": self.endpoint_note,
                 "domain_name": self.domain_name,
                 "hosted_zone_id": self.hosted_zone_id,
-                "certificate_arn": self.certificate_arn,
+                "certificate_arn": names.certificate_arn if names else None,
             }
         )
 
