@@ -266,17 +266,23 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
     def _certificate(self, state: dict[str, Any], logical: str) -> dict[str, Any]:
         digits = fake_hex("acm" + logical, 32)
         certificate_id = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
-        host = state["domainName"]
-        return {
-            "arn": f"arn:aws:acm:{self.region}:{ACCOUNT_ID}:certificate/{certificate_id}",
-            "domainValidationOptions": [
+        host = state.get("domainName")
+        # An imported or private certificate has no domain to validate.
+        options = (
+            [
                 {
                     "domainName": host,
                     "resourceRecordName": f"_{fake_hex('name' + host, 32)}.{host}.",
                     "resourceRecordType": "CNAME",
                     "resourceRecordValue": f"_{fake_hex('value' + host, 32)}.acm-validations.aws.",
                 }
-            ],
+            ]
+            if host
+            else []
+        )
+        return {
+            "arn": f"arn:aws:acm:{self.region}:{ACCOUNT_ID}:certificate/{certificate_id}",
+            "domainValidationOptions": options,
             "status": "PENDING_VALIDATION",
         }
 
