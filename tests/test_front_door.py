@@ -249,6 +249,12 @@ def test_https_only_with_hsts_and_a_redirect_and_the_name_aliased_to_the_alb(sta
     assert run.outputs["apiEndpointNote"].startswith(f"HTTPS only at https://{host}")
 
 
+def test_a_created_zone_is_protected_in_prod_only(staging, prod):
+    # A zone created anew has other name servers: the parent's delegation would stop working.
+    assert prod.one(ZONE).protect is True
+    assert staging.one(ZONE).protect is False
+
+
 def test_desync_mitigation_is_strictest_in_prod_and_defensive_elsewhere(staging, prod):
     assert prod.one(ALB).inputs["desyncMitigationMode"] == "strictest"
     assert staging.one(ALB).inputs["desyncMitigationMode"] == "defensive"

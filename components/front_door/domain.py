@@ -33,12 +33,15 @@ class DomainNames:
     """A created zone's name servers, to delegate to from the parent domain."""
 
 
-def domain_names(name: str, domain: DomainConfig, opts: pulumi.ResourceOptions) -> DomainNames | None:
+def domain_names(
+    name: str, domain: DomainConfig, opts: pulumi.ResourceOptions, *, protect_zone: bool = False
+) -> DomainNames | None:
     """The zone (created or given) and the certificate (issued or given) of ``domain``; None without a name.
 
-    Creates ``<name>-zone`` for ``zoneName``; unless ``certificateArn`` is set, the certificate
-    ``<name>-certificate`` (DNS validation), its CNAME ``<name>-certificate-validation`` and the
-    ``acm.CertificateValidation`` that waits for ACM to issue it.
+    Creates ``<name>-zone`` for ``zoneName`` (Pulumi ``protect`` with ``protect_zone``: a zone created
+    anew gets other name servers, and the parent's delegation stops working); unless ``certificateArn``
+    is set, the certificate ``<name>-certificate`` (DNS validation), its CNAME
+    ``<name>-certificate-validation`` and the ``acm.CertificateValidation`` that waits for ACM to issue it.
     """
     if domain.name is None:
         return None
@@ -49,7 +52,7 @@ def domain_names(name: str, domain: DomainConfig, opts: pulumi.ResourceOptions) 
             f"{name}-zone",
             name=domain.zone_name,
             comment=f"Flow Builder API {domain.name}; delegate to these name servers from the parent domain",
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect_zone)),
         )
         zone_id, name_servers = zone.zone_id, zone.name_servers
     elif domain.hosted_zone_id:

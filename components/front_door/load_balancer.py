@@ -82,7 +82,8 @@ class FrontDoor(pulumi.ComponentResource):
     (healthy 5, unhealthy 2, every 30 s, 5 s timeout, 200) with a 60 s deregistration delay, and its
     listeners.
 
-    With ``domain.name``: the hosted zone (``domain.zoneName`` creates one), the ACM certificate
+    With ``domain.name``: the hosted zone (``domain.zoneName`` creates one, Pulumi ``protect`` where
+    deletion protection is asked: prod), the ACM certificate
     (issued with DNS validation unless ``domain.certificateArn`` names one), an HTTPS listener with
     ``domain.tlsPolicy`` (TLS 1.3 and 1.2) that sends ``Strict-Transport-Security: max-age=
     <domain.hstsMaxAgeSeconds>; includeSubDomains`` itself, an HTTP listener answering 301 to HTTPS,
@@ -153,7 +154,7 @@ class FrontDoor(pulumi.ComponentResource):
             opts=child,
         )
         forward = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
-        names = domain_names(name, args.domain, child)
+        names = domain_names(name, args.domain, child, protect_zone=args.deletion_protection)
         if names is not None:
             listeners = self._https_listeners(name, alb, forward, names, args.domain)
             if names.zone_id is not None:
