@@ -36,6 +36,8 @@ from components import (
     ExternalDatabaseArgs,
     FrontDoor,
     FrontDoorArgs,
+    HttpApiDomain,
+    HttpApiDomainArgs,
     Monitoring,
     MonitoringArgs,
     Networking,
@@ -58,6 +60,7 @@ from components import (
     images_to_push,
 )
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
+from components.front_door.domain import DomainNames
 from components.images import ContainerImages
 from components.migration import Migration, MigrationArgs
 from components.watch import Watch
@@ -82,6 +85,9 @@ class Platform:
     """In dashboard order."""
     access: ApplicationAccess
     outputs: dict[str, Any] = field(default_factory=dict)
+    domain: DomainNames | None = None
+    """The API's name, certificate and zone, when the stack has a domain: for the stack outputs and
+    for components that add names beside the API's (``domain.zone_id``)."""
 
 
 def migration(
@@ -181,11 +187,14 @@ def standard(
         FrontDoorArgs(
             context,
             config.api,
+            config.domain,
+            config.waf,
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             security_group_id=groups.alb,
             deletion_protection=prod,
             access_logs=prod,
+            strictest_desync_mitigation=prod,
         ),
         opts,
     )
@@ -281,6 +290,7 @@ def standard(
             security_group_ids=[groups.api, groups.worker, groups.scheduler],
         ),
         outputs=outputs,
+        domain=front_door.names,
     )
 
 
@@ -350,7 +360,13 @@ def zero_scale(
         "apiEndpoint": api.api_endpoint,
         "apiFunctionName": api.function_name,
     }
-    if api.api_url is not None:
+    domain = None
+    if config.domain.name:
+        domain = HttpApiDomain(
+            name, HttpApiDomainArgs(context, config.domain, api_id=api.api_id, stage_name=api.stage_name), opts
+        )
+        outputs["apiUrl"] = domain.url
+    elif api.api_url is not None:
         outputs["apiUrl"] = api.api_url
     if migrate.summary is not None:
         outputs["migration"] = migrate.summary
@@ -363,6 +379,7 @@ def zero_scale(
             security_group_ids=[vpc.worker_security_group_id],
         ),
         outputs=outputs,
+        domain=domain.names if domain else None,
     )
 
 
@@ -416,6 +433,14 @@ monitoring = Monitoring(
 for key, value in platform.outputs.items():
     pulumi.export(key, value)
 # The secret's ARN only: its value is read by reference, never exported.
+if platform.domain is not None:
+    pulumi.export("domainName", platform.domain.name)
+    pulumi.export("certificateArn", platform.domain.certificate_arn)
+    if platform.domain.zone_id is not None:
+        pulumi.export("hostedZoneId", platform.domain.zone_id)
+    if platform.domain.name_servers is not None:
+        # Where the parent domain delegates to, before ACM can validate (docs/front-door.md).
+        pulumi.export("hostedZoneNameServers", platform.domain.name_servers)
 pulumi.export("databaseSecretArn", platform.database.secret_arn)
 pulumi.export("databaseSecretKind", platform.database.secret_kind)
 pulumi.export("repositoryUrls", registry.repository_urls)

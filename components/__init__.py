@@ -16,7 +16,7 @@ from .ecs import (
     QueueWorkerArgs,
 )
 from .eks_mesh import EksMesh, EksMeshArgs
-from .front_door import FrontDoor, FrontDoorArgs
+from .front_door import FrontDoor, FrontDoorArgs, HttpApiDomain, HttpApiDomainArgs
 from .images import images_to_push
 from .monitoring import Monitoring, MonitoringArgs
 from .network import ExistingVpc, ExistingVpcArgs, Networking, NetworkingArgs, Placement
@@ -47,6 +47,8 @@ __all__ = [
     "ExternalDatabaseArgs",
     "FrontDoor",
     "FrontDoorArgs",
+    "HttpApiDomain",
+    "HttpApiDomainArgs",
     "Monitoring",
     "MonitoringArgs",
     "Networking",

@@ -119,6 +119,8 @@ class ServerlessApi(pulumi.ComponentResource):
     """``https://<api id>.execute-api.<region>.amazonaws.com``, fixed from the first deploy."""
     api_url: pulumi.Output[str] | None
     """The ``$default`` stage's invoke URL once the API serves; None until the api image is released."""
+    stage_name: pulumi.Output[str] | None
+    """The serving stage, for a custom domain's API mapping; None until the api image is released."""
     execution_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
     access_log_group_name: pulumi.Output[str]
@@ -162,7 +164,9 @@ class ServerlessApi(pulumi.ComponentResource):
         self.api_id, self.api_endpoint, self.execution_arn = api.id, api.api_endpoint, api.execution_arn
         self.log_group_name, self.access_log_group_name = function_logs.name, access_logs.name
         self.role_name = role.name
-        self.api_url = self._serve(api, function, access_logs) if function is not None else None
+        stage = self._serve(api, function, access_logs) if function is not None else None
+        self.api_url = stage.invoke_url if stage is not None else None
+        self.stage_name = stage.name if stage is not None else None
         self.watch = (
             api_watch(api.id, self.function_name, args.api.lambda_reserved_concurrency, context.stack)
             if function is not None
@@ -220,8 +224,8 @@ class ServerlessApi(pulumi.ComponentResource):
 
     def _serve(
         self, api: aws.apigatewayv2.Api, function: aws.lambda_.Function, access_log_group: aws.cloudwatch.LogGroup
-    ) -> pulumi.Output[str]:
-        """Route every request to the function; returns the stage's invoke URL."""
+    ) -> aws.apigatewayv2.Stage:
+        """Route every request to the function; returns the stage serving it."""
         permission = aws.lambda_.Permission(
             f"{self._name}-api-invoke",
             statement_id="HttpApiInvoke",
@@ -268,7 +272,7 @@ class ServerlessApi(pulumi.ComponentResource):
             # serving only once the gateway may invoke the function.
             opts=self._child(depends_on=[route, permission]),
         )
-        return stage.invoke_url
+        return stage
 
 
 def api_watch(api_id: pulumi.Input[str], function_name: str, concurrency: int, stack: str) -> Watch:

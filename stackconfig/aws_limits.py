@@ -62,6 +62,7 @@ NAME_LIMITS: dict[str, int] = {
     "dashboard": 255,
     "alarm": 255,
     "http-api": 128,
+    "waf": 128,
 }
 
 # Pulumi auto-naming appends "-" and seven random hex characters.

@@ -200,6 +200,21 @@ def vpc_id(text: str) -> str | None:
     return None
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def dns_name(name: str) -> str | None:
+    """Route 53 and ACM: at most 253 characters, labels of 1-63 letters, digits and '-' (not at either
+    end), at least two labels; written in lowercase without the trailing dot, as Route 53 reports it."""
+    labels = name.split(".")
+    if len(labels) < 2 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        return (
+            "must be a DNS name such as api.example.com: two or more labels of 1 to 63 lowercase letters, digits "
+            "and '-' (not first or last), joined by '.', without a trailing dot"
+        )
+    return None
+
+
 def certificate_arn(text: str) -> str | None:
     return _problem(lambda: arns.certificate(text))
 

@@ -24,7 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from . import checks, cidrs, rules, windows
 from .aws_limits import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, fargate_pair_error, is_graviton, log_retention_days
-from .problems import Invalid, Path, dotted
+from .problems import VOCABULARY, Invalid, Path, dotted
 from .values import Bool, choice, matching, number, one_of_numbers, text, whole
 
 
@@ -243,8 +243,6 @@ class ApiConfig(FargateSize):
     min_count: whole(0, 1000, why="an ALB takes at most 1,000 targets")
     max_count: whole(1, 1000, why="an ALB takes at most 1,000 targets")
     health_check_path: text(checks.health_check_path, min_length=1, max_length=1024)
-    certificate_arn: text(checks.certificate_arn, min_length=1, max_length=2048) | None = None
-    """ACM certificate (in the stack's region) for HTTPS; without one the ALB serves plain HTTP."""
 
     @model_validator(mode="after")
     def _counts(self) -> ApiConfig:
@@ -609,6 +607,104 @@ class EksConfig(Section):
         return self
 
 
+class TlsPolicy(StrEnum):
+    """ALB security policies that offer TLS 1.3 and accept nothing below TLS 1.2 (ELB user guide,
+    "Security policies for your Application Load Balancer"); PQ adds hybrid post-quantum key exchange."""
+
+    TLS13_1_2 = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    TLS13_1_2_RES = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+    TLS13_1_2_EXT1 = "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"
+    TLS13_1_2_EXT2 = "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06"
+    TLS13_1_3 = "ELBSecurityPolicy-TLS13-1-3-2021-06"
+    TLS13_1_2_FIPS = "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04"
+    TLS13_1_2_RES_FIPS = "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04"
+    TLS13_1_3_FIPS = "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04"
+    TLS13_1_2_PQ = "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09"
+    TLS13_1_2_RES_PQ = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    TLS13_1_2_EXT1_PQ = "ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09"
+    TLS13_1_2_EXT2_PQ = "ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09"
+    TLS13_1_3_PQ = "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09"
+    TLS13_1_2_FIPS_PQ = "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09"
+    TLS13_1_2_RES_FIPS_PQ = "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09"
+    TLS13_1_3_FIPS_PQ = "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09"
+
+
+DnsName = text(checks.dns_name, min_length=1, max_length=253)
+HostedZoneId = matching(
+    r"Z[A-Z0-9]{1,32}", "a Route 53 hosted zone id: Z and up to 32 capital letters and digits", max_length=33
+)
+HSTS_MAX_AGE_SECONDS = 63_072_000
+"""Two years: what the HSTS preload list asks for, and more than any browser keeps a policy."""
+
+
+class DomainConfig(Section):
+    """``flowbuilder:domain`` — the API's public name and its certificate.
+
+    With ``name`` and a hosted zone (``hostedZoneId`` of an existing zone, or ``zoneName`` of one to
+    create) the stack issues an ACM certificate validated through that zone and points the name at the
+    API; with ``certificateArn`` it uses that certificate instead (and creates the alias records only
+    when a zone is given too). Without ``name`` the standard API is plain HTTP, refused on staging/prod.
+    """
+
+    name: DnsName | None = None
+    """The API's host name, e.g. ``api.example.com``."""
+    hosted_zone_id: HostedZoneId | None = None
+    """An existing public hosted zone holding ``name``."""
+    zone_name: DnsName | None = None
+    """Create a public hosted zone of this name (``name`` or a parent of it); delegate to its name servers."""
+    certificate_arn: text(checks.certificate_arn, min_length=1, max_length=2048) | None = None
+    """An existing ACM certificate for ``name`` in the stack's region, instead of issuing one."""
+    hsts_max_age_seconds: whole(300, HSTS_MAX_AGE_SECONDS, "s", why="HSTS max-age, two years at most")
+    """``Strict-Transport-Security: max-age=...; includeSubDomains`` on every HTTPS response of the ALB."""
+    tls_policy: choice(TlsPolicy)
+    """The HTTPS listener's security policy."""
+
+    @model_validator(mode="after")
+    def _one_zone_for_the_name(self) -> DomainConfig:
+        found: list[tuple[Path, str]] = []
+        if self.hosted_zone_id and self.zone_name:
+            found.append(
+                (("zoneName",), "set hostedZoneId (an existing zone) or zoneName (a zone to create), not both")
+            )
+        if self.name is None:
+            for key, value in (
+                ("hostedZoneId", self.hosted_zone_id),
+                ("zoneName", self.zone_name),
+                ("certificateArn", self.certificate_arn),
+            ):
+                if value:
+                    found.append(((key,), "needs domain.name, the host name it serves"))
+        elif not (self.hosted_zone_id or self.zone_name or self.certificate_arn):
+            found.append(
+                (
+                    ("name",),
+                    "needs a hosted zone to validate a certificate in (hostedZoneId or zoneName) or an existing "
+                    "certificateArn",
+                )
+            )
+        if (
+            self.name
+            and self.zone_name
+            and not (self.name == self.zone_name or self.name.endswith("." + self.zone_name))
+        ):
+            found.append(
+                (("zoneName",), f"{self.zone_name!r} does not hold {self.name!r}; use {self.name!r} or a parent")
+            )
+        if found:
+            raise Invalid(*found)
+        return self
+
+
+class WafConfig(Section):
+    """``flowbuilder:waf`` — the web application firewall in front of the standard API's load balancer."""
+
+    enabled: Bool
+    rate_limit_per_5_minutes: whole(10, 2_000_000_000, "requests", why="a WAF rate-based rule's limit")
+    """Requests one client IP may send in 5 minutes before WAF blocks it (until it slows down)."""
+    sql_injection: Bool
+    """Add AWS's SQL-injection rule group (the API takes free text)."""
+
+
 ProjectName = text(checks.project_name, min_length=1, max_length=100)
 StackName = text(checks.stack_name, min_length=1, max_length=100)
 RegionName = text(checks.region, min_length=1, max_length=32)
@@ -636,6 +732,7 @@ class StackConfig(Section):
     scheduler: SchedulerConfig
     migration: MigrationConfig
     monitoring: MonitoringConfig
+    domain: DomainConfig
 
     @model_validator(mode="after")
     def _cross_key_rules(self) -> StackConfig:
@@ -675,6 +772,7 @@ class StandardStackConfig(StackConfig):
     worker: WorkerConfig
     ecs: EcsConfig
     eks: EksConfig
+    waf: WafConfig
 
 
 class ZeroScaleStackConfig(StackConfig):
@@ -700,7 +798,26 @@ SECRET_KEYS: dict[str, str] = {
 RETIRED_KEYS: dict[str, str] = {
     "imageTag": "it was replaced by flowbuilder:images, the digest (sha256:...) of each image, which the release "
     "workflow records",
+    "api.certificateArn": "it moved to flowbuilder:domain.certificateArn, beside the domain name the certificate "
+    "is for (docs/front-door.md)",
     "database.readReplicas": "it was removed: RDS does not create read replicas of an instance whose master "
     "password it manages (docs/database.md)",
 }
 """Keys older stack files may still carry, and what took their place; refused like any unknown key."""
+
+
+def _vocabulary() -> set[str]:
+    """Every key name and enum value of the model: what error messages may always show."""
+    words: set[str] = set()
+    for section in (Section, *_subclasses(Section)):
+        words.update(field.alias or name for name, field in section.model_fields.items())
+    for enum in [value for value in globals().values() if isinstance(value, type) and issubclass(value, StrEnum)]:
+        words.update(member.value for member in enum)
+    return words
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
+
+
+VOCABULARY.update(_vocabulary())

@@ -34,6 +34,7 @@ RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "s3-bucket": (len("-alb-logs-123456789012"), False),
     "budget": (len("-monthly"), False),
     "http-api": (len("-api"), False),
+    "waf": (len("-api"), False),
 }
 
 

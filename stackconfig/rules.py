@@ -132,13 +132,13 @@ def arns_in_stack_region(config: StackConfig) -> Rule:
     if not config.is_standard:
         return
     partition, _ = partition_of(config.region)
-    if config.api.certificate_arn:
-        arn = arns.certificate(config.api.certificate_arn)
+    if config.domain.certificate_arn:
+        arn = arns.certificate(config.domain.certificate_arn)
         if (arn.partition, arn.region) != (partition, config.region):
             yield (
-                ("api", "certificateArn"),
-                f"the certificate is in {arn.region} ({arn.partition}); the load balancer can only use one in the "
-                f"stack's region {config.region} ({partition})",
+                ("domain", "certificateArn"),
+                f"the certificate is in {arn.region} ({arn.partition}); the load balancer and a regional API "
+                f"domain can only use one in the stack's region {config.region} ({partition})",
             )
     for name, reference in config.ecs.application_secrets.items():
         arn = arns.secret_reference(reference)
@@ -230,6 +230,16 @@ def prod_api_spread(config: StackConfig) -> Rule:
         yield ("api", "minCount"), "prod keeps at least 2 API tasks so one AZ can fail"
 
 
+def https_only(config: StackConfig) -> Rule:
+    """Staging and prod serve the standard API over HTTPS only, so they need a domain to hold a certificate."""
+    if config.is_standard and config.environment.value in ("staging", "prod") and config.domain.name is None:
+        yield (
+            ("domain", "name"),
+            f"{config.environment.value} serves HTTPS only and needs the API's domain name, with hostedZoneId or "
+            "zoneName (a certificate is issued and validated there) or certificateArn; only dev may stay on plain HTTP",
+        )
+
+
 RULES = (
     names_fit,
     topology_fits,
@@ -242,4 +252,5 @@ RULES = (
     api_burst_fits_concurrency,
     database_support,
     prod_api_spread,
+    https_only,
 )

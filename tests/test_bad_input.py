@@ -622,39 +622,41 @@ CIDRS = [
 ARNS = [
     bad(
         "cert-wrong-service",
-        "flowbuilder:api:\n  certificateArn: arn:aws:iam::123456789012:server-certificate/x",
-        "flowbuilder:api.certificateArn",
+        "flowbuilder:domain:\n  name: api.example.com\n"
+        "  certificateArn: arn:aws:iam::123456789012:server-certificate/x",
+        "flowbuilder:domain.certificateArn",
         "must be an ARN of acm",
     ),
     bad(
         "cert-wrong-region",
-        f"flowbuilder:api:\n  certificateArn: {CERT.replace('us-east-1', 'eu-west-1')}",
-        "flowbuilder:api.certificateArn",
+        f"flowbuilder:domain:\n  name: api.example.com\n  certificateArn: {CERT.replace('us-east-1', 'eu-west-1')}",
+        "flowbuilder:domain.certificateArn",
         "the certificate is in eu-west-1",
         "stack's region us-east-1",
     ),
     bad(
         "cert-wrong-partition",
-        f"flowbuilder:api:\n  certificateArn: {CERT.replace('arn:aws:', 'arn:aws-cn:')}",
-        "api.certificateArn",
+        f"flowbuilder:domain:\n  name: api.example.com\n  certificateArn: {CERT.replace('arn:aws:', 'arn:aws-cn:')}",
+        "domain.certificateArn",
         "(aws-cn)",
     ),
     bad(
         "cert-bad-partition",
-        f"flowbuilder:api:\n  certificateArn: {CERT.replace('arn:aws:', 'arn:amazon:')}",
-        "api.certificateArn",
+        f"flowbuilder:domain:\n  name: api.example.com\n  certificateArn: {CERT.replace('arn:aws:', 'arn:amazon:')}",
+        "domain.certificateArn",
         "not an AWS partition",
     ),
     bad(
         "cert-bad-id",
-        "flowbuilder:api:\n  certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/abc",
-        "api.certificateArn",
+        "flowbuilder:domain:\n  name: api.example.com\n"
+        "  certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        "domain.certificateArn",
         "lowercase UUID",
     ),
     bad(
         "cert-no-account",
-        "flowbuilder:api:\n  certificateArn: arn:aws:acm:us-east-1:1234:certificate/x",
-        "api.certificateArn",
+        "flowbuilder:domain:\n  name: api.example.com\n  certificateArn: arn:aws:acm:us-east-1:1234:certificate/x",
+        "domain.certificateArn",
         "12-digit account",
     ),
     bad(
@@ -997,6 +999,12 @@ IMAGES = [
         "replaced by flowbuilder:images",
     ),
     bad(
+        "api-certificate-retired",
+        f"flowbuilder:api:\n  certificateArn: {CERT}",
+        "flowbuilder:api.certificateArn: unknown key",
+        "moved to flowbuilder:domain.certificateArn",
+    ),
+    bad(
         "read-replicas-retired",
         "flowbuilder:database:\n  readReplicas: 0",
         "flowbuilder:database.readReplicas: unknown key",
@@ -1027,7 +1035,11 @@ TOPOLOGY = [
     ultra("zero-scale-database", "flowbuilder:database:\n  multiAz: true", "flowbuilder:database: " + ZERO_SCALE),
     ultra("zero-scale-api-count", "flowbuilder:api:\n  desiredCount: 2", "flowbuilder:api.desiredCount: " + ZERO_SCALE),
     ultra("zero-scale-api-cpu", "flowbuilder:api:\n  cpu: 512", "flowbuilder:api.cpu: " + ZERO_SCALE),
-    ultra("zero-scale-certificate", f"flowbuilder:api:\n  certificateArn: {CERT}", "api.certificateArn: " + ZERO_SCALE),
+    ultra(
+        "zero-scale-certificate",
+        f"flowbuilder:api:\n  certificateArn: {CERT}",
+        "api.certificateArn: unknown key; it moved to flowbuilder:domain.certificateArn",
+    ),
     ultra("zero-scale-worker-max", "flowbuilder:worker:\n  maxCount: 50", "flowbuilder:worker.maxCount: " + ZERO_SCALE),
     ultra("zero-scale-spot-weight", "flowbuilder:worker:\n  onDemandWeight: 1", "worker.onDemandWeight: " + ZERO_SCALE),
     ultra(
@@ -1103,6 +1115,133 @@ TOPOLOGY = [
     bad("force-delete-yes", "flowbuilder:ecs:\n  forceDeleteRepositories: yes", "ecs.forceDeleteRepositories", "true"),
 ]
 
+STAGING = {"aws:region": "us-east-1", "flowbuilder:environment": "staging", "flowbuilder:topology": "standard"}
+ZONE = "flowbuilder:domain:\n  name: api.example.com\n  zoneName: example.com"
+
+DOMAIN = [
+    bad(
+        "domain-name-upper",
+        "flowbuilder:domain:\n  name: API.example.com\n  zoneName: example.com",
+        "flowbuilder:domain.name",
+        "lowercase letters",
+    ),
+    bad(
+        "domain-name-one-label",
+        "flowbuilder:domain:\n  name: localhost\n  zoneName: localhost",
+        "flowbuilder:domain.name",
+        "two or more labels",
+    ),
+    bad(
+        "domain-name-trailing-dot",
+        "flowbuilder:domain:\n  name: api.example.com.\n  zoneName: example.com",
+        "flowbuilder:domain.name",
+        "without a trailing dot",
+    ),
+    bad(
+        "domain-label-long",
+        f"flowbuilder:domain:\n  name: {'a' * 64}.example.com\n  zoneName: example.com",
+        "flowbuilder:domain.name",
+        "1 to 63",
+    ),
+    bad(
+        "domain-zone-id-shape",
+        "flowbuilder:domain:\n  name: api.example.com\n  hostedZoneId: z123abc",
+        "flowbuilder:domain.hostedZoneId",
+        "Z and up to 32 capital letters and digits",
+    ),
+    bad(
+        "domain-zone-id-and-name",
+        "flowbuilder:domain:\n  name: api.example.com\n  hostedZoneId: Z0123456789ABC\n  zoneName: example.com",
+        "flowbuilder:domain.zoneName",
+        "not both",
+    ),
+    bad(
+        "domain-zone-not-parent",
+        "flowbuilder:domain:\n  name: api.example.com\n  zoneName: example.org",
+        "flowbuilder:domain.zoneName",
+        "does not hold 'api.example.com'",
+    ),
+    bad(
+        "domain-zone-suffix-not-label",
+        "flowbuilder:domain:\n  name: api.myexample.com\n  zoneName: example.com",
+        "flowbuilder:domain.zoneName",
+        "does not hold",
+    ),
+    bad(
+        "domain-name-without-zone",
+        "flowbuilder:domain:\n  name: api.example.com",
+        "flowbuilder:domain.name",
+        "hostedZoneId or zoneName",
+        "certificateArn",
+    ),
+    bad(
+        "domain-zone-without-name",
+        "flowbuilder:domain:\n  zoneName: example.com",
+        "flowbuilder:domain.zoneName",
+        "needs domain.name",
+    ),
+    bad("domain-hsts-short", f"{ZONE}\n  hstsMaxAgeSeconds: 60", "flowbuilder:domain.hstsMaxAgeSeconds", "300"),
+    bad(
+        "domain-hsts-long",
+        f"{ZONE}\n  hstsMaxAgeSeconds: 94608000",
+        "flowbuilder:domain.hstsMaxAgeSeconds",
+        "63072000",
+    ),
+    bad(
+        "domain-tls-policy-old",
+        f"{ZONE}\n  tlsPolicy: ELBSecurityPolicy-2016-08",
+        "flowbuilder:domain.tlsPolicy",
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    ),
+    bad(
+        "domain-unknown-key",
+        f"{ZONE}\n  hostedZone: Z0123456789ABC",
+        "flowbuilder:domain.hostedZone: unknown key",
+        "hostedZoneId",
+    ),
+    bad(
+        "waf-rate-low",
+        "flowbuilder:waf:\n  rateLimitPer5Minutes: 5",
+        "flowbuilder:waf.rateLimitPer5Minutes",
+        "10",
+        "2000000000",
+    ),
+    bad(
+        "waf-rate-high",
+        "flowbuilder:waf:\n  rateLimitPer5Minutes: 3000000000",
+        "flowbuilder:waf.rateLimitPer5Minutes",
+        "2000000000",
+    ),
+    bad("waf-enabled-text", "flowbuilder:waf:\n  enabled: 'yes'", "flowbuilder:waf.enabled", "true or false"),
+    bad(
+        "staging-without-https",
+        "",
+        "flowbuilder:domain.name",
+        "staging serves HTTPS only",
+        base=dict(STAGING),
+        stack="staging",
+        file="Pulumi.staging.yaml",
+    ),
+    bad(
+        "prod-without-https",
+        "",
+        "flowbuilder:domain.name",
+        "prod serves HTTPS only",
+        base=dict(PROD),
+        stack="prod",
+        file="Pulumi.prod.yaml",
+    ),
+    bad(
+        "zero-scale-waf",
+        "flowbuilder:waf:\n  enabled: true",
+        "flowbuilder:waf: ",
+        ZERO_SCALE,
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+]
+
 COMMAND_LINE = [
     bad_cli("job-minutes-negative", ("--job-minutes", "-5"), "--job-minutes", "allowed: above 0 up to 719"),
     bad_cli("job-minutes-nan", ("--job-minutes", "nan"), "--job-minutes", "allowed: above 0"),
@@ -1133,7 +1272,8 @@ COMMAND_LINE = [
     + WINDOWS
     + NAMES
     + IMAGES
-    + TOPOLOGY,
+    + TOPOLOGY
+    + DOMAIN,
 )
 def test_bad_stack_file_is_refused_with_file_key_and_what_is_allowed(case: Case, tmp_path, capsys):
     write_project(tmp_path, case)

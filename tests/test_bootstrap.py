@@ -141,6 +141,7 @@ ACCOUNT_WIDE_WRITES = {
     "ecs:DeregisterTaskDefinition",
     "kms:CreateKey",
     "acm:RequestCertificate",
+    "route53:CreateHostedZone",
     "backup-storage:MountCapsule",
     "logs:CreateLogDelivery",
     "logs:UpdateLogDelivery",
@@ -737,6 +738,11 @@ def named_arns(r: RecordedResource, region: str) -> list[str]:
         ],
         "aws:codebuild/project:Project": lambda: [arn("codebuild", f"project/{i['name']}")],
         "aws:codebuild/webhook:Webhook": lambda: [arn("codebuild", f"project/{i['projectName']}")],
+        "aws:route53/zone:Zone": lambda: [f"arn:aws:route53:::hostedzone/{r.state['zoneId']}"],
+        "aws:route53/record:Record": lambda: [f"arn:aws:route53:::hostedzone/{i['zoneId']}"],
+        "aws:wafv2/webAcl:WebAcl": lambda: [r.state["arn"]],
+        "aws:wafv2/webAclAssociation:WebAclAssociation": lambda: [i["webAclArn"], i["resourceArn"]],
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": lambda: [i["resourceArn"]],
     }
     if r.type.startswith("aws:s3/") and r.type != "aws:s3/bucket:Bucket":
         return [bucket(i["bucket"])]
@@ -880,3 +886,24 @@ def test_a_stack_in_another_region_gets_that_regions_patterns_and_hosted_zones_o
     assert by_sid(prod, "SqsStack")["Resource"] == [f"arn:aws:sqs:ap-south-1:{ACCOUNT_ID}:flowbuilder-prod-*"]
     assert by_sid(prod, "Route53Stack")["Resource"] == ["arn:aws:route53:::hostedzone/Z0123456789EXAMPLE"]
     assert "Route53Stack" not in {s["Sid"] for s in statements(*deploy_documents(run, "dev"))}
+
+
+def test_a_stack_that_creates_its_zone_may_change_records_under_that_name_only():
+    stacks = [{"name": "dev"}, {"name": "staging", "zoneNames": ["staging.flowbuilder.example.com"]}]
+    run = run_bootstrap(overrides={"flowbuilder-bootstrap:stacks": stacks})
+    staging = deploy_documents(run, "staging")
+    assert by_sid(staging, "Route53CreateZone")["Action"] == ["route53:CreateHostedZone"]
+    records = by_sid(staging, "Route53CreatedZoneRecords")
+    assert records["Action"] == ["route53:ChangeResourceRecordSets"]
+    assert records["Resource"] == "arn:aws:route53:::hostedzone/*"
+    assert records["Condition"] == {
+        "ForAllValues:StringLike": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                "*.staging.flowbuilder.example.com",
+                "staging.flowbuilder.example.com",
+            ]
+        }
+    }
+    assert "route53:ChangeResourceRecordSets" not in by_sid(staging, "Route53CreatedZones")["Action"]
+    dev = {s["Sid"] for s in statements(*deploy_documents(run, "dev"))}
+    assert not dev & {"Route53CreateZone", "Route53CreatedZones", "Route53CreatedZoneRecords"}

@@ -75,6 +75,7 @@ KNOWN_METRICS: dict[str, set[str]] = {
     },
     # HTTP APIs publish 4xx/5xx/Count; 4XXError/5XXError are the REST API names and never have data here.
     "AWS/ApiGateway": {"4xx", "5xx", "Count", "Latency", "IntegrationLatency"},
+    "AWS/WAFV2": {"AllowedRequests", "BlockedRequests", "CountedRequests"},
     BACKLOG_NAMESPACE: set(SAMPLER_METRICS),
 }
 DIMENSIONS: dict[str, set[str]] = {
@@ -88,6 +89,7 @@ DIMENSIONS: dict[str, set[str]] = {
     "AWS/EventBridge/Pipes": {"PipeName"},
     "AWS/States": {"StateMachineArn"},
     "AWS/ApiGateway": {"ApiId", "Stage"},
+    "AWS/WAFV2": {"WebACL", "Region", "Rule"},
 }
 
 STANDARD_ALARMS = {
@@ -109,6 +111,9 @@ STANDARD_ALARMS = {
     "backlog-sampler-errors",
 }
 STANDARD_ALARMS_WITH_IMAGE = STANDARD_ALARMS | {"api-no-healthy-targets", "scheduler-errors", "scheduler-throttles"}
+WAF_ALARMS = {"waf-blocked-requests"}
+"""Where the WAF is on (staging and prod by default)."""
+WITH_WAF = {"dev": set(), "staging": WAF_ALARMS, "prod": WAF_ALARMS}
 ULTRA_ALARMS = {"dlq-not-empty", "scheduler-dlq-not-empty", "worker-pipe-failures", "worker-run-failures"}
 ULTRA_ALARMS_WITH_IMAGE = ULTRA_ALARMS | {"scheduler-errors", "api-5xx", "api-throttles"}
 
@@ -178,6 +183,10 @@ def stack_dimension_values(run: StackRun) -> dict[str, set[str]]:
         "StateMachineArn": values("aws:sfn/stateMachine:StateMachine", "arn", "state"),
         "ApiId": values("aws:apigatewayv2/api:Api", "id", "state"),
         "Stage": values("aws:apigatewayv2/stage:Stage", "name"),
+        "WebACL": values("aws:wafv2/webAcl:WebAcl", "name"),
+        "Region": values("pulumi:providers:aws", "region"),
+        # WAF's own aggregate over every rule of a web ACL.
+        "Rule": {"ALL"} if run.of_type("aws:wafv2/webAcl:WebAcl") else set(),
     }
 
 
@@ -262,12 +271,12 @@ def test_every_alarm_metric_names_a_resource_of_the_stack(label):
 # -- which alarms ------------------------------------------------------------
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stack_alarms(stack):
-    assert set(alarms(committed_run(stack))) == STANDARD_ALARMS
+    assert set(alarms(committed_run(stack))) == STANDARD_ALARMS | WITH_WAF[stack]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stack_after_first_release_also_watches_api_health_and_scheduler(stack):
-    assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE
+    assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE | WITH_WAF[stack]
 
 
 def documented_alarms(heading: str) -> set[str]:

@@ -209,6 +209,7 @@ def listener(name: str, protocol: str, **changes: Any) -> Res:
             "certificateArn": "arn:aws:acm:us-east-1:1:certificate/x",
             "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
             "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}],
+            "routingHttpResponseStrictTransportSecurityHeaderValue": "max-age=31536000; includeSubDomains",
         }
     else:
         props |= {
@@ -217,6 +218,31 @@ def listener(name: str, protocol: str, **changes: Any) -> Res:
             ]
         }
     return Res("aws:lb/listener:Listener", name, {**props, **changes})
+
+
+WEB_ACL_ARN = "arn:aws:wafv2:us-east-1:1:regional/webacl/api/0f1e2d3c"
+
+
+def web_acl() -> Res:
+    return Res("aws:wafv2/webAcl:WebAcl", "waf", {"name": "api", "scope": "REGIONAL"}, {"arn": WEB_ACL_ARN})
+
+
+def waf_association() -> Res:
+    return Res(
+        "aws:wafv2/webAclAssociation:WebAclAssociation", "waf", {"webAclArn": WEB_ACL_ARN, "resourceArn": LB_ARN}
+    )
+
+
+def waf_logging(*headers: str) -> Res:
+    return Res(
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+        "waf",
+        {
+            "resourceArn": WEB_ACL_ARN,
+            "logDestinationConfigs": ["arn:aws:logs:us-east-1:1:log-group:aws-waf-logs-x"],
+            "redactedFields": [{"singleHeader": {"name": header}} for header in headers],
+        },
+    )
 
 
 def queue(name: str, **props: Any) -> Res:
@@ -614,11 +640,66 @@ CASES = [
     ),
     case("alb-prod-protection", [alb(accessLogs={"enabled": False, "bucket": "alb-logs"})], [alb()], "access logs"),
     case(
-        "alb-https-in-prod",
+        "alb-https-outside-dev",
         [alb(), listener("http", "HTTP", defaultActions=[{"type": "forward", "targetGroupArn": "tg"}])],
         [alb(), listener("http", "HTTP", defaultActions=[{"type": "forward", "targetGroupArn": "tg"}])],
-        "serves plain HTTP only",
-        good_env="staging",
+        "the staging environment serves plain HTTP only; set flowbuilder:domain",
+        env="staging",
+        good_env="dev",
+    ),
+    case(
+        "alb-https-outside-dev",
+        [alb(), listener("http", "HTTP", defaultActions=[{"type": "forward", "targetGroupArn": "tg"}])],
+        [alb(), listener("https", "HTTPS"), listener("http", "HTTP")],
+        "the prod environment serves plain HTTP only",
+        id="alb-https-outside-dev-prod",
+    ),
+    case(
+        "alb-hsts",
+        [alb(), listener("https", "HTTPS", routingHttpResponseStrictTransportSecurityHeaderValue=None)],
+        [alb(), listener("https", "HTTPS")],
+        "without Strict-Transport-Security of at least 300 s",
+    ),
+    case(
+        "alb-hsts",
+        [alb(), listener("https", "HTTPS", routingHttpResponseStrictTransportSecurityHeaderValue="max-age=0")],
+        [alb(), listener("https", "HTTPS", routingHttpResponseStrictTransportSecurityHeaderValue="max-age=300")],
+        "is max-age=0",
+        id="alb-hsts-max-age-zero",
+    ),
+    case(
+        "alb-tls-policy-current",
+        [alb(), listener("https", "HTTPS", sslPolicy="ELBSecurityPolicy-TLS-1-2-2017-01")],
+        [alb(), listener("https", "HTTPS", sslPolicy="ELBSecurityPolicy-TLS13-1-3-2021-06")],
+        "does not offer TLS 1.3",
+    ),
+    # WAF
+    case(
+        "waf-associated",
+        [web_acl()],
+        [web_acl(), waf_association()],
+        "associated with nothing",
+    ),
+    case(
+        "waf-on-public-load-balancers",
+        [alb(), web_acl()],
+        [alb(), web_acl(), waf_association()],
+        "has no WAF web ACL",
+        env="staging",
+    ),
+    case(
+        "waf-on-public-load-balancers",
+        [alb()],
+        [alb()],
+        "the prod environment has no WAF web ACL",
+        good_env="dev",
+        id="waf-on-public-load-balancers-dev-exempt",
+    ),
+    case(
+        "waf-logs-redact-credentials",
+        [waf_logging("authorization")],
+        [waf_logging("authorization", "cookie")],
+        "carry the cookie header",
     ),
     # SQS / SNS
     case(
@@ -1046,7 +1127,8 @@ def test_rules_have_unique_names_and_an_explicit_level():
         "rds-performance-insights-prod",
         "ecs-exec-off-in-prod",
         "ecs-container-insights-prod",
-        "alb-https-in-prod",
+        "alb-tls-policy-current",
+        "waf-on-public-load-balancers",
         "sqs-dlq-outlives-source",
         "iam-trust-source-condition",
         "k8s-pinned-images",

@@ -11,6 +11,7 @@ import pytest
 from preview.cost import PriceTable, estimate, spot_share
 from preview.report import docs
 
+from .conftest import committed_run
 from .preview_support import program, resource, runs_of
 
 HOURS = 730
@@ -568,3 +569,56 @@ def test_ultra_idle_cost_has_no_compute_or_network_and_fits_one_dollar_but_for_t
     assert billed <= {"secret-month", "kms-key-month", "alarm-metric-month", "alarm-high-resolution-metric-month"}
     assert _without_alert_key(cost) <= 1.0
     assert cost.jobs and all(job.spot_usd < 0.01 for job in cost.jobs)
+
+
+def test_front_door_hosted_zone_certificate_and_waf():
+    def build():
+        aws.route53.Zone("zone", name="example.com")
+        aws.acm.Certificate("certificate", domain_name="api.example.com", validation_method="DNS")
+        visibility = aws.wafv2.WebAclRuleVisibilityConfigArgs(
+            cloudwatch_metrics_enabled=True, metric_name="m", sampled_requests_enabled=True
+        )
+        aws.wafv2.WebAcl(
+            "waf",
+            scope="REGIONAL",
+            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True, metric_name="acl", sampled_requests_enabled=True
+            ),
+            rules=[
+                aws.wafv2.WebAclRuleArgs(
+                    name=f"group-{index}",
+                    priority=index,
+                    override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
+                        none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
+                    ),
+                    statement=aws.wafv2.WebAclRuleStatementArgs(
+                        managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
+                            vendor_name="AWS", name=f"group-{index}"
+                        )
+                    ),
+                    visibility_config=visibility,
+                )
+                for index in range(4)
+            ],
+        )
+
+    result = estimate(program(build))
+    assert sorted((line.item, line.quantity, round(line.monthly_usd, 2)) for line in result.lines) == [
+        ("ACM public certificate", 1, 0.0),
+        ("Route 53 hosted zone", 1, 0.5),
+        ("WAF rules and managed rule groups (4)", 4, 4.0),
+        ("WAF web ACL", 1, 5.0),
+    ]
+    assert "WAF requests inspected $0.6/million" in result.left_out
+    assert (
+        "Route 53 queries $0.4/million (alias queries to the load balancer or API domain are free)" in result.left_out
+    )
+
+
+@pytest.mark.parametrize("stack, front_door", [("dev", 0.0), ("staging", 10.5), ("prod", 10.5)])
+def test_committed_stacks_price_their_front_door(stack, front_door):
+    result = estimate(committed_run(stack))
+    # Web ACL $5 + five rules (IP reputation, rate limit, common, known bad inputs, SQLi) + the zone.
+    found = [line.monthly_usd for line in result.lines if line.type.startswith(("aws:wafv2/", "aws:route53/"))]
+    assert round(sum(found), 2) == front_door

@@ -8,12 +8,13 @@ The pack's entry point (``policy/__main__.py``) assembles :data:`POLICIES`;
 docs/policy.md explains each rule.
 """
 
-from . import alb, cost, ecs, eks, encryption, iam, kubernetes, messaging, rds, serverless
+from . import alb, cost, ecs, eks, encryption, iam, kubernetes, messaging, rds, serverless, waf
 
 POLICIES = [
     *rds.POLICIES,
     *ecs.POLICIES,
     *alb.POLICIES,
+    *waf.POLICIES,
     *messaging.POLICIES,
     *encryption.POLICIES,
     *iam.POLICIES,

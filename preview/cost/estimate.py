@@ -72,6 +72,12 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "ALB capacity units {price}/LCU-h (one LCU all month: {month})",
     ),
     (("aws:apigatewayv2/api:Api",), "apigw-http-requests-million", "API Gateway HTTP API requests {price}/million"),
+    (("aws:wafv2/webAcl:WebAcl",), "waf-requests-million", "WAF requests inspected {price}/million"),
+    (
+        ("aws:route53/zone:Zone",),
+        "route53-queries-million",
+        "Route 53 queries {price}/million (alias queries to the load balancer or API domain are free)",
+    ),
     (("aws:sqs/queue:Queue",), "sqs-requests-million", "SQS requests {price}/million (first million a month free)"),
     (("aws:pipes/pipe:Pipe",), "pipes-requests-million", "EventBridge Pipes requests {price}/million"),
     (

@@ -388,6 +388,23 @@ def _kms_key(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]
     yield pricing.line(resource, "KMS customer managed key", "kms-key-month", 1, "key-month")
 
 
+def _hosted_zone(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
+    yield pricing.line(resource, "Route 53 hosted zone", "route53-hosted-zone-month", 1, "zone-month")
+
+
+def _certificate(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
+    yield pricing.line(resource, "ACM public certificate", "acm-public-certificate-month", 1, "certificate-month")
+
+
+def _web_acl(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
+    yield pricing.line(resource, "WAF web ACL", "waf-web-acl-month", 1, "web-ACL-month")
+    rules = len(resource.inputs.get("rules") or [])
+    if rules:
+        yield pricing.line(
+            resource, f"WAF rules and managed rule groups ({rules})", "waf-rule-month", rules, "rule-month"
+        )
+
+
 RULES: dict[str, Rule] = {
     "aws:ec2/natGateway:NatGateway": _nat_gateway,
     "aws:ec2/eip:Eip": _elastic_ip,
@@ -402,5 +419,8 @@ RULES: dict[str, Rule] = {
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:kms/key:Key": _kms_key,
+    "aws:route53/zone:Zone": _hosted_zone,
+    "aws:acm/certificate:Certificate": _certificate,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
 }
 """Type token -> the lines it bills at idle. Types not listed bill only on use (or nothing)."""

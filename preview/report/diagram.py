@@ -4,7 +4,8 @@ Nothing is drawn by hand: nodes come from resource types (services, queues,
 pipes, functions, databases ...), placed in the tier of the subnets they run
 in; edges come from what the resources say about each other:
 
-* internet -> load balancer -> service: listeners and target groups;
+* internet -> DNS name -> (WAF ->) load balancer -> service: alias records, the web ACL's association,
+  listeners and target groups; DNS name -> API domain -> HTTP API: the custom domain's API mapping;
 * X -> database: security-group rules that admit X's group on the database's port;
 * X -> queue and queue -> Y: IAM statements allowing ``sqs:SendMessage`` / ``sqs:ReceiveMessage`` on the queue;
 * queue -> pipe -> task: the pipe's source and ECS target;
@@ -30,6 +31,8 @@ from simulation.refs import Refs, as_document, dig, number, physical_name, strin
 from ..launches import TaskLaunch, task_launches
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+API_DOMAIN = "aws:apigatewayv2/domainName:DomainName"
 ROLE = "aws:iam/role:Role"
 ZONES: dict[str, str] = {
     "public": "Public subnets",
@@ -144,6 +147,14 @@ def _nodes(b: _Builder) -> None:
             "private" if lb.inputs.get("internal") else "public",
             security_groups=list(strings(lb.inputs.get("securityGroups"))),
         )
+    for acl in run.of_type(WEB_ACL):
+        rules = len(acl.inputs.get("rules") or [])
+        b.add(acl, f"waf_{b.short(acl)}", f"WAF web ACL<br/>{rules} rules", "aws", "hex")
+    for domain in run.of_type(API_DOMAIN):
+        b.add(domain, f"apidomain_{b.short(domain)}", f"API domain {domain.inputs.get('domainName', '')}", "aws")
+    for record in _alias_records(run):
+        name = str(record.inputs.get("name", ""))
+        b.add(record, f"dns_{name}", f"DNS {name}", "aws", "stadium")
     for nat in run.of_type("aws:ec2/natGateway:NatGateway"):
         b.add(
             nat,
@@ -336,7 +347,15 @@ def _edges(b: _Builder) -> None:
         ports.setdefault(listener.inputs.get("loadBalancerArn"), []).append(f"{number(listener.inputs.get('port')):g}")
     for lb in run.of_type("aws:lb/loadBalancer:LoadBalancer"):
         if not lb.inputs.get("internal"):
-            b.link("internet", b.node_of(lb), ", ".join(sorted(ports.get(lb.state.get("arn"), []))))
+            listening = ", ".join(sorted(ports.get(lb.state.get("arn"), [])))
+            firewall = _firewall_of(b, lb)
+            if firewall:
+                # The web ACL inspects every request before the load balancer routes it.
+                b.link("internet", firewall, listening)
+                b.link(firewall, b.node_of(lb), "allowed")
+            else:
+                b.link("internet", b.node_of(lb), listening)
+    _dns_edges(b)
     for service in run.of_type("aws:ecs/service:Service"):
         for attachment in service.inputs.get("loadBalancers") or []:
             for lb in _balancers_of(run, refs, attachment.get("targetGroupArn")):
@@ -396,6 +415,49 @@ def _release_edges(b: _Builder) -> None:
         for resource in b.run.resources:
             if invocation.urn in resource.depends_on:
                 b.link(task, b.node_of(resource), "exit 0, then rolls", dotted=True)
+
+
+def _alias_records(run: StackRun) -> list[RecordedResource]:
+    return [r for r in run.of_type("aws:route53/record:Record") if r.inputs.get("aliases")]
+
+
+def _firewall_of(b: _Builder, lb: RecordedResource) -> str | None:
+    """The node of the web ACL associated with ``lb``, if any."""
+    for association in b.run.of_type("aws:wafv2/webAclAssociation:WebAclAssociation"):
+        if association.inputs.get("resourceArn") == lb.state.get("arn"):
+            return b.node_of(b.refs.find(association.inputs.get("webAclArn"), WEB_ACL))
+    return None
+
+
+def _dns_edges(b: _Builder) -> None:
+    """A name resolves to its alias target; an API domain serves the API its mapping names."""
+    run, refs = b.run, b.refs
+    for record in _alias_records(run):
+        target = str(record.inputs["aliases"][0].get("name", "")).rstrip(".").lower()
+        by_name = [lb for lb in run.of_type("aws:lb/loadBalancer:LoadBalancer") if lb.state.get("dnsName") == target]
+        by_name += [
+            domain
+            for domain in run.of_type(API_DOMAIN)
+            if dig(domain.state, "domainNameConfiguration.targetDomainName") == target
+        ]
+        for resource in by_name:
+            b.link("internet", b.node_of(record), "resolve", dotted=True)
+            # Requests to the name meet the web ACL before the load balancer.
+            entry = (_firewall_of(b, resource) if resource.type.startswith("aws:lb/") else None) or b.node_of(resource)
+            b.link(b.node_of(record), entry, f"alias {record.inputs.get('type', '')}")
+    for mapping in run.of_type("aws:apigatewayv2/apiMapping:ApiMapping"):
+        domain = next(
+            (
+                d
+                for d in run.of_type(API_DOMAIN)
+                if mapping.inputs.get("domainName") in (d.id, d.inputs.get("domainName"))
+            ),
+            None,
+        )
+        api = refs.find(mapping.inputs.get("apiId"), "aws:apigatewayv2/api:Api")
+        if domain is not None:
+            b.link("internet", b.node_of(domain), "HTTPS")
+            b.link(b.node_of(domain), b.node_of(api), f"mapping {mapping.inputs.get('stage', '')}")
 
 
 def _balancers_of(run: StackRun, refs: Refs, target_group_arn: Any) -> Iterator[RecordedResource]:

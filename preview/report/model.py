@@ -72,9 +72,29 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:ecs/service:Service": ("name", "desiredCount", "enableExecuteCommand", "healthCheckGracePeriodSeconds"),
     "aws:appautoscaling/target:Target": ("resourceId", "minCapacity", "maxCapacity"),
     "aws:appautoscaling/policy:Policy": ("policyType", "resourceId"),
-    "aws:lb/listener:Listener": ("port", "protocol", "sslPolicy"),
+    "aws:lb/listener:Listener": (
+        "port",
+        "protocol",
+        "sslPolicy",
+        "routingHttpResponseStrictTransportSecurityHeaderValue",
+    ),
     "aws:lb/targetGroup:TargetGroup": ("name", "targetType", "port", "deregistrationDelay"),
-    "aws:lb/loadBalancer:LoadBalancer": ("name", "internal", "dropInvalidHeaderFields", "enableDeletionProtection"),
+    "aws:lb/loadBalancer:LoadBalancer": (
+        "name",
+        "internal",
+        "dropInvalidHeaderFields",
+        "desyncMitigationMode",
+        "enableDeletionProtection",
+    ),
+    "aws:route53/zone:Zone": ("name",),
+    "aws:route53/record:Record": ("name", "type", "ttl", "records"),
+    "aws:acm/certificate:Certificate": ("domainName", "validationMethod"),
+    "aws:acm/certificateValidation:CertificateValidation": ("validationRecordFqdns",),
+    "aws:wafv2/webAcl:WebAcl": ("name", "scope", "defaultAction"),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ("resourceArn",),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": ("logDestinationConfigs",),
+    "aws:apigatewayv2/domainName:DomainName": ("domainName", "domainNameConfiguration"),
+    "aws:apigatewayv2/apiMapping:ApiMapping": ("apiId", "stage"),
     "aws:pipes/pipe:Pipe": ("name", "desiredState", "sourceParameters", "targetParameters"),
     "aws:sfn/stateMachine:StateMachine": ("name", "type"),
     "aws:lambda/function:Function": (
@@ -137,8 +157,46 @@ def _default_tags(provider: RecordedResource) -> dict[str, Any]:
     return {f"tag:{key}": value for key, value in tags.items()}
 
 
+def _web_acl_rules(acl: RecordedResource) -> dict[str, Any]:
+    """Each rule by priority: the managed group (with rules it only counts) or the rate limit."""
+    shown: dict[str, Any] = {}
+    for rule in sorted(acl.inputs.get("rules") or [], key=lambda r: r.get("priority", 0)):
+        statement = rule.get("statement") or {}
+        managed, rate = statement.get("managedRuleGroupStatement"), statement.get("rateBasedStatement")
+        if managed:
+            counted = [
+                o["name"] for o in managed.get("ruleActionOverrides") or [] if "count" in o.get("actionToUse", {})
+            ]
+            text = f"{managed.get('vendorName')}/{managed.get('name')}" + (
+                f" (count only: {', '.join(counted)})" if counted else ""
+            )
+        elif rate:
+            text = (
+                f"block over {float(rate.get('limit', 0)):g} requests per {rate.get('aggregateKeyType')} "
+                f"in {float(rate.get('evaluationWindowSec', 300)):g} s"
+            )
+        else:
+            text = rule.get("name")
+        shown[f"rule {float(rule.get('priority', 0)):g}"] = text
+    return shown
+
+
+def _alias(record: RecordedResource) -> dict[str, Any]:
+    aliases = record.inputs.get("aliases") or []
+    return {"alias": aliases[0].get("name")} if aliases else {}
+
+
+def _redacted(logging: RecordedResource) -> dict[str, Any]:
+    fields = logging.inputs.get("redactedFields") or []
+    headers = [f["singleHeader"]["name"] for f in fields if "singleHeader" in f]
+    return {"redactedHeaders": headers}
+
+
 DERIVED_SETTINGS: dict[str, Callable[[RecordedResource], dict[str, Any]]] = {
     "aws:sfn/stateMachine:StateMachine": _run_task_steps,
+    "aws:wafv2/webAcl:WebAcl": _web_acl_rules,
+    "aws:route53/record:Record": _alias,
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": _redacted,
     "pulumi:providers:aws": _default_tags,
 }
 _NOISE = {"tags", "tagsAll", "policy", "assumeRolePolicy", "userData", "containerDefinitions", "dashboardBody"}
