@@ -9,6 +9,8 @@
 | scheduler  | SchedulerLambda in private subnets    | SchedulerLambda, no VPC            |
 | monitoring | every alarm, dashboard, budget        | lost-work alarms, budget           |
 | kubernetes | EksMesh where eks.enabled             | never                              |
+| files      | Uploads (bucket, optional CDN): on    | Uploads where uploads.enabled      |
+| e-mail     | Email (SES, events over SNS) where email.enabled, both topologies          |
 """
 
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ from components import (
     EcsClusterArgs,
     EksMesh,
     EksMeshArgs,
+    Email,
+    EmailArgs,
     ExistingVpc,
     ExistingVpcArgs,
     ExternalDatabase,
@@ -48,6 +52,8 @@ from components import (
     ServerlessApi,
     ServerlessApiArgs,
     StackContext,
+    Uploads,
+    UploadsArgs,
     WorkerPipe,
     WorkerPipeArgs,
     WorkQueue,
@@ -56,6 +62,7 @@ from components import (
     images_to_push,
 )
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
+from components.grants import ApplicationGrant, ApplicationGrantArgs
 from components.images import ContainerImages
 from components.watch import Watch
 from stackconfig import Environment, StackConfig, StackSecrets, load_stack_config
@@ -70,6 +77,8 @@ class Platform:
     watches: list[Watch]
     """In dashboard order."""
     access: ApplicationAccess
+    services: ApplicationAccess
+    """The API and worker alone: who uses the uploads bucket and sends e-mail."""
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,7 +108,12 @@ def scheduler_lambda(
 
 
 def standard(
-    config: StackConfig, context: StackContext, images: ContainerImages, queue: WorkQueue, opts: pulumi.ResourceOptions
+    config: StackConfig,
+    context: StackContext,
+    images: ContainerImages,
+    queue: WorkQueue,
+    environment: dict[str, pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
 ) -> Platform:
     name, prod = context.prefix, config.environment is Environment.PROD
     network = Networking(name, NetworkingArgs(context, config.network, api_port=config.api.container_port), opts)
@@ -144,6 +158,7 @@ def standard(
             target=front_door.target,
             queue=queue.work,
             database=database.connection,
+            environment=environment,
         ),
         opts,
     )
@@ -159,6 +174,7 @@ def standard(
             queue=queue.work,
             database=database.connection,
             failure_retention_days=config.queue.dlq_retention_days,
+            environment=environment,
         ),
         opts,
     )
@@ -203,6 +219,9 @@ def standard(
             role_names=[api.task_role_name, worker.task_role_name, scheduler.role_name],
             security_group_ids=[groups.api, groups.worker, groups.scheduler],
         ),
+        services=ApplicationAccess(
+            role_names=[api.task_role_name, worker.task_role_name], security_group_ids=[groups.api, groups.worker]
+        ),
         outputs=outputs,
     )
 
@@ -213,6 +232,7 @@ def zero_scale(
     context: StackContext,
     images: ContainerImages,
     queue: WorkQueue,
+    environment: dict[str, pulumi.Input[str]],
     opts: pulumi.ResourceOptions,
 ) -> Platform:
     name = context.prefix
@@ -241,6 +261,7 @@ def zero_scale(
             queue=queue.work,
             dead_letter=queue.dead_letter,
             database=database.connection,
+            environment=environment,
         ),
         opts,
     )
@@ -253,6 +274,7 @@ def zero_scale(
             image=images.api,
             queue=queue.work,
             database=database.connection,
+            environment=environment,
         ),
         opts,
     )
@@ -277,6 +299,9 @@ def zero_scale(
         access=ApplicationAccess(
             role_names=[api.role_name, pipe.task_role_name, scheduler.role_name],
             security_group_ids=[vpc.worker_security_group_id],
+        ),
+        services=ApplicationAccess(
+            role_names=[api.role_name, pipe.task_role_name], security_group_ids=[vpc.worker_security_group_id]
         ),
         outputs=outputs,
     )
@@ -308,17 +333,33 @@ queue = WorkQueue(
     ),
     on_aws,
 )
-platform = (
-    standard(config, context, registry.images, queue, on_aws)
-    if config.is_standard
-    else zero_scale(config, secrets, context, registry.images, queue, on_aws)
+# The bucket and the identity come first: the services' containers are told their names.
+uploads = (
+    Uploads(name, UploadsArgs(context, config.uploads, protect=config.environment is Environment.PROD), on_aws)
+    if config.uploads.enabled
+    else None
 )
+email = Email(name, EmailArgs(context, config.email), on_aws) if config.email.enabled else None
+parts: list[Uploads | Email] = [part for part in (uploads, email) if part is not None]
+application_environment = {key: value for part in parts for key, value in part.environment.items()}
+platform = (
+    standard(config, context, registry.images, queue, application_environment, on_aws)
+    if config.is_standard
+    else zero_scale(config, secrets, context, registry.images, queue, application_environment, on_aws)
+)
+for part, label in ((uploads, "uploads"), (email, "email")):
+    if part is not None:
+        ApplicationGrant(
+            f"{name}-{label}-access",
+            ApplicationGrantArgs(platform.services, part.grants),
+            pulumi.ResourceOptions(parent=part),
+        )
 monitoring = Monitoring(
     name,
     MonitoringArgs(
         context,
         config.monitoring,
-        platform.watches,
+        [*platform.watches, *([email.watch] if email else [])],
         # Zero-scale keeps only what reports lost work or failed requests: each alarm metric
         # costs $0.10 a month against a $10 budget.
         essential_alarms_only=not config.is_standard,
@@ -343,6 +384,15 @@ pulumi.export("applicationSecurityGroupIds", platform.access.security_group_ids)
 awaiting = images_to_push(registry.images, config.stack)
 if awaiting is not None:
     pulumi.export("imagesToPush", awaiting)
+if uploads is not None:
+    pulumi.export("uploadsBucketName", uploads.bucket_name)
+    pulumi.export("uploadsPrefix", uploads.prefix)
+    if uploads.cdn_domain is not None:
+        pulumi.export("uploadsCdnDomain", uploads.cdn_domain)
+if email is not None:
+    pulumi.export("emailIdentity", email.identity)
+    pulumi.export("emailConfigurationSet", email.configuration_set_name)
+    pulumi.export("emailEventTopicArn", email.event_topic_arn)
 pulumi.export("alertTopicArn", monitoring.topic_arn)
 pulumi.export("alarmNames", monitoring.alarm_names)
 pulumi.export("monthlyBudgetName", monitoring.budget_name)

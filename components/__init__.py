@@ -16,6 +16,7 @@ from .ecs import (
     QueueWorkerArgs,
 )
 from .eks_mesh import EksMesh, EksMeshArgs
+from .email import Email, EmailArgs
 from .front_door import FrontDoor, FrontDoorArgs
 from .images import images_to_push
 from .monitoring import Monitoring, MonitoringArgs
@@ -23,6 +24,7 @@ from .network import ExistingVpc, ExistingVpcArgs, Networking, NetworkingArgs, P
 from .provider import aws_provider
 from .scheduler_lambda import SchedulerLambda, SchedulerLambdaArgs
 from .serverless_api import ServerlessApi, ServerlessApiArgs
+from .uploads import Uploads, UploadsArgs
 from .work_queue import WorkQueue, WorkQueueArgs
 from .worker_pipe import WorkerPipe, WorkerPipeArgs
 
@@ -40,6 +42,8 @@ __all__ = [
     "EcsClusterArgs",
     "EksMesh",
     "EksMeshArgs",
+    "Email",
+    "EmailArgs",
     "ExistingVpc",
     "ExistingVpcArgs",
     "ExternalDatabase",
@@ -58,6 +62,8 @@ __all__ = [
     "ServerlessApi",
     "ServerlessApiArgs",
     "StackContext",
+    "Uploads",
+    "UploadsArgs",
     "WorkQueue",
     "WorkQueueArgs",
     "WorkerPipe",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -82,6 +83,8 @@ class ServerlessApiArgs:
     queue: QueueRef
     """The work queue the API sends to."""
     database: DatabaseConnection
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
 
 
 class ServerlessApi(pulumi.ComponentResource):
@@ -190,6 +193,7 @@ class ServerlessApi(pulumi.ComponentResource):
         args = self._args
         port = str(args.api.container_port)
         environment = {
+            **args.environment,
             **args.database.environment,
             "QUEUE_URL": args.queue.url,
             "STACK": args.context.stack,

@@ -62,6 +62,8 @@ NAME_LIMITS: dict[str, int] = {
     "dashboard": 255,
     "alarm": 255,
     "http-api": 128,
+    "ses-configuration-set": 64,
+    "cloudfront-oac": 64,
 }
 
 # Pulumi auto-naming appends "-" and seven random hex characters.

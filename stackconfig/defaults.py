@@ -100,6 +100,26 @@ COMMON: dict[str, Any] = {
         "tracing": False,
         "services": [],
     },
+    # A bucket costs nothing until files land in it; zero-scale turns it off below.
+    "uploads": {
+        "enabled": True,
+        "prefix": "uploads/",
+        "corsOrigins": [],
+        "versioning": False,
+        "noncurrentExpiryDays": 30,
+        # Intelligent-Tiering has no retrieval fee and no minimum duration, so files nobody
+        # reads get cheaper without the app knowing their access pattern.
+        "transitionStorageClass": "INTELLIGENT_TIERING",
+        "transitionAfterDays": 30,
+        "cdn": {"enabled": False, "priceClass": "PriceClass_100"},
+    },
+    # Off until a stack names the domain it sends from.
+    "email": {
+        "enabled": False,
+        "mailFromSubdomain": "mail",
+        # Monitoring only until the DMARC reports show every sender of the domain aligned.
+        "dmarcPolicy": "none",
+    },
 }
 
 BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
@@ -171,6 +191,8 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "spotInstanceTypes": ["t4g.large", "m6g.large", "m7g.large"],
             "prometheusVolumeGb": 50,
         },
+        # Overwritten and deleted files stay recoverable (and AWS Backup can protect the bucket).
+        "uploads": {"versioning": True},
     },
 }
 
@@ -181,6 +203,7 @@ ZERO_SCALE_OVERLAY: dict[str, Any] = {
     "ecs": {"containerInsights": False, "execEnabled": False},
     "monitoring": {"dashboard": False, "monthlyBudgetUsd": 10},
     "eks": {"enabled": False},
+    "uploads": {"enabled": False},
 }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -50,6 +51,8 @@ class ApiServiceArgs:
     queue: QueueRef
     """The work queue the API sends to."""
     database: DatabaseConnection
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
 
 
 class ApiService(pulumi.ComponentResource):
@@ -113,6 +116,7 @@ class ApiService(pulumi.ComponentResource):
                 memory=api.memory,
                 architecture=ecs.architecture,
                 environment={
+                    **args.environment,
                     **service_environment(context, args.queue, args.database),
                     "PORT": str(api.container_port),
                 },
