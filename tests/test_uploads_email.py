@@ -67,9 +67,8 @@ def test_bucket_is_private_owner_enforced_encrypted_and_tls_only() -> None:
     assert bucket.inputs["bucket"] == f"flowbuilder-dev-uploads-{ACCOUNT_ID}"
     assert not bucket.protect and not bucket.inputs.get("forceDestroy")
     block = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
-    assert [block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")] == [
-        True
-    ] * 4
+    blocks = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    assert [block[k] for k in blocks] == [True] * 4
     ownership = run.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     encryption = run.one(
@@ -329,7 +328,8 @@ def test_outputs_and_reputation_alarms_reach_the_stack() -> None:
     assert run.outputs["emailEventTopicArn"] == run.one("aws:sns/topic:Topic", "email-events").state["arn"]
     alarms = {r.inputs["name"]: r.inputs for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     bounce = alarms["flowbuilder-dev-ses-bounce-rate"]
-    assert (bounce["metricName"], bounce["namespace"], bounce["threshold"]) == ("Reputation.BounceRate", "AWS/SES", 0.05)
+    assert (bounce["metricName"], bounce["namespace"]) == ("Reputation.BounceRate", "AWS/SES")
+    assert bounce["threshold"] == 0.05
     assert alarms["flowbuilder-dev-ses-complaint-rate"]["threshold"] == 0.001
 
 
@@ -339,7 +339,8 @@ def test_zero_scale_api_function_is_told_the_bucket_when_uploads_are_asked_for()
         {**released_overrides("ultra"), "flowbuilder:uploads": {"enabled": True}},
         secrets={"flowbuilder:externalDatabaseUrl": "postgresql://app:pw@db.example.com:5432/app"},
     )
-    function = next(r for r in run.of_type("aws:lambda/function:Function") if r.inputs["name"] == "flowbuilder-ultra-api")
+    functions = run.of_type("aws:lambda/function:Function")
+    function = next(r for r in functions if r.inputs["name"] == "flowbuilder-ultra-api")
     variables = function.inputs["environment"]["variables"]
     assert variables["UPLOADS_BUCKET"] == f"flowbuilder-ultra-uploads-{ACCOUNT_ID}"
     assert len([r for r in run.of_type(ROLE_POLICY) if r.name.startswith("flowbuilder-ultra-uploads-access-")]) == 2
@@ -348,5 +349,5 @@ def test_zero_scale_api_function_is_told_the_bucket_when_uploads_are_asked_for()
 def test_committed_stacks_have_uploads_except_ultra_and_no_email() -> None:
     for stack, expected in (("dev", 1), ("ultra", 0)):
         run = run_stack(stack, secrets={"flowbuilder:externalDatabaseUrl": "postgresql://a:b@db.example.com/x"})
-        assert len(run.of_type(BUCKET)) - (1 if stack == "prod" else 0) == expected
+        assert len([r for r in run.of_type(BUCKET) if r.name.endswith("-uploads")]) == expected
         assert run.of_type("aws:sesv2/emailIdentity:EmailIdentity") == []
