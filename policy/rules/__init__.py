@@ -8,13 +8,14 @@ The pack's entry point (``policy/__main__.py``) assembles :data:`POLICIES`;
 docs/policy.md explains each rule.
 """
 
-from . import alb, cost, ecs, eks, iam, kubernetes, messaging, rds, serverless
+from . import alb, cost, ecs, eks, iam, kubernetes, messaging, rds, serverless, storage
 
 POLICIES = [
     *rds.POLICIES,
     *ecs.POLICIES,
     *alb.POLICIES,
     *messaging.POLICIES,
+    *storage.POLICIES,
     *iam.POLICIES,
     *serverless.POLICIES,
     *eks.POLICIES,
