@@ -10,6 +10,8 @@ import pytest
 
 from components.email import Email, EmailArgs
 from components.uploads import Uploads, UploadsArgs
+from preview.cost import estimate
+from preview.report.diagram import build_diagram
 from preview.report.docs import released_overrides
 from simulation.harness import StackRun, run_stack
 from simulation.mocks import ACCOUNT_ID
@@ -351,3 +353,30 @@ def test_committed_stacks_have_uploads_except_ultra_and_no_email() -> None:
         run = run_stack(stack, secrets={"flowbuilder:externalDatabaseUrl": "postgresql://a:b@db.example.com/x"})
         assert len([r for r in run.of_type(BUCKET) if r.name.endswith("-uploads")]) == expected
         assert run.of_type("aws:sesv2/emailIdentity:EmailIdentity") == []
+
+
+def test_diagram_draws_the_upload_cdn_and_email_flows() -> None:
+    flows = build_diagram(dev_with_email()).flows()
+    for expected in (
+        "Internet --> CloudFront uploads PriceClass_100  [HTTPS]",
+        "CloudFront uploads PriceClass_100 --> S3 uploads  [read (origin access control)]",
+        "ECS api on-demand, 0-0 tasks --> S3 uploads  [put/get objects]",
+        "ECS worker Spot, 0-0 tasks --> S3 uploads  [put/get objects]",
+        "ECS api on-demand, 0-0 tasks --> SES mail.example.com  [send]",
+        "SES mail.example.com --> SNS email-events  [bounce, complaint, delivery, reject]",
+        "SNS email-events --> webhook api.example.com  [HTTPS]",
+    ):
+        assert expected in flows
+    assert not any("Lambda scheduler" in flow and "S3 uploads" in flow for flow in flows)
+
+
+def test_idle_cost_of_uploads_is_zero_and_email_is_its_key() -> None:
+    plain, with_parts = estimate(run_stack("dev")), estimate(dev_with_email())
+    (storage,) = [line for line in plain.lines if line.resource == "flowbuilder-dev-uploads"]
+    assert (storage.quantity, storage.unit_usd, storage.monthly_usd) == (0, 0.023, 0)
+    # E-mail adds the event topic's key and two alarm metrics (dev is past the free ten already).
+    assert round(with_parts.total_usd - plain.total_usd, 2) == 1.2
+    key = next(line for line in with_parts.lines if line.resource == "flowbuilder-dev-email-events")
+    assert (key.item, key.monthly_usd) == ("KMS customer managed key", 1.0)
+    assert "SES e-mail $0.1/1,000 sent" in with_parts.left_out
+    assert any(note.startswith("CloudFront transfer to viewers $0.085/GB") for note in with_parts.left_out)
