@@ -384,11 +384,6 @@ def _metric_alarm(resource: RecordedResource, pricing: Pricing) -> Iterator[Cost
         )
 
 
-def _bucket(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
-    # A new bucket holds nothing: the line shows where storage will bill, at its idle size of 0 GB.
-    yield pricing.line(resource, "S3 Standard storage (empty when created)", "s3-standard-gb-month", 0, "GB-month")
-
-
 def _kms_key(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
     yield pricing.line(resource, "KMS customer managed key", "kms-key-month", 1, "key-month")
 
@@ -407,6 +402,5 @@ RULES: dict[str, Rule] = {
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:kms/key:Key": _kms_key,
-    "aws:s3/bucket:Bucket": _bucket,
 }
 """Type token -> the lines it bills at idle. Types not listed bill only on use (or nothing)."""
