@@ -4,58 +4,21 @@ stays quiet on its fixed twin."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
-from tests.test_policy import Res, Scenario, findings_of
-
-NAME = "flowbuilder-test-uploads-123456789012"
-ARN = f"arn:aws:s3:::{NAME}"
-TLS_DENY = {
-    "Sid": "DenyInsecureTransport",
-    "Effect": "Deny",
-    "Principal": "*",
-    "Action": "s3:*",
-    "Resource": [ARN, f"{ARN}/*"],
-    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-}
-
-
-def bucket_resources(**changes: Any) -> list[Res]:
-    """A bucket with every setting the rules ask for; ``changes`` replaces one (None drops it)."""
-    settings = {
-        "block": Res(
-            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-            "block",
-            {
-                "bucket": NAME,
-                "blockPublicAcls": True,
-                "blockPublicPolicy": True,
-                "ignorePublicAcls": True,
-                "restrictPublicBuckets": True,
-            },
-        ),
-        "ownership": Res(
-            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-            "ownership",
-            {"bucket": NAME, "rule": {"objectOwnership": "BucketOwnerEnforced"}},
-        ),
-        "encryption": Res(
-            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-            "encryption",
-            {"bucket": NAME, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
-        ),
-        "policy": Res(
-            "aws:s3/bucketPolicy:BucketPolicy",
-            "policy",
-            {"bucket": NAME, "policy": json.dumps({"Version": "2012-10-17", "Statement": [TLS_DENY]})},
-        ),
-    }
-    for key, value in changes.items():
-        settings[key] = value
-    bucket = Res("aws:s3/bucket:Bucket", "uploads", {"bucket": NAME}, {"arn": ARN, "id": NAME})
-    return [bucket, *(res for res in settings.values() if res is not None)]
+from tests.test_policy import (
+    ARN,
+    CONFIGURATION_SET,
+    DESTINATION,
+    NAME,
+    TLS_DENY,
+    Res,
+    Scenario,
+    bucket_resources,
+    findings_of,
+    identity,
+)
 
 
 def fired(rule: str, resources: list[Res]) -> list[str]:
@@ -133,23 +96,6 @@ def test_a_policy_without_the_tls_deny_fires() -> None:
         {"bucket": NAME, "policy": json.dumps({"Statement": [{**TLS_DENY, "Resource": ARN}]})},
     )
     assert fired("s3-tls-only", bucket_resources(policy=bucket_only)), "objects are what presigned URLs reach"
-
-
-def identity(configuration_set: str | None) -> Res:
-    props: dict[str, Any] = {"emailIdentity": "example.com"}
-    if configuration_set:
-        props["configurationSetName"] = configuration_set
-    return Res("aws:sesv2/emailIdentity:EmailIdentity", "email", props)
-
-
-CONFIGURATION_SET = Res(
-    "aws:sesv2/configurationSet:ConfigurationSet", "email", {"configurationSetName": "flowbuilder-test-email"}
-)
-DESTINATION = Res(
-    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination",
-    "email",
-    {"configurationSetName": "flowbuilder-test-email", "eventDestinationName": "backend-events"},
-)
 
 
 def test_identity_with_set_and_destination_passes() -> None:

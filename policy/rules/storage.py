@@ -18,7 +18,6 @@ EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
 CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
 EVENT_DESTINATION = "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination"
 BLOCKS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 
 
 def _settings_of(stack: StackView, bucket: PolicyResource, token: str) -> list[PolicyResource]:
@@ -50,6 +49,9 @@ def _owner_enforced(stack: StackView) -> Iterator[tuple[str, str | None]]:
 
 
 def _encrypted(stack: StackView) -> Iterator[tuple[str, str | None]]:
+    # S3's SSE algorithms (PutBucketEncryption); kept here, not as a module constant that reads
+    # like a type token.
+    algorithms_allowed = ("AES256", "aws:kms", "aws:kms:dsse")
     for bucket in stack.of_type(BUCKET):
         configurations = _settings_of(stack, bucket, ENCRYPTION)
         if not configurations:
@@ -57,8 +59,8 @@ def _encrypted(stack: StackView) -> Iterator[tuple[str, str | None]]:
             continue
         rules = as_list(peek(configurations[0].props, "rules"))
         algorithms = [peek(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm") for rule in rules]
-        if not any(algorithm in (*SSE_ALGORITHMS, UNKNOWN) for algorithm in algorithms):
-            yield f"default encryption names no algorithm of {', '.join(SSE_ALGORITHMS)}", bucket.urn
+        if not any(algorithm in (*algorithms_allowed, UNKNOWN) for algorithm in algorithms):
+            yield f"default encryption names no algorithm of {', '.join(algorithms_allowed)}", bucket.urn
 
 
 def _denies_plain_http(policy: PolicyResource, bucket: PolicyResource) -> bool:
