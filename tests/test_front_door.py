@@ -70,7 +70,7 @@ def test_dev_alb_has_no_deletion_protection_or_access_logs(dev):
     alb = dev.one(ALB)
     assert alb.inputs["enableDeletionProtection"] is False
     assert "accessLogs" not in alb.inputs
-    assert dev.of_type("aws:s3/bucket:Bucket") == []
+    assert [b for b in dev.of_type("aws:s3/bucket:Bucket") if b.name.endswith("-alb-logs")] == []
 
 
 def test_prod_alb_is_protected_and_logs_to_an_sse_s3_bucket(prod):
@@ -78,18 +78,20 @@ def test_prod_alb_is_protected_and_logs_to_an_sse_s3_bucket(prod):
     bucket_name = f"flowbuilder-prod-alb-logs-{ACCOUNT_ID}"
     assert alb.inputs["enableDeletionProtection"] is True
     assert alb.inputs["accessLogs"] == {"enabled": True, "bucket": bucket_name, "prefix": "alb"}
-    assert prod.one("aws:s3/bucket:Bucket").inputs["bucket"] == bucket_name
-    (rule,) = prod.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs[
-        "rules"
-    ]
+    assert prod.one("aws:s3/bucket:Bucket", "-alb-logs").inputs["bucket"] == bucket_name
+    (rule,) = prod.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "-alb-logs"
+    ).inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
-    block = prod.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    block = prod.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "-alb-logs").inputs
     assert all(
         block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    ownership = prod.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    ownership = prod.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "-alb-logs").inputs
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
-    (lifecycle,) = prod.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    (lifecycle,) = prod.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "-alb-logs").inputs[
+        "rules"
+    ]
     assert lifecycle["status"] == "Enabled"
     assert lifecycle["expiration"] == {"days": 30}
     assert lifecycle["filter"] == {"prefix": "alb/"}
@@ -104,7 +106,7 @@ def test_prod_alb_is_protected_and_logs_to_an_sse_s3_bucket(prod):
 
 def test_access_log_bucket_policy_lets_only_elb_write_this_accounts_prefix(prod):
     bucket = f"flowbuilder-prod-alb-logs-{ACCOUNT_ID}"
-    found = {s["Sid"]: s for s in json.loads(prod.one(BUCKET_POLICY).inputs["policy"])["Statement"]}
+    found = {s["Sid"]: s for s in json.loads(prod.one(BUCKET_POLICY, "-alb-logs").inputs["policy"])["Statement"]}
     objects = f"arn:aws:s3:::{bucket}/alb/AWSLogs/{ACCOUNT_ID}/*"
     assert found["LogDeliveryService"] == {
         "Sid": "LogDeliveryService",
