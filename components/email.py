@@ -138,7 +138,7 @@ class Email(pulumi.ComponentResource):
             behavior_on_mx_failure="USE_DEFAULT_VALUE",
             opts=child,
         )
-        topic = self._event_topic(resource, context, configuration_set)
+        topic, topic_policy = self._event_topic(resource, context, configuration_set)
         aws.sesv2.ConfigurationSetEventDestination(
             resource,
             configuration_set_name=configuration_set.configuration_set_name,
@@ -150,7 +150,8 @@ class Email(pulumi.ComponentResource):
                     topic_arn=topic.arn
                 ),
             ),
-            opts=child,
+            # The topic admits SES before the first event is routed to it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[topic_policy]),
         )
         if settings.webhook_url:
             aws.sns.TopicSubscription(
@@ -185,7 +186,7 @@ class Email(pulumi.ComponentResource):
 
     def _event_topic(
         self, resource: str, context: StackContext, configuration_set: aws.sesv2.ConfigurationSet
-    ) -> aws.sns.Topic:
+    ) -> tuple[aws.sns.Topic, aws.sns.TopicPolicy]:
         child = pulumi.ResourceOptions(parent=self)
         key = aws.kms.Key(
             f"{resource}-events",
@@ -219,7 +220,7 @@ class Email(pulumi.ComponentResource):
             kms_master_key_id=key.arn,
             opts=child,
         )
-        aws.sns.TopicPolicy(
+        policy = aws.sns.TopicPolicy(
             f"{resource}-events",
             arn=topic.arn,
             policy=policy_document(
@@ -239,7 +240,7 @@ class Email(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        return topic
+        return topic, policy
 
     def _records(
         self,
