@@ -13,6 +13,7 @@ from components.uploads import Uploads, UploadsArgs
 from preview.cost import estimate
 from preview.report.diagram import build_diagram
 from preview.report.docs import released_overrides
+from preview.report.model import key_settings
 from simulation.harness import StackRun, run_stack
 from simulation.mocks import ACCOUNT_ID
 from stackconfig import Environment
@@ -381,3 +382,18 @@ def test_idle_cost_of_uploads_is_zero_and_email_is_its_key() -> None:
     assert (key.item, key.monthly_usd) == ("KMS customer managed key", 1.0)
     assert "SES e-mail $0.1/1,000 sent" in with_parts.left_out
     assert any(note.startswith("CloudFront transfer to viewers $0.085/GB") for note in with_parts.left_out)
+
+
+def test_preview_shows_what_each_bucket_setting_enforces() -> None:
+    run, _ = uploads_alone(environment=Environment.PROD)
+    shown = {r.type.split(":")[-1]: key_settings(r) for r in run.resources if r.type.startswith("aws:s3/")}
+    assert shown["BucketOwnershipControls"] == {"objectOwnership": "BucketOwnerEnforced"}
+    assert shown["BucketServerSideEncryptionConfiguration"] == {"sseAlgorithm": "AES256"}
+    assert shown["BucketPolicy"] == {"statements": ["DenyInsecureTransport (Deny)"]}
+    assert shown["BucketVersioning"] == {"status": "Enabled"}
+    assert shown["BucketLifecycleConfiguration"] == {
+        "tier-down-uploads": "uploads/: INTELLIGENT_TIERING after 30 d",
+        "abort-incomplete-multipart-uploads": "(all): abort multipart after 7 d",
+        "expire-noncurrent-versions": "(all): noncurrent versions expire after 30 d",
+    }
+    assert shown["Bucket"]["tags"] == {"backup-plan": "flowbuilder-dev"}

@@ -164,6 +164,10 @@ def _default_tags(provider: RecordedResource) -> dict[str, Any]:
     return {f"tag:{key}": value for key, value in tags.items()}
 
 
+def _days(value: Any) -> str:
+    return f"{float(value):g} d" if isinstance(value, int | float) else f"{value} d"
+
+
 def _bucket_settings(resource: RecordedResource) -> dict[str, Any]:
     """What an S3 bucket sub-resource sets, which its nested inputs hide."""
     inputs = resource.inputs
@@ -178,11 +182,16 @@ def _bucket_settings(resource: RecordedResource) -> dict[str, Any]:
             shown["sseAlgorithm"] = default.get("sseAlgorithm")
             shown["bucketKeyEnabled"] = rule.get("bucketKeyEnabled")
             continue
-        steps = [f"{t.get('storageClass')} after {t.get('days')} d" for t in rule.get("transitions") or []]
+        steps = [f"{t.get('storageClass')} after {_days(t.get('days'))}" for t in rule.get("transitions") or []]
         if rule.get("abortIncompleteMultipartUpload"):
-            steps.append(f"abort multipart after {rule['abortIncompleteMultipartUpload'].get('daysAfterInitiation')} d")
+            days = _days(rule["abortIncompleteMultipartUpload"].get("daysAfterInitiation"))
+            steps.append(f"abort multipart after {days}")
         if rule.get("noncurrentVersionExpiration"):
-            steps.append(f"noncurrent expire after {rule['noncurrentVersionExpiration'].get('noncurrentDays')} d")
+            steps.append(
+                f"noncurrent versions expire after {_days(rule['noncurrentVersionExpiration'].get('noncurrentDays'))}"
+            )
+        if (rule.get("expiration") or {}).get("days"):
+            steps.append(f"expire after {_days(rule['expiration']['days'])}")
         shown[str(rule.get("id"))] = f"{(rule.get('filter') or {}).get('prefix') or '(all)'}: {', '.join(steps)}"
     if "versioningConfiguration" in inputs:
         shown["status"] = (inputs["versioningConfiguration"] or {}).get("status")
