@@ -451,6 +451,17 @@ DESTINATION = Res(
 )
 
 
+def distribution(viewer_policy: str, access_control: str | None = "oac-1") -> Res:
+    origin = {"originId": "uploads", "domainName": f"{NAME}.s3.us-east-1.amazonaws.com"}
+    if access_control:
+        origin["originAccessControlId"] = access_control
+    return Res(
+        "aws:cloudfront/distribution:Distribution",
+        "cdn",
+        {"defaultCacheBehavior": {"viewerProtocolPolicy": viewer_policy}, "origins": [origin]},
+    )
+
+
 def bucket_without(key: str) -> list[Res]:
     return bucket_resources(**{key: None})
 
@@ -986,6 +997,12 @@ CASES = [
     case("s3-owner-enforced", bucket_without("ownership"), bucket_resources(), "BucketOwnerEnforced"),
     case("s3-encrypted", bucket_without("encryption"), bucket_resources(), "no default encryption"),
     case("s3-tls-only", bucket_without("policy"), bucket_resources(), "aws:SecureTransport is false"),
+    case(
+        "cloudfront-https-only",
+        [distribution("allow-all", access_control=None)],
+        [distribution("redirect-to-https")],
+        "plain HTTP (viewerProtocolPolicy allow-all)",
+    ),
     case(
         "ses-configuration-set",
         [identity(None), CONFIGURATION_SET, DESTINATION],

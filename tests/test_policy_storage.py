@@ -16,6 +16,7 @@ from tests.test_policy import (
     Res,
     Scenario,
     bucket_resources,
+    distribution,
     findings_of,
     identity,
 )
@@ -111,3 +112,8 @@ def test_identity_without_configuration_set_fires() -> None:
 def test_configuration_set_without_event_destination_fires() -> None:
     (message,) = fired("ses-configuration-set", [identity("flowbuilder-test-email"), CONFIGURATION_SET])
     assert "no event destination" in message
+
+
+def test_an_s3_origin_without_origin_access_control_fires_even_over_https() -> None:
+    (message,) = fired("cloudfront-https-only", [distribution("https-only", access_control=None)])
+    assert "without origin access control" in message

@@ -10,11 +10,13 @@ import pytest
 
 from components.email import Email, EmailArgs
 from components.uploads import Uploads, UploadsArgs
+from policy.offline import evaluate
+from policy.rules import POLICIES
 from preview.cost import estimate
 from preview.report.diagram import build_diagram
 from preview.report.docs import released_overrides
 from preview.report.model import key_settings
-from simulation.harness import StackRun, run_stack
+from simulation.harness import StackRun, run_stack, stack_config
 from simulation.mocks import ACCOUNT_ID
 from stackconfig import Environment
 from stackconfig.model import EmailConfig, UploadsConfig
@@ -256,15 +258,22 @@ def test_reputation_alarms_fire_where_ses_starts_its_review() -> None:
 
 
 # -- wiring into the stack --------------------------------------------------------------------
+WITH_EMAIL_AND_CDN = {
+    "flowbuilder:email": {**EMAIL, "webhookUrl": WEBHOOK},
+    "flowbuilder:uploads": {"cdn": {"enabled": True}},
+}
+
+
 @functools.cache
 def dev_with_email() -> StackRun:
-    return run_stack(
-        "dev",
-        {
-            "flowbuilder:email": {**EMAIL, "webhookUrl": WEBHOOK},
-            "flowbuilder:uploads": {"cdn": {"enabled": True}},
-        },
-    )
+    return run_stack("dev", WITH_EMAIL_AND_CDN)
+
+
+def test_every_part_on_passes_the_policy_pack() -> None:
+    findings = evaluate(dev_with_email(), stack_config("dev", WITH_EMAIL_AND_CDN))
+    assert [f"{f.rule}: {f.name}: {f.message}" for f in findings if f.mandatory] == []
+    checked = {rule.name for rule in POLICIES}
+    assert {"s3-tls-only", "cloudfront-https-only", "ses-configuration-set"} <= checked
 
 
 def _grant_documents(run: StackRun, component: str) -> dict[str, list[dict]]:

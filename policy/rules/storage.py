@@ -1,4 +1,5 @@
-"""S3 and SES: buckets closed to the public, without ACLs, encrypted and TLS-only; e-mail identities
+"""S3, CloudFront and SES: buckets closed to the public, without ACLs, encrypted and TLS-only;
+distributions that serve HTTPS only and reach S3 through origin access control; e-mail identities
 whose sending is observed through a configuration set."""
 
 from __future__ import annotations
@@ -7,13 +8,15 @@ from collections.abc import Iterator
 
 from pulumi_policy import PolicyResource
 
-from ._support import UNKNOWN, StackView, as_list, document, peek, stack_rule
+from ._support import UNKNOWN, StackView, Subject, as_list, document, peek, resource_rule, stack_rule
 
 BUCKET = "aws:s3/bucket:Bucket"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+HTTPS_VIEWER_POLICIES = ("redirect-to-https", "https-only")
 EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
 CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
 EVENT_DESTINATION = "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination"
@@ -92,6 +95,22 @@ def _tls_only(stack: StackView) -> Iterator[tuple[str, str | None]]:
             )
 
 
+def _cloudfront_https(distribution: Subject) -> Iterator[str]:
+    behaviors = [distribution.peek("defaultCacheBehavior"), *as_list(distribution.peek("orderedCacheBehaviors"))]
+    for index, behavior in enumerate(behaviors):
+        policy = peek(behavior, "viewerProtocolPolicy")
+        if policy not in (*HTTPS_VIEWER_POLICIES, UNKNOWN):
+            where = "the default cache behavior" if index == 0 else f"cache behavior {peek(behavior, 'pathPattern')}"
+            yield f"{where} lets viewers use plain HTTP (viewerProtocolPolicy {policy})"
+    for origin in as_list(distribution.peek("origins")):
+        domain = str(peek(origin, "domainName") or "")
+        if ".s3." in domain and not peek(origin, "originAccessControlId"):
+            yield (
+                f"origin {peek(origin, 'originId')} reads S3 without origin access control; the bucket would have "
+                "to be public or use a legacy origin access identity"
+            )
+
+
 def _identity_has_configuration_set(stack: StackView) -> Iterator[tuple[str, str | None]]:
     sets = stack.of_type(CONFIGURATION_SET)
     destinations = stack.of_type(EVENT_DESTINATION)
@@ -144,6 +163,16 @@ POLICIES = [
         remediation="Add a bucket policy statement: Deny s3:* on the bucket and bucket/* when aws:SecureTransport "
         "is false.",
         tags=["s3", "encryption"],
+    ),
+    resource_rule(
+        "cloudfront-https-only",
+        "CloudFront distributions redirect viewers to HTTPS and read S3 origins through origin access control.",
+        (DISTRIBUTION,),
+        _cloudfront_https,
+        mandatory=True,
+        remediation="Set viewer_protocol_policy='redirect-to-https' on every cache behavior and "
+        "origin_access_control_id on S3 origins.",
+        tags=["cloudfront", "encryption"],
     ),
     stack_rule(
         "ses-configuration-set",
