@@ -9,6 +9,8 @@
 | scheduler  | SchedulerLambda in private subnets    | SchedulerLambda, no VPC            |
 | monitoring | every alarm, dashboard, budget        | lost-work alarms, budget           |
 | kubernetes | EksMesh where eks.enabled             | never                              |
+| files      | Uploads (bucket, optional CDN): on    | Uploads where uploads.enabled      |
+| e-mail     | Email (SES, events over SNS) where email.enabled, both topologies          |
 """
 
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ from components import (
     EcsClusterArgs,
     EksMesh,
     EksMeshArgs,
+    Email,
+    EmailArgs,
     ExistingVpc,
     ExistingVpcArgs,
     ExternalDatabase,
@@ -52,6 +56,8 @@ from components import (
     StackContext,
     StackKey,
     StackKeyArgs,
+    Uploads,
+    UploadsArgs,
     WorkerPipe,
     WorkerPipeArgs,
     WorkQueue,
@@ -61,6 +67,7 @@ from components import (
 )
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
 from components.front_door.domain import DomainNames
+from components.grants import ApplicationGrant, ApplicationGrantArgs
 from components.images import ContainerImages
 from components.migration import Migration, MigrationArgs
 from components.watch import Watch
@@ -84,6 +91,8 @@ class Platform:
     watches: list[Watch]
     """In dashboard order."""
     access: ApplicationAccess
+    services: ApplicationAccess
+    """The API and worker alone: who uses the uploads bucket and sends e-mail."""
     outputs: dict[str, Any] = field(default_factory=dict)
     domain: DomainNames | None = None
     """The API's name, certificate and zone, when the stack has a domain: for the stack outputs and
@@ -149,6 +158,7 @@ def standard(
     context: StackContext,
     images: ContainerImages,
     queue: WorkQueue,
+    environment: dict[str, pulumi.Input[str]],
     opts: pulumi.ResourceOptions,
 ) -> Platform:
     name, prod = context.prefix, config.environment is Environment.PROD
@@ -211,6 +221,7 @@ def standard(
             queue=queue.work,
             database=database.connection,
             after=migrate.gate,
+            environment=environment,
         ),
         opts,
     )
@@ -227,6 +238,7 @@ def standard(
             database=database.connection,
             failure_retention_days=config.queue.dlq_retention_days,
             after=migrate.gate,
+            environment=environment,
         ),
         opts,
     )
@@ -289,6 +301,9 @@ def standard(
             role_names=[api.task_role_name, worker.task_role_name, scheduler.role_name],
             security_group_ids=[groups.api, groups.worker, groups.scheduler],
         ),
+        services=ApplicationAccess(
+            role_names=[api.task_role_name, worker.task_role_name], security_group_ids=[groups.api, groups.worker]
+        ),
         outputs=outputs,
         domain=front_door.names,
     )
@@ -300,6 +315,7 @@ def zero_scale(
     context: StackContext,
     images: ContainerImages,
     queue: WorkQueue,
+    environment: dict[str, pulumi.Input[str]],
     opts: pulumi.ResourceOptions,
 ) -> Platform:
     name = context.prefix
@@ -332,6 +348,7 @@ def zero_scale(
             dead_letter=queue.dead_letter,
             database=database.connection,
             after=migrate.gate,
+            environment=environment,
         ),
         opts,
     )
@@ -345,6 +362,7 @@ def zero_scale(
             queue=queue.work,
             database=database.connection,
             after=migrate.gate,
+            environment=environment,
         ),
         opts,
     )
@@ -377,6 +395,9 @@ def zero_scale(
         access=ApplicationAccess(
             role_names=[api.role_name, pipe.task_role_name, scheduler.role_name],
             security_group_ids=[vpc.worker_security_group_id],
+        ),
+        services=ApplicationAccess(
+            role_names=[api.role_name, pipe.task_role_name], security_group_ids=[vpc.worker_security_group_id]
         ),
         outputs=outputs,
         domain=domain.names if domain else None,
@@ -412,17 +433,33 @@ queue = WorkQueue(
     ),
     on_aws,
 )
-platform = (
-    standard(config, context, registry.images, queue, on_aws)
-    if isinstance(config, StandardStackConfig)
-    else zero_scale(config, secrets, context, registry.images, queue, on_aws)
+# The bucket and the identity come first: the services' containers are told their names.
+uploads = (
+    Uploads(name, UploadsArgs(context, config.uploads, protect=config.environment is Environment.PROD), on_aws)
+    if config.uploads.enabled
+    else None
 )
+email = Email(name, EmailArgs(context, config.email), on_aws) if config.email.enabled else None
+parts: list[Uploads | Email] = [part for part in (uploads, email) if part is not None]
+application_environment = {key: value for part in parts for key, value in part.environment.items()}
+platform = (
+    standard(config, context, registry.images, queue, application_environment, on_aws)
+    if isinstance(config, StandardStackConfig)
+    else zero_scale(config, secrets, context, registry.images, queue, application_environment, on_aws)
+)
+for part, label in ((uploads, "uploads"), (email, "email")):
+    if part is not None:
+        ApplicationGrant(
+            f"{name}-{label}-access",
+            ApplicationGrantArgs(platform.services, part.grants),
+            pulumi.ResourceOptions(parent=part),
+        )
 monitoring = Monitoring(
     name,
     MonitoringArgs(
         context,
         config.monitoring,
-        platform.watches,
+        [*platform.watches, *([email.watch] if email else [])],
         # Zero-scale keeps only what reports lost work or failed requests: each alarm metric
         # costs $0.10 a month against a $10 budget.
         essential_alarms_only=not config.is_standard,
@@ -432,7 +469,6 @@ monitoring = Monitoring(
 
 for key, value in platform.outputs.items():
     pulumi.export(key, value)
-# The secret's ARN only: its value is read by reference, never exported.
 if platform.domain is not None:
     pulumi.export("domainName", platform.domain.name)
     pulumi.export("certificateArn", platform.domain.certificate_arn)
@@ -441,6 +477,7 @@ if platform.domain is not None:
     if platform.domain.name_servers is not None:
         # Where the parent domain delegates to, before ACM can validate (docs/front-door.md).
         pulumi.export("hostedZoneNameServers", platform.domain.name_servers)
+# The secret's ARN only: its value is read by reference, never exported.
 pulumi.export("databaseSecretArn", platform.database.secret_arn)
 pulumi.export("databaseSecretKind", platform.database.secret_kind)
 pulumi.export("repositoryUrls", registry.repository_urls)
@@ -455,6 +492,15 @@ pulumi.export("applicationSecurityGroupIds", platform.access.security_group_ids)
 awaiting = images_to_push(registry.images, config.stack)
 if awaiting is not None:
     pulumi.export("imagesToPush", awaiting)
+if uploads is not None:
+    pulumi.export("uploadsBucketName", uploads.bucket_name)
+    pulumi.export("uploadsPrefix", uploads.prefix)
+    if uploads.cdn_domain is not None:
+        pulumi.export("uploadsCdnDomain", uploads.cdn_domain)
+if email is not None:
+    pulumi.export("emailIdentity", email.identity)
+    pulumi.export("emailConfigurationSet", email.configuration_set_name)
+    pulumi.export("emailEventTopicArn", email.event_topic_arn)
 pulumi.export("alertTopicArn", monitoring.topic_arn)
 pulumi.export("stackKeyArn", stack_key.ref.arn)
 pulumi.export("stackKeyAlias", stack_key.alias_name)

@@ -666,6 +666,8 @@ SERVICES: tuple[Service, ...] = (
             "ses:CreateEmailIdentity",
             "ses:DeleteEmailIdentity",
             "ses:PutEmailIdentityDkimAttributes",
+            # Easy DKIM's key length (RSA 2048) is set and changed through the signing attributes.
+            "ses:PutEmailIdentityDkimSigningAttributes",
             "ses:PutEmailIdentityMailFromAttributes",
             "ses:PutEmailIdentityFeedbackAttributes",
             "ses:PutEmailIdentityConfigurationSetAttributes",

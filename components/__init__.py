@@ -16,6 +16,7 @@ from .ecs import (
     QueueWorkerArgs,
 )
 from .eks_mesh import EksMesh, EksMeshArgs
+from .email import Email, EmailArgs
 from .front_door import FrontDoor, FrontDoorArgs, HttpApiDomain, HttpApiDomainArgs
 from .images import images_to_push
 from .monitoring import Monitoring, MonitoringArgs
@@ -24,6 +25,7 @@ from .provider import aws_provider
 from .scheduler_lambda import SchedulerLambda, SchedulerLambdaArgs
 from .serverless_api import ServerlessApi, ServerlessApiArgs
 from .stack_key import StackKey, StackKeyArgs
+from .uploads import Uploads, UploadsArgs
 from .work_queue import WorkQueue, WorkQueueArgs
 from .worker_pipe import WorkerPipe, WorkerPipeArgs
 
@@ -41,6 +43,8 @@ __all__ = [
     "EcsClusterArgs",
     "EksMesh",
     "EksMeshArgs",
+    "Email",
+    "EmailArgs",
     "ExistingVpc",
     "ExistingVpcArgs",
     "ExternalDatabase",
@@ -63,6 +67,8 @@ __all__ = [
     "StackContext",
     "StackKey",
     "StackKeyArgs",
+    "Uploads",
+    "UploadsArgs",
     "WorkQueue",
     "WorkQueueArgs",
     "WorkerPipe",

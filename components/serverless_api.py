@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -79,6 +79,8 @@ class ServerlessApiArgs:
     database: DatabaseConnection
     after: Sequence[pulumi.Resource] = ()
     """What must succeed before the function runs a new image: the release's migration."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
 
 
 class ServerlessApi(pulumi.ComponentResource):
@@ -192,6 +194,7 @@ class ServerlessApi(pulumi.ComponentResource):
         args = self._args
         port = str(args.api.container_port)
         environment = {
+            **args.environment,
             **args.database.environment,
             "QUEUE_URL": args.queue.url,
             "STACK": args.context.stack,

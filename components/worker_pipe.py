@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -45,6 +45,8 @@ class WorkerPipeArgs:
     """The external database: its URL reaches the task as DATABASE_URL, by reference."""
     after: Sequence[pulumi.Resource] = ()
     """What must succeed before runs use a new revision: the release's migration."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
 
 
 class WorkerPipe(pulumi.ComponentResource):
@@ -127,7 +129,12 @@ class WorkerPipe(pulumi.ComponentResource):
                 cpu=args.worker.cpu,
                 memory=args.worker.memory,
                 architecture=args.architecture,
-                environment={**args.database.environment, "AWS_REGION": context.region, "STACK": context.stack},
+                environment={
+                    **args.environment,
+                    **args.database.environment,
+                    "AWS_REGION": context.region,
+                    "STACK": context.stack,
+                },
                 secrets=list(args.database.container_secrets),
                 # Fargate Spot's reclaim notice is 2 minutes; stopTimeout is how long SIGTERM lasts before SIGKILL.
                 container={"stopTimeout": args.worker.stop_timeout_seconds},

@@ -114,6 +114,9 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             "aws:route53/zone:Zone": self._hosted_zone,
             "aws:route53/record:Record": self._dns_record,
             "aws:wafv2/webAcl:WebAcl": self._web_acl,
+            "aws:sesv2/emailIdentity:EmailIdentity": self._email_identity,
+            "aws:sesv2/configurationSet:ConfigurationSet": self._configuration_set,
+            "aws:cloudfront/distribution:Distribution": self._distribution,
         }
 
     # -- resources ---------------------------------------------------------
@@ -403,6 +406,35 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
                 f":policyName/{state['name']}"
             ),
             "alarmArns": [],
+        }
+
+    def _email_identity(self, state: dict[str, Any], logical: str) -> dict[str, Any]:
+        domain = state["emailIdentity"]
+        # Easy DKIM's three selector tokens, stable per identity.
+        tokens = [fake_hex(f"{domain}-dkim-{index}", 32) for index in range(3)]
+        return {
+            "arn": f"arn:aws:ses:{self.region}:{ACCOUNT_ID}:identity/{domain}",
+            "identityType": "DOMAIN",
+            "verifiedForSendingStatus": False,
+            "dkimSigningAttributes": {
+                **state.get("dkimSigningAttributes", {}),
+                "tokens": tokens,
+                "status": "PENDING",
+                "signingAttributesOrigin": "AWS_SES",
+            },
+        }
+
+    def _configuration_set(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        name = state["configurationSetName"]
+        return {"arn": f"arn:aws:ses:{self.region}:{ACCOUNT_ID}:configuration-set/{name}"}
+
+    def _distribution(self, _: dict[str, Any], logical: str) -> dict[str, Any]:
+        distribution_id = "E" + fake_hex("distribution" + logical, 13).upper()
+        return {
+            "arn": f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{distribution_id}",
+            "domainName": f"d{fake_hex('cloudfront' + logical, 13)}.cloudfront.net",
+            "hostedZoneId": "Z2FDTNDATAQYW2",
+            "status": "Deployed",
         }
 
     def _bucket(self, state: dict[str, Any], logical: str) -> dict[str, Any]:

@@ -63,6 +63,8 @@ NAME_LIMITS: dict[str, int] = {
     "alarm": 255,
     "http-api": 128,
     "waf": 128,
+    "ses-configuration-set": 64,
+    "cloudfront-oac": 64,
 }
 
 # Pulumi auto-naming appends "-" and seven random hex characters.

@@ -111,6 +111,26 @@ COMMON: dict[str, Any] = {
     # About $10 a month plus $0.60 per million requests: off in dev. 2,000 requests in 5 minutes
     # (6-7 a second, sustained) from one address is more than a person clicking through the app.
     "waf": {"enabled": False, "rateLimitPer5Minutes": 2000, "sqlInjection": True},
+    # A bucket costs nothing until files land in it; zero-scale turns it off below.
+    "uploads": {
+        "enabled": True,
+        "prefix": "uploads/",
+        "corsOrigins": [],
+        "versioning": False,
+        "noncurrentExpiryDays": 30,
+        # Intelligent-Tiering has no retrieval fee and no minimum duration, so files nobody
+        # reads get cheaper without the app knowing their access pattern.
+        "transitionStorageClass": "INTELLIGENT_TIERING",
+        "transitionAfterDays": 30,
+        "cdn": {"enabled": False, "priceClass": "PriceClass_100"},
+    },
+    # Off until a stack names the domain it sends from.
+    "email": {
+        "enabled": False,
+        "mailFromSubdomain": "mail",
+        # Monitoring only until the DMARC reports show every sender of the domain aligned.
+        "dmarcPolicy": "none",
+    },
 }
 
 BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
@@ -184,6 +204,8 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "prometheusVolumeGb": 50,
         },
         "waf": {"enabled": True},
+        # Overwritten and deleted files stay recoverable (and AWS Backup can protect the bucket).
+        "uploads": {"versioning": True},
     },
 }
 
@@ -205,6 +227,7 @@ ZERO_SCALE: dict[str, Any] = {
     # images: destroying it leaves them.
     "ecs": {"containerInsights": False, "forceDeleteRepositories": False},
     "monitoring": {"dashboard": False, "monthlyBudgetUsd": 10},
+    "uploads": {"enabled": False},
 }
 """Zero-scale's own defaults, on top of the common table's keys it has; no environment changes them."""
 

@@ -22,7 +22,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from . import checks, cidrs, rules, windows
+from . import arns, checks, cidrs, rules, windows
 from .aws_limits import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, fargate_pair_error, is_graviton, log_retention_days
 from .problems import VOCABULARY, Invalid, Path, dotted
 from .values import Bool, choice, matching, number, one_of_numbers, text, whole
@@ -313,7 +313,7 @@ class WorkerConfig(WorkerTaskConfig):
 
 
 RESERVED_VARIABLES = ("DATABASE_URL", "QUEUE_URL", "STACK", "PORT", "EXIT_AFTER_COMPLETION")
-RESERVED_PREFIXES = ("DB_", "AWS_", "ECS_", "MESSAGE_")
+RESERVED_PREFIXES = ("DB_", "AWS_", "ECS_", "MESSAGE_", "UPLOADS_", "SES_")
 """Variables the program (or ECS, or the AWS SDKs) sets in the api and worker containers."""
 
 
@@ -705,6 +705,113 @@ class WafConfig(Section):
     """Add AWS's SQL-injection rule group (the API takes free text)."""
 
 
+class StorageTier(StrEnum):
+    """Where the uploads lifecycle moves objects (S3 lifecycle ``StorageClass``)."""
+
+    INTELLIGENT_TIERING = "INTELLIGENT_TIERING"
+    STANDARD_IA = "STANDARD_IA"
+
+
+class CdnPriceClass(StrEnum):
+    """Which CloudFront edge locations serve (CloudFront ``PriceClass``)."""
+
+    PRICE_CLASS_100 = "PriceClass_100"
+    """North America and Europe: the cheapest."""
+    PRICE_CLASS_200 = "PriceClass_200"
+    PRICE_CLASS_ALL = "PriceClass_All"
+
+
+STANDARD_IA_MIN_DAYS = 30
+"""S3 moves objects to STANDARD_IA no sooner than 30 days after creation (S3 user guide, "Transitioning objects")."""
+
+
+class UploadsCdnConfig(Section):
+    """``flowbuilder:uploads.cdn`` — the optional CloudFront distribution in front of the uploads prefix."""
+
+    enabled: Bool
+    price_class: choice(CdnPriceClass)
+    alias: text(checks.mail_domain, min_length=4, max_length=253) | None = None
+    """A host name of your own for the distribution (a DNS record pointing at it is yours to make)."""
+    certificate_arn: text(checks.certificate_arn, min_length=1, max_length=2048) | None = None
+    """ACM certificate in us-east-1 covering ``alias`` (CloudFront reads certificates only there)."""
+
+    @model_validator(mode="after")
+    def _alias_and_certificate(self) -> UploadsCdnConfig:
+        if (self.alias is None) != (self.certificate_arn is None):
+            missing = "certificateArn" if self.certificate_arn is None else "alias"
+            raise Invalid.at(
+                missing, "alias and certificateArn go together: CloudFront serves an alias only with its certificate"
+            )
+        if self.certificate_arn and arns.certificate(self.certificate_arn).region != "us-east-1":
+            raise Invalid.at(
+                "certificateArn", "CloudFront uses certificates from us-east-1 only; request or import it there"
+            )
+        return self
+
+
+class UploadsConfig(Section):
+    """``flowbuilder:uploads`` — the private bucket for user files, reached by presigned URLs."""
+
+    enabled: Bool
+    prefix: text(checks.key_prefix, min_length=2, max_length=512)
+    """The key prefix the applications may write, read and delete under (and the CDN serves)."""
+    cors_origins: Annotated[list[text(checks.https_origin, min_length=9, max_length=263)], Field(max_length=100)]
+    """Web origins allowed to PUT/POST/GET with presigned URLs from the browser (S3 takes 100 CORS rules)."""
+    versioning: Bool
+    noncurrent_expiry_days: whole(1, 36500, "days", why="an S3 lifecycle NoncurrentDays")
+    """With versioning: how long an overwritten or deleted version is kept."""
+    transition_storage_class: choice(StorageTier)
+    transition_after_days: whole(0, 36500, "days", why="an S3 lifecycle transition")
+    cdn: UploadsCdnConfig
+
+    @model_validator(mode="after")
+    def _transition(self) -> UploadsConfig:
+        tier, days = self.transition_storage_class, self.transition_after_days
+        if tier is StorageTier.STANDARD_IA and days < STANDARD_IA_MIN_DAYS:
+            raise Invalid.at(
+                "transitionAfterDays",
+                f"{self.transition_after_days} days is too soon for STANDARD_IA; allowed: {STANDARD_IA_MIN_DAYS} "
+                "or more (S3 lifecycle rule)",
+            )
+        seen: set[str] = set()
+        for index, origin in enumerate(self.cors_origins):
+            if origin in seen:
+                raise Invalid.at(("corsOrigins", index), "is listed twice")
+            seen.add(origin)
+        return self
+
+
+class DmarcPolicy(StrEnum):
+    """What receivers do with mail that fails DMARC (RFC 7489 ``p=``)."""
+
+    NONE = "none"
+    QUARANTINE = "quarantine"
+    REJECT = "reject"
+
+
+class EmailConfig(Section):
+    """``flowbuilder:email`` — the SES domain identity, its DNS records and its events to the backend."""
+
+    enabled: Bool
+    domain: text(checks.mail_domain, min_length=4, max_length=253) | None = None
+    """The domain mail is sent from; required when ``enabled``."""
+    mail_from_subdomain: text(checks.dns_label, min_length=1, max_length=63)
+    """Custom MAIL FROM: ``<mailFromSubdomain>.<domain>`` (bounces return there, SPF aligns)."""
+    hosted_zone_id: text(checks.hosted_zone_id, min_length=2, max_length=32) | None = None
+    """The Route 53 zone of ``domain``; when set the DKIM, MAIL FROM, SPF and DMARC records are made."""
+    dmarc_policy: choice(DmarcPolicy)
+    dmarc_report_email: Email | None = None
+    """Where receivers send aggregate DMARC reports (``rua=mailto:``)."""
+    webhook_url: text(checks.https_url, min_length=10, max_length=2048) | None = None
+    """The API's HTTPS endpoint SNS delivers bounce, complaint, delivery and reject events to."""
+
+    @model_validator(mode="after")
+    def _domain(self) -> EmailConfig:
+        if self.enabled and self.domain is None:
+            raise Invalid.at("domain", "is required when email.enabled is true: SES verifies and sends from a domain")
+        return self
+
+
 ProjectName = text(checks.project_name, min_length=1, max_length=100)
 StackName = text(checks.stack_name, min_length=1, max_length=100)
 RegionName = text(checks.region, min_length=1, max_length=32)
@@ -733,6 +840,8 @@ class StackConfig(Section):
     migration: MigrationConfig
     monitoring: MonitoringConfig
     domain: DomainConfig
+    uploads: UploadsConfig
+    email: EmailConfig
 
     @model_validator(mode="after")
     def _cross_key_rules(self) -> StackConfig:

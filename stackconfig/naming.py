@@ -22,7 +22,7 @@ RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "ecs-family": (len("-migrate"), False),
     "ecs-service": (len("-worker"), False),
     "alarm": (len("-queue-oldest-message-age"), False),
-    "sns": (len("-alerts"), False),
+    "sns": (len("-email-events"), False),
     "dashboard": (len("-overview"), False),
     "log-group": (len("/aws/ecs/containerinsights/-cluster/performance"), False),
     "rds-identifier": (len("-postgres"), False),
@@ -35,6 +35,8 @@ RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "budget": (len("-monthly"), False),
     "http-api": (len("-api"), False),
     "waf": (len("-api"), False),
+    "ses-configuration-set": (len("-email"), False),
+    "cloudfront-oac": (len("-uploads"), False),
 }
 
 

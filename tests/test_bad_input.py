@@ -1242,6 +1242,101 @@ DOMAIN = [
     ),
 ]
 
+UPLOADS_EMAIL = [
+    bad(
+        "uploads-origin-http",
+        "flowbuilder:uploads:\n  corsOrigins: [http://app.example.com]",
+        "uploads.corsOrigins[0]",
+        "https origin",
+    ),
+    bad(
+        "uploads-origin-path",
+        "flowbuilder:uploads:\n  corsOrigins: [https://app.example.com/]",
+        "uploads.corsOrigins[0]",
+        "no path",
+    ),
+    bad(
+        "uploads-origin-port",
+        "flowbuilder:uploads:\n  corsOrigins: ['https://app.example.com:70000']",
+        "uploads.corsOrigins[0]",
+        "port above 65535",
+    ),
+    bad(
+        "uploads-origin-twice",
+        "flowbuilder:uploads:\n  corsOrigins: [https://a.example.com, https://a.example.com]",
+        "uploads.corsOrigins[1]",
+        "listed twice",
+    ),
+    bad("uploads-prefix-slash", "flowbuilder:uploads:\n  prefix: uploads", "uploads.prefix", "each ending in '/'"),
+    bad("uploads-prefix-star", "flowbuilder:uploads:\n  prefix: 'up*/'", "uploads.prefix", "S3 key prefix"),
+    bad(
+        "uploads-tier",
+        "flowbuilder:uploads:\n  transitionStorageClass: GLACIER",
+        "uploads.transitionStorageClass",
+        "INTELLIGENT_TIERING",
+    ),
+    bad(
+        "uploads-ia-too-soon",
+        "flowbuilder:uploads:\n  transitionStorageClass: STANDARD_IA\n  transitionAfterDays: 7",
+        "uploads.transitionAfterDays",
+        "30 or more",
+    ),
+    bad(
+        "uploads-noncurrent-0",
+        "flowbuilder:uploads:\n  noncurrentExpiryDays: 0",
+        "uploads.noncurrentExpiryDays",
+        "1 to 36500 days",
+    ),
+    bad("uploads-versioning-text", "flowbuilder:uploads:\n  versioning: 'yes'", "uploads.versioning", "true or false"),
+    bad(
+        "cdn-price-class",
+        "flowbuilder:uploads:\n  cdn: {enabled: true, priceClass: PriceClass_300}",
+        "uploads.cdn.priceClass",
+        "PriceClass_100",
+    ),
+    bad(
+        "cdn-alias-alone",
+        "flowbuilder:uploads:\n  cdn: {enabled: true, alias: media.example.com}",
+        "uploads.cdn.certificateArn",
+        "go together",
+    ),
+    bad(
+        "cdn-certificate-region",
+        "flowbuilder:uploads:\n  cdn: {enabled: true, alias: media.example.com, "
+        "certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b'}",
+        "uploads.cdn.certificateArn",
+        "us-east-1 only",
+    ),
+    bad("email-no-domain", "flowbuilder:email:\n  enabled: true", "email.domain", "required when email.enabled"),
+    bad(
+        "email-domain-shape",
+        "flowbuilder:email:\n  enabled: true\n  domain: Example.COM.",
+        "email.domain",
+        "domain name",
+    ),
+    bad(
+        "email-mail-from",
+        "flowbuilder:email:\n  mailFromSubdomain: mail.out",
+        "email.mailFromSubdomain",
+        "one DNS label",
+    ),
+    bad("email-zone", "flowbuilder:email:\n  hostedZoneId: zone-1", "email.hostedZoneId", "hosted zone id"),
+    bad("email-dmarc", "flowbuilder:email:\n  dmarcPolicy: strict", "email.dmarcPolicy", "quarantine"),
+    bad(
+        "email-webhook-http",
+        "flowbuilder:email:\n  webhookUrl: http://api.example.com/ses",
+        "email.webhookUrl",
+        "https URL",
+    ),
+    bad("email-report-address", "flowbuilder:email:\n  dmarcReportEmail: reports", "email.dmarcReportEmail", "@"),
+    bad(
+        "ecs-secret-uploads-name",
+        f"flowbuilder:ecs:\n  applicationSecrets:\n    UPLOADS_KEY: {SECRET_ARN}",
+        "applicationSecrets",
+        "UPLOADS_*",
+    ),
+]
+
 COMMAND_LINE = [
     bad_cli("job-minutes-negative", ("--job-minutes", "-5"), "--job-minutes", "allowed: above 0 up to 719"),
     bad_cli("job-minutes-nan", ("--job-minutes", "nan"), "--job-minutes", "allowed: above 0"),
@@ -1273,7 +1368,8 @@ COMMAND_LINE = [
     + NAMES
     + IMAGES
     + TOPOLOGY
-    + DOMAIN,
+    + DOMAIN
+    + UPLOADS_EMAIL,
 )
 def test_bad_stack_file_is_refused_with_file_key_and_what_is_allowed(case: Case, tmp_path, capsys):
     write_project(tmp_path, case)

@@ -87,7 +87,7 @@ def test_dev_alb_has_no_deletion_protection_or_access_logs(dev):
     alb = dev.one(ALB)
     assert alb.inputs["enableDeletionProtection"] is False
     assert "accessLogs" not in alb.inputs
-    assert dev.of_type("aws:s3/bucket:Bucket") == []
+    assert [b for b in dev.of_type("aws:s3/bucket:Bucket") if b.name.endswith("-alb-logs")] == []
 
 
 def test_prod_alb_is_protected_and_logs_to_an_sse_s3_bucket(prod):
@@ -95,19 +95,22 @@ def test_prod_alb_is_protected_and_logs_to_an_sse_s3_bucket(prod):
     bucket_name = f"flowbuilder-prod-alb-logs-{ACCOUNT_ID}"
     assert alb.inputs["enableDeletionProtection"] is True
     assert alb.inputs["accessLogs"] == {"enabled": True, "bucket": bucket_name, "prefix": "alb"}
-    assert prod.one("aws:s3/bucket:Bucket").inputs["bucket"] == bucket_name
-    (rule,) = prod.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs[
-        "rules"
-    ]
+    assert prod.one("aws:s3/bucket:Bucket", "-alb-logs").inputs["bucket"] == bucket_name
+    (rule,) = prod.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "-alb-logs"
+    ).inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
-    block = prod.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    block = prod.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "-alb-logs").inputs
     assert all(
         block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    ownership = prod.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    ownership = prod.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "-alb-logs").inputs
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     rules = {
-        r["id"]: r for r in prod.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+        r["id"]: r
+        for r in prod.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "-alb-logs").inputs[
+            "rules"
+        ]
     }
     logs, versions = rules["expire-access-logs"], rules["versions-and-uploads"]
     assert (logs["status"], logs["expiration"], logs["filter"]) == ("Enabled", {"days": 30}, {"prefix": "alb/"})
@@ -117,9 +120,9 @@ def test_prod_alb_is_protected_and_logs_to_an_sse_s3_bucket(prod):
     assert versions["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
     assert versions["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
     assert versions["expiration"] == {"expiredObjectDeleteMarker": True}
-    versioning = prod.one("aws:s3/bucketVersioning:BucketVersioning")
+    versioning = prod.one("aws:s3/bucketVersioning:BucketVersioning", "-alb-logs")
     assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
-    lifecycle = prod.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    lifecycle = prod.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "-alb-logs")
     assert versioning.urn in lifecycle.depends_on
     # ELB validates the bucket when logging is switched on: policy, ownership and encryption come first.
     depends = {prod.by_urn(urn).type for urn in alb.depends_on}
@@ -132,7 +135,7 @@ def test_prod_alb_is_protected_and_logs_to_an_sse_s3_bucket(prod):
 
 def test_access_log_bucket_policy_lets_only_elb_write_this_accounts_prefix(prod):
     bucket = f"flowbuilder-prod-alb-logs-{ACCOUNT_ID}"
-    found = {s["Sid"]: s for s in json.loads(prod.one(BUCKET_POLICY).inputs["policy"])["Statement"]}
+    found = {s["Sid"]: s for s in json.loads(prod.one(BUCKET_POLICY, "-alb-logs").inputs["policy"])["Statement"]}
     objects = f"arn:aws:s3:::{bucket}/alb/AWSLogs/{ACCOUNT_ID}/*"
     assert found["LogDeliveryService"] == {
         "Sid": "LogDeliveryService",

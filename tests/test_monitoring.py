@@ -705,7 +705,11 @@ def test_topic_is_encrypted_with_the_stack_key_alarms_and_budgets_can_use(stack)
     assert statements["AccountAdministersKey"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
     services = statements["AlertPublishersEncryptToTopic"]
     assert services["Effect"] == "Allow"
-    assert sorted(services["Principal"]["Service"]) == ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
+    assert sorted(services["Principal"]["Service"]) == [
+        "budgets.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "ses.amazonaws.com",
+    ]
     assert sorted(services["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 

@@ -438,6 +438,87 @@ def case(
     )
 
 
+# -- S3 buckets and SES identities ----------------------------------------------------------
+NAME = "flowbuilder-test-uploads-123456789012"
+ARN = f"arn:aws:s3:::{NAME}"
+TLS_DENY = {
+    "Sid": "DenyInsecureTransport",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": [ARN, f"{ARN}/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def bucket_resources(**changes: Any) -> list[Res]:
+    """A bucket with every setting the rules ask for; ``changes`` replaces one (None drops it)."""
+    settings = {
+        "block": Res(
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "block",
+            {
+                "bucket": NAME,
+                "blockPublicAcls": True,
+                "blockPublicPolicy": True,
+                "ignorePublicAcls": True,
+                "restrictPublicBuckets": True,
+            },
+        ),
+        "ownership": Res(
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "ownership",
+            {"bucket": NAME, "rule": {"objectOwnership": "BucketOwnerEnforced"}},
+        ),
+        "encryption": Res(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "encryption",
+            {"bucket": NAME, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+        ),
+        "policy": Res(
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "policy",
+            {"bucket": NAME, "policy": json.dumps({"Version": "2012-10-17", "Statement": [TLS_DENY]})},
+        ),
+    }
+    for key, value in changes.items():
+        settings[key] = value
+    bucket = Res("aws:s3/bucket:Bucket", "uploads", {"bucket": NAME}, {"arn": ARN, "id": NAME})
+    return [bucket, *(res for res in settings.values() if res is not None)]
+
+
+def identity(configuration_set: str | None) -> Res:
+    props: dict[str, Any] = {"emailIdentity": "example.com"}
+    if configuration_set:
+        props["configurationSetName"] = configuration_set
+    return Res("aws:sesv2/emailIdentity:EmailIdentity", "email", props)
+
+
+CONFIGURATION_SET = Res(
+    "aws:sesv2/configurationSet:ConfigurationSet", "email", {"configurationSetName": "flowbuilder-test-email"}
+)
+DESTINATION = Res(
+    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination",
+    "email",
+    {"configurationSetName": "flowbuilder-test-email", "eventDestinationName": "backend-events"},
+)
+
+
+def distribution(viewer_policy: str, access_control: str | None = "oac-1") -> Res:
+    origin = {"originId": "uploads", "domainName": f"{NAME}.s3.us-east-1.amazonaws.com"}
+    if access_control:
+        origin["originAccessControlId"] = access_control
+    return Res(
+        "aws:cloudfront/distribution:Distribution",
+        "cdn",
+        {"defaultCacheBehavior": {"viewerProtocolPolicy": viewer_policy}, "origins": [origin]},
+    )
+
+
+def bucket_without(key: str) -> list[Res]:
+    return bucket_resources(**{key: None})
+
+
 CASES = [
     # RDS
     case("rds-storage-encrypted", [rds(storageEncrypted=False)], [rds()], "storageEncrypted is False"),
@@ -1055,6 +1136,22 @@ CASES = [
         [stack_key(), rds(masterUserSecretKmsKeyId=STACK_KEY_ARN)],
         "the managed master password: encrypted with an AWS-managed or AWS-owned key",
         id="stack-key-rds-master-secret",
+    ),
+    case("s3-public-access-blocked", bucket_without("block"), bucket_resources(), "no public access block"),
+    case("s3-owner-enforced", bucket_without("ownership"), bucket_resources(), "BucketOwnerEnforced"),
+    case("s3-encrypted", bucket_without("encryption"), bucket_resources(), "no default encryption"),
+    case("s3-tls-only", bucket_without("policy"), bucket_resources(), "aws:SecureTransport is false"),
+    case(
+        "cloudfront-https-only",
+        [distribution("allow-all", access_control=None)],
+        [distribution("redirect-to-https")],
+        "plain HTTP (viewerProtocolPolicy allow-all)",
+    ),
+    case(
+        "ses-configuration-set",
+        [identity(None), CONFIGURATION_SET, DESTINATION],
+        [identity("flowbuilder-test-email"), CONFIGURATION_SET, DESTINATION],
+        "no default configuration set",
     ),
 ]
 

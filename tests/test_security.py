@@ -124,10 +124,12 @@ def test_cloudwatch_logs_may_use_the_key_for_this_accounts_log_groups_only(prod)
     }
 
 
-def test_only_alarms_and_budgets_may_publish_encrypted_and_nothing_else_is_granted(prod):
+def test_only_alarms_budgets_and_ses_may_publish_encrypted_and_nothing_else_is_granted(prod):
     statements = key_statements(prod)
     publishers = statements["AlertPublishersEncryptToTopic"]
-    assert publishers["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]}
+    assert publishers["Principal"] == {
+        "Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "ses.amazonaws.com"]
+    }
     assert publishers["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
     assert set(statements) == {
         "AccountAdministersKey",

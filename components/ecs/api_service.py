@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -53,6 +53,8 @@ class ApiServiceArgs:
     database: DatabaseConnection
     after: Sequence[pulumi.Resource] = ()
     """What must succeed before the service rolls to a new revision: the release's migration."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
 
 
 class ApiService(pulumi.ComponentResource):
@@ -117,6 +119,7 @@ class ApiService(pulumi.ComponentResource):
                 memory=api.memory,
                 architecture=ecs.architecture,
                 environment={
+                    **args.environment,
                     **service_environment(context, args.queue, args.database),
                     "PORT": str(api.container_port),
                 },

@@ -11,8 +11,8 @@ Its scaling reads the backlog sampler's metrics, not SQS's own:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -60,6 +60,8 @@ class QueueWorkerArgs:
     """``queue.dlqRetentionDays``: how long the sampler's failed samples are kept."""
     after: Sequence[pulumi.Resource] = ()
     """What must succeed before the service rolls to a new revision: the release's migration."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
 
 
 class QueueWorker(pulumi.ComponentResource):
@@ -131,7 +133,7 @@ class QueueWorker(pulumi.ComponentResource):
                 cpu=worker.cpu,
                 memory=worker.memory,
                 architecture=ecs.architecture,
-                environment=service_environment(context, args.queue, args.database),
+                environment={**args.environment, **service_environment(context, args.queue, args.database)},
                 secrets=service_secrets(args.database, ecs),
                 exec_enabled=ecs.exec_enabled,
                 # Fargate Spot's reclaim notice is 2 minutes; stopTimeout is how long SIGTERM lasts before SIGKILL.

@@ -8,7 +8,7 @@ The pack's entry point (``policy/__main__.py``) assembles :data:`POLICIES`;
 docs/policy.md explains each rule.
 """
 
-from . import alb, cost, ecs, eks, encryption, iam, kubernetes, messaging, rds, serverless, waf
+from . import alb, cost, ecs, eks, encryption, iam, kubernetes, messaging, rds, serverless, storage, waf
 
 POLICIES = [
     *rds.POLICIES,
@@ -17,6 +17,7 @@ POLICIES = [
     *waf.POLICIES,
     *messaging.POLICIES,
     *encryption.POLICIES,
+    *storage.POLICIES,
     *iam.POLICIES,
     *serverless.POLICIES,
     *eks.POLICIES,

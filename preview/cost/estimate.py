@@ -93,6 +93,17 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("aws:cloudwatch/logGroup:LogGroup",), "logs-ingested-gb", "CloudWatch Logs ingestion {price}/GB plus storage"),
     (("aws:ecr/repository:Repository",), "ecr-storage-gb-month", "ECR image storage {price}/GB-month"),
     (("aws:s3/bucket:Bucket",), "s3-standard-gb-month", "S3 Standard storage {price}/GB-month plus requests"),
+    (
+        ("aws:cloudfront/distribution:Distribution",),
+        "cloudfront-transfer-out-gb",
+        "CloudFront transfer to viewers {price}/GB plus requests (no charge at idle)",
+    ),
+    (("aws:sesv2/emailIdentity:EmailIdentity",), "ses-emails-thousand", "SES e-mail {price}/1,000 sent"),
+    (
+        ("aws:sns/topic:Topic",),
+        "sns-requests-million",
+        "SNS publishes {price}/million (first million a month free) plus deliveries",
+    ),
 )
 
 

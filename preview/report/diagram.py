@@ -13,6 +13,9 @@ in; edges come from what the resources say about each other:
 * release -> migration runner -> migration task -> what waits for it: an Invocation that starts a
   task, and the resources that depend on that Invocation;
 * queue -> dead-letter queue: the redrive policy; alarms -> topic: alarm actions;
+* X -> bucket and X -> SES: IAM statements allowing ``s3:PutObject`` under the bucket or ``ses:SendEmail``
+  on the identity; internet -> CDN -> bucket: the distribution's origin;
+* SES -> topic -> webhook: the configuration set's event destination and the topic's HTTPS subscriptions;
 * private subnets -> NAT -> internet, and tasks with a public IP -> internet.
 """
 
@@ -211,6 +214,18 @@ def _nodes(b: _Builder) -> None:
         b.add(schedule, f"schedule_{b.short(schedule)}", f"schedule {_schedule_expression(schedule)}", "aws", "stadium")
     for topic in run.of_type("aws:sns/topic:Topic"):
         b.add(topic, f"sns_{b.short(topic)}", f"SNS {b.short(topic)}", "aws", "queue")
+    for bucket in run.of_type("aws:s3/bucket:Bucket"):
+        b.add(bucket, f"s3_{b.short(bucket)}", f"S3 {b.short(bucket)}", "aws", "db")
+    for distribution in run.of_type("aws:cloudfront/distribution:Distribution"):
+        b.add(
+            distribution,
+            f"cdn_{b.short(distribution)}",
+            f"CloudFront {b.short(distribution)}<br/>{distribution.inputs.get('priceClass', '')}",
+            "aws",
+            "stadium",
+        )
+    for identity in run.of_type("aws:sesv2/emailIdentity:EmailIdentity"):
+        b.add(identity, f"ses_{b.short(identity)}", f"SES {identity.inputs.get('emailIdentity', '')}", "aws", "stadium")
     alarms, dashboards = (
         run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"),
         run.of_type("aws:cloudwatch/dashboard:Dashboard"),
@@ -393,6 +408,7 @@ def _edges(b: _Builder) -> None:
             b.link(b.node_of(alarm), b.node_of(refs.find(action)), "alarm", dotted=True)
     _secret_edges(b)
     _release_edges(b)
+    _uploads_and_email_edges(b)
     if "nat" in b.nodes:
         if any(node.zone == "private" for node in b.nodes.values()):
             b.link("private", "nat", "egress", dotted=True)
@@ -531,6 +547,46 @@ def _queue_edges(b: _Builder) -> None:
                 b.link(node.id, b.node_of(queue), "send")
             if _allows(granted, "sqs:ReceiveMessage", arn):
                 b.link(b.node_of(queue), node.id, "receive")
+
+
+def _uploads_and_email_edges(b: _Builder) -> None:
+    """Who writes the uploads bucket and sends e-mail (by their grants), the CDN's origin, and where
+    SES events go."""
+    run, statements = b.run, _statements(b)
+    buckets = run.of_type("aws:s3/bucket:Bucket")
+    identities = run.of_type("aws:sesv2/emailIdentity:EmailIdentity")
+    for node in list(b.nodes.values()):
+        role = b.refs.find(node.role, ROLE) if node.role else None
+        granted = statements.get(role.urn, []) if role else []
+        for bucket in buckets:
+            arn = bucket.state.get("arn", "-")
+            if any(
+                _allows([s], "s3:PutObject", resource) and resource.startswith(f"{arn}/")
+                for s in granted
+                for resource in strings(s.get("Resource"))
+            ):
+                b.link(node.id, b.node_of(bucket), "put/get objects")
+        for identity in identities:
+            if _allows(granted, "ses:SendEmail", identity.state.get("arn", "-")):
+                b.link(node.id, b.node_of(identity), "send")
+    for distribution in run.of_type("aws:cloudfront/distribution:Distribution"):
+        b.link("internet", b.node_of(distribution), "HTTPS")
+        for origin in distribution.inputs.get("origins") or []:
+            bucket = next(
+                (x for x in buckets if x.state.get("bucketRegionalDomainName") == origin.get("domainName")), None
+            )
+            b.link(b.node_of(distribution), b.node_of(bucket), "read (origin access control)")
+    for destination in run.of_type("aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination"):
+        topic = b.refs.find(dig(destination.inputs, "eventDestination.snsDestination.topicArn"))
+        for identity in identities:
+            if identity.inputs.get("configurationSetName") == destination.inputs.get("configurationSetName"):
+                events = dig(destination.inputs, "eventDestination.matchingEventTypes") or []
+                b.link(b.node_of(identity), b.node_of(topic), ", ".join(str(e).lower() for e in events))
+    for subscription in run.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        if subscription.inputs.get("protocol") == "https":
+            host = str(subscription.inputs.get("endpoint", "")).removeprefix("https://").split("/", 1)[0]
+            webhook = b.add(None, f"webhook_{host}", f"webhook {host}", "outside", "round")
+            b.link(b.node_of(b.refs.find(subscription.inputs.get("topic"))), webhook.id, "HTTPS")
 
 
 def _secret_edges(b: _Builder) -> None:
