@@ -21,6 +21,10 @@ from components import (
     ApiServiceArgs,
     ApplicationAccess,
     AwsAccount,
+    Backups,
+    BackupsArgs,
+    Cache,
+    CacheArgs,
     ContainerRegistry,
     ContainerRegistryArgs,
     Database,
@@ -55,6 +59,7 @@ from components import (
     aws_provider,
     images_to_push,
 )
+from components.cache import cache_environment
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
 from components.images import ContainerImages
 from components.watch import Watch
@@ -104,11 +109,28 @@ def standard(
     name, prod = context.prefix, config.environment is Environment.PROD
     network = Networking(name, NetworkingArgs(context, config.network, api_port=config.api.container_port), opts)
     groups = network.security_groups
+    backups = (
+        Backups(name, BackupsArgs(context, config.backups, default_tags=config.default_tags), opts)
+        if config.backups.enabled
+        else None
+    )
     database = Database(
         name,
-        DatabaseArgs(context, config.database, network.db_subnet_group_name, groups.database),
+        DatabaseArgs(
+            context,
+            config.database,
+            network.db_subnet_group_name,
+            groups.database,
+            tags=backups.tag if backups else {},
+        ),
         opts,
     )
+    # The cache grants the API and worker roles, and their tasks read its endpoint: the endpoint
+    # reaches their task definitions once the cache (declared after them) exists.
+    cache_settings: dict[str, pulumi.Input[str]] = {}
+    if config.cache.enabled:
+        cache_endpoint, resolve_cache_endpoint = pulumi.deferred_output()
+        cache_settings = cache_environment(context, config.cache, cache_endpoint)
     cluster = EcsCluster(
         name,
         EcsClusterArgs(
@@ -144,6 +166,7 @@ def standard(
             target=front_door.target,
             queue=queue.work,
             database=database.connection,
+            environment=cache_settings,
         ),
         opts,
     )
@@ -159,6 +182,7 @@ def standard(
             queue=queue.work,
             database=database.connection,
             failure_retention_days=config.queue.dlq_retention_days,
+            environment=cache_settings,
         ),
         opts,
     )
@@ -190,6 +214,32 @@ def standard(
         "containerImages": {"api": api.image_uri, "worker": worker.image_uri},
         "workerBacklogMetric": worker.sampler.metrics.as_output(),
     }
+    watches = [api.watch, worker.watch, queue.watch, front_door.watch, database.watch, scheduler.watch]
+    if config.cache.enabled:
+        cache = Cache(
+            name,
+            CacheArgs(
+                context,
+                config.cache,
+                vpc_id=network.vpc_id,
+                subnet_ids=network.database_subnet_ids,
+                access=ApplicationAccess(
+                    role_names=[api.task_role_name, worker.task_role_name],
+                    security_group_ids=[groups.api, groups.worker],
+                ),
+            ),
+            opts,
+        )
+        resolve_cache_endpoint(cache.endpoint)
+        watches.append(cache.watch)
+        outputs |= {"cacheEndpoint": cache.endpoint, "cachePort": cache.port, "cacheUser": cache.user_name}
+    if backups is not None:
+        watches.append(backups.watch)
+        outputs |= {
+            "backupVaultName": backups.vault_name,
+            "backupCopyVaultName": backups.copy_vault_name,
+            "backupPlanId": backups.plan_id,
+        }
     if config.eks.enabled:
         mesh = EksMesh(
             name, EksMeshArgs(config, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids), opts
@@ -198,7 +248,7 @@ def standard(
     return Platform(
         database=database.connection,
         scheduler=scheduler,
-        watches=[api.watch, worker.watch, queue.watch, front_door.watch, database.watch, scheduler.watch],
+        watches=watches,
         access=ApplicationAccess(
             role_names=[api.task_role_name, worker.task_role_name, scheduler.role_name],
             security_group_ids=[groups.api, groups.worker, groups.scheduler],

@@ -62,6 +62,10 @@ NAME_LIMITS: dict[str, int] = {
     "dashboard": 255,
     "alarm": 255,
     "http-api": 128,
+    # ElastiCache: replication group, serverless cache, user and user group ids (CreateReplicationGroup,
+    # CreateServerlessCache, CreateUser, CreateUserGroup); AWS Backup vault and plan names (CreateBackupVault).
+    "cache": 40,
+    "backup-vault": 50,
 }
 
 # Pulumi auto-naming appends "-" and seven random hex characters.

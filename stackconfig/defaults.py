@@ -100,6 +100,30 @@ COMMON: dict[str, Any] = {
         "tracing": False,
         "services": [],
     },
+    "cache": {
+        # Off unless a stack asks: staging and prod turn it on in their stack files.
+        "enabled": False,
+        # Serverless is the cheaper one at idle: its 100 MB storage minimum is about $6.13 a month
+        # against $9.34 for one cache.t4g.micro node (docs/cache.md).
+        "mode": "serverless",
+        "nodeType": "cache.t4g.micro",
+        "nodeCount": 1,
+        "maxDataStorageGb": 1,
+        "maxEcpuPerSecond": 5000,
+        "snapshotRetentionDays": 0,
+        "snapshotTime": "05:00",
+        "memoryAlarmPercent": 80,
+    },
+    "backups": {
+        # AWS Backup on top of RDS's own automated backups: prod only unless a stack asks.
+        "enabled": False,
+        "copyRegion": "us-west-2",
+        "dailyRetentionDays": 30,
+        "weeklyRetentionDays": 84,
+        # Off: a compliance lock past its grace time cannot be undone by anyone, and a dev or
+        # staging vault locked by mistake keeps its recovery points (and their bill) for years.
+        "vaultLock": {"enabled": False, "minRetentionDays": 7, "maxRetentionDays": 365, "changeableForDays": 3},
+    },
 }
 
 BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
@@ -171,6 +195,8 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "spotInstanceTypes": ["t4g.large", "m6g.large", "m7g.large"],
             "prometheusVolumeGb": 50,
         },
+        "cache": {"snapshotRetentionDays": 7},
+        "backups": {"enabled": True},
     },
 }
 

@@ -34,6 +34,8 @@ RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "s3-bucket": (len("-alb-logs-123456789012"), False),
     "budget": (len("-monthly"), False),
     "http-api": (len("-api"), False),
+    "cache": (len("-cache-users"), False),
+    "backup-vault": (len("-backups-copy"), False),
 }
 
 

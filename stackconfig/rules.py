@@ -183,6 +183,54 @@ def prod_api_spread(config: StackConfig) -> Rule:
         yield ("api", "minCount"), "prod keeps at least 2 API tasks so one AZ can fail"
 
 
+def cache_fits(config: StackConfig) -> Rule:
+    """Zero-scale has no database subnets and its API and scheduler run outside any VPC: a cache there
+    would need a VPC-attached client path it does not have."""
+    if config.cache.enabled and not config.is_standard:
+        yield (
+            ("cache", "enabled"),
+            "zero-scale has no database subnets and its Lambda API runs outside any VPC, so nothing could reach "
+            "a cache; allowed: false (use topology: standard for a cache)",
+        )
+
+
+def backups_fit(config: StackConfig) -> Rule:
+    """AWS Backup copies to another region of the same partition, and a vault lock refuses recovery
+    points whose retention lies outside its range."""
+    backups = config.backups
+    if not backups.enabled:
+        return
+    if not config.is_standard:
+        yield (
+            ("backups", "enabled"),
+            "zero-scale has no RDS database to back up (its database is external); allowed: false",
+        )
+    if backups.copy_region == config.region:
+        yield (
+            ("backups", "copyRegion"),
+            f"{backups.copy_region} is the stack's own region; a copy there survives no regional outage; "
+            "name another region",
+        )
+    elif partition_of(backups.copy_region)[0] != partition_of(config.region)[0]:
+        yield (
+            ("backups", "copyRegion"),
+            f"{backups.copy_region} is in another partition than {config.region}; AWS Backup copies only "
+            "within one partition",
+        )
+    lock = backups.vault_lock
+    if lock.enabled:
+        for key, days in (
+            ("dailyRetentionDays", backups.daily_retention_days),
+            ("weeklyRetentionDays", backups.weekly_retention_days),
+        ):
+            if not lock.min_retention_days <= days <= lock.max_retention_days:
+                yield (
+                    ("backups", key),
+                    f"{days} days is outside vaultLock's {lock.min_retention_days} to {lock.max_retention_days} "
+                    "days; the locked vault would refuse these recovery points",
+                )
+
+
 RULES = (
     names_fit,
     topology_fits,
@@ -192,4 +240,6 @@ RULES = (
     queue_retention,
     database_support,
     prod_api_spread,
+    cache_fits,
+    backups_fit,
 )

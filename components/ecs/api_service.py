@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -50,6 +51,8 @@ class ApiServiceArgs:
     queue: QueueRef
     """The work queue the API sends to."""
     database: DatabaseConnection
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Plain settings of the services it uses besides the database and queue (the cache's ``CACHE_*``)."""
 
 
 class ApiService(pulumi.ComponentResource):
@@ -114,6 +117,7 @@ class ApiService(pulumi.ComponentResource):
                 architecture=ecs.architecture,
                 environment={
                     **service_environment(context, args.queue, args.database),
+                    **args.environment,
                     "PORT": str(api.container_port),
                 },
                 secrets=service_secrets(args.database, ecs),

@@ -11,7 +11,8 @@ Its scaling reads the backlog sampler's metrics, not SQS's own:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -57,6 +58,8 @@ class QueueWorkerArgs:
     database: DatabaseConnection
     failure_retention_days: int
     """``queue.dlqRetentionDays``: how long the sampler's failed samples are kept."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Plain settings of the services it uses besides the database and queue (the cache's ``CACHE_*``)."""
 
 
 class QueueWorker(pulumi.ComponentResource):
@@ -124,7 +127,7 @@ class QueueWorker(pulumi.ComponentResource):
                 cpu=worker.cpu,
                 memory=worker.memory,
                 architecture=ecs.architecture,
-                environment=service_environment(context, args.queue, args.database),
+                environment={**service_environment(context, args.queue, args.database), **args.environment},
                 secrets=service_secrets(args.database, ecs),
                 exec_enabled=ecs.exec_enabled,
                 # Fargate Spot's reclaim notice is 2 minutes; stopTimeout is how long SIGTERM lasts before SIGKILL.
