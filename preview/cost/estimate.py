@@ -87,6 +87,16 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("aws:cloudwatch/logGroup:LogGroup",), "logs-ingested-gb", "CloudWatch Logs ingestion {price}/GB plus storage"),
     (("aws:ecr/repository:Repository",), "ecr-storage-gb-month", "ECR image storage {price}/GB-month"),
     (("aws:s3/bucket:Bucket",), "s3-standard-gb-month", "S3 Standard storage {price}/GB-month plus requests"),
+    (
+        ("aws:elasticache/serverlessCache:ServerlessCache",),
+        "elasticache-valkey-ecpu-million",
+        "ElastiCache Serverless Valkey ECPUs {price}/million, storage above 100 MB per GB-hour",
+    ),
+    (
+        ("aws:backup/plan:Plan",),
+        "backup-rds-gb-month",
+        "AWS Backup storage of daily and weekly increments {price}/GB-month, restores per GB",
+    ),
 )
 
 
