@@ -8,7 +8,7 @@ The pack's entry point (``policy/__main__.py``) assembles :data:`POLICIES`;
 docs/policy.md explains each rule.
 """
 
-from . import alb, cost, ecs, eks, iam, kubernetes, messaging, rds, serverless
+from . import alb, cost, data, ecs, eks, iam, kubernetes, messaging, rds, serverless
 
 POLICIES = [
     *rds.POLICIES,
@@ -20,6 +20,7 @@ POLICIES = [
     *eks.POLICIES,
     *kubernetes.POLICIES,
     *cost.POLICIES,
+    *data.POLICIES,
 ]
 
 __all__ = ["POLICIES"]
