@@ -207,6 +207,9 @@ ZERO_SCALE_OVERLAY: dict[str, Any] = {
     "ecs": {"containerInsights": False, "execEnabled": False},
     "monitoring": {"dashboard": False, "monthlyBudgetUsd": 10},
     "eks": {"enabled": False},
+    # No RDS to back up and no VPC path to a cache: both refused here unless a stack asks (rules.py).
+    "cache": {"enabled": False},
+    "backups": {"enabled": False},
 }
 
 
