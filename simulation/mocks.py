@@ -206,7 +206,7 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
         }
 
     def _replication_group(self, state: dict[str, Any], _: str) -> dict[str, Any]:
-        group = state["replicationGroupId"]
+        group = state.get("replicationGroupId") or state["name"]
         return {
             "arn": f"arn:aws:elasticache:{self.region}:{ACCOUNT_ID}:replicationgroup:{group}",
             "primaryEndpointAddress": f"master.{group}.{fake_hex(group, 6)}.use1.cache.amazonaws.com",
