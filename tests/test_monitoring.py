@@ -73,6 +73,13 @@ KNOWN_METRICS: dict[str, set[str]] = {
     # HTTP APIs publish 4xx/5xx/Count; 4XXError/5XXError are the REST API names and never have data here.
     "AWS/ApiGateway": {"4xx", "5xx", "Count", "Latency", "IntegrationLatency"},
     BACKLOG_NAMESPACE: set(SAMPLER_METRICS),
+    "AWS/ElastiCache": {
+        "BytesUsedForCache",
+        "DatabaseMemoryUsagePercentage",
+        "Evictions",
+        "ElastiCacheProcessingUnits",
+    },
+    "AWS/Backup": {"NumberOfBackupJobsFailed", "NumberOfCopyJobsFailed"},
 }
 DIMENSIONS: dict[str, set[str]] = {
     "AWS/ECS": {"ClusterName", "ServiceName"},
@@ -85,6 +92,9 @@ DIMENSIONS: dict[str, set[str]] = {
     "AWS/EventBridge/Pipes": {"PipeName"},
     "AWS/States": {"StateMachineArn"},
     "AWS/ApiGateway": {"ApiId", "Stage"},
+    # Serverless caches are "clusterId"; node-based ones report per member cluster.
+    "AWS/ElastiCache": {"clusterId", "CacheClusterId"},
+    "AWS/Backup": {"BackupVaultName"},
 }
 
 STANDARD_ALARMS = {
@@ -103,6 +113,10 @@ STANDARD_ALARMS = {
     "db-freeable-memory-low",
 }
 STANDARD_ALARMS_WITH_IMAGE = STANDARD_ALARMS | {"api-no-healthy-targets", "scheduler-errors", "scheduler-throttles"}
+CACHE_ALARMS = {"cache-memory", "cache-evictions"}
+BACKUP_ALARMS = {"backup-jobs-failed", "backup-copy-jobs-failed"}
+EXTRA_ALARMS = {"dev": set(), "staging": CACHE_ALARMS, "prod": CACHE_ALARMS | BACKUP_ALARMS}
+"""What a stack's cache (staging, prod) and backups (prod) add."""
 ULTRA_ALARMS = {"dlq-not-empty", "scheduler-dlq-not-empty", "worker-pipe-failures", "worker-run-failures"}
 ULTRA_ALARMS_WITH_IMAGE = ULTRA_ALARMS | {"scheduler-errors", "api-5xx", "api-throttles"}
 
@@ -172,6 +186,13 @@ def stack_dimension_values(run: StackRun) -> dict[str, set[str]]:
         "StateMachineArn": values("aws:sfn/stateMachine:StateMachine", "arn", "state"),
         "ApiId": values("aws:apigatewayv2/api:Api", "id", "state"),
         "Stage": values("aws:apigatewayv2/stage:Stage", "name"),
+        "clusterId": values("aws:elasticache/serverlessCache:ServerlessCache", "name"),
+        "CacheClusterId": {
+            f"{group.inputs['replicationGroupId']}-{member:03d}"
+            for group in run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+            for member in range(1, int(group.inputs.get("numCacheClusters", 1)) + 1)
+        },
+        "BackupVaultName": values("aws:backup/vault:Vault", "name"),
     }
 
 
@@ -256,12 +277,12 @@ def test_every_alarm_metric_names_a_resource_of_the_stack(label):
 # -- which alarms ------------------------------------------------------------
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stack_alarms(stack):
-    assert set(alarms(committed_run(stack))) == STANDARD_ALARMS
+    assert set(alarms(committed_run(stack))) == STANDARD_ALARMS | EXTRA_ALARMS[stack]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stack_after_first_release_also_watches_api_health_and_scheduler(stack):
-    assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE
+    assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE | EXTRA_ALARMS[stack]
 
 
 def test_ultra_keeps_only_the_alarms_that_watch_for_lost_work_and_failed_requests():
