@@ -109,11 +109,7 @@ def standard(
     name, prod = context.prefix, config.environment is Environment.PROD
     network = Networking(name, NetworkingArgs(context, config.network, api_port=config.api.container_port), opts)
     groups = network.security_groups
-    backups = (
-        Backups(name, BackupsArgs(context, config.backups, default_tags=config.default_tags), opts)
-        if config.backups.enabled
-        else None
-    )
+    backups = Backups(name, BackupsArgs(context, config.backups), opts) if config.backups.enabled else None
     database = Database(
         name,
         DatabaseArgs(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -36,9 +35,8 @@ class BackupsArgs:
     """Inputs of :class:`Backups`."""
 
     context: StackContext
+    """Its ``tags`` (the stack provider's default tags) are repeated on the copy region's provider."""
     backups: BackupsConfig
-    default_tags: Mapping[str, str]
-    """The stack provider's default tags, repeated on the copy region's provider."""
 
 
 class Backups(pulumi.ComponentResource):
@@ -96,7 +94,7 @@ class Backups(pulumi.ComponentResource):
         copy_provider = aws.Provider(
             f"{name}-copy-region",
             region=backups.copy_region,
-            default_tags=aws.ProviderDefaultTagsArgs(tags=dict(args.default_tags)),
+            default_tags=aws.ProviderDefaultTagsArgs(tags=dict(context.tags)),
             opts=child,
         )
         in_copy_region = pulumi.ResourceOptions(parent=self, provider=copy_provider)

@@ -28,13 +28,6 @@ GB = 1000**3
 """ElastiCache Serverless counts its storage limit in decimal gigabytes."""
 
 
-@dataclass(frozen=True)
-class CacheConnection:
-    """How the applications reach the cache: plain settings, no credential (IAM tokens are signed at run time)."""
-
-    environment: dict[str, pulumi.Input[str]]
-
-
 @dataclass
 class CacheArgs:
     """Inputs of :class:`Cache`."""
@@ -72,15 +65,15 @@ class Cache(pulumi.ComponentResource):
 
     ``watch``: memory above ``memoryAlarmPercent`` (80 %) of the node's memory or of
     ``maxDataStorageGb``, and any eviction; memory, evictions and (serverless) ECPU graphs.
-    ``connection``: ``CACHE_ENDPOINT``, ``CACHE_PORT``, ``CACHE_USER``, ``CACHE_NAME``,
-    ``CACHE_SERVERLESS`` and ``CACHE_IAM_AUTH=true`` for the API and worker.
+    :func:`cache_environment` is what the API and worker receive: ``CACHE_ENDPOINT``, ``CACHE_PORT``,
+    ``CACHE_USER``, ``CACHE_NAME``, ``CACHE_SERVERLESS`` and ``CACHE_IAM_AUTH=true``, no credential
+    (each task signs a short-lived IAM token with its own role).
     """
 
     endpoint: pulumi.Output[str]
     port: int
     user_name: str
     cache_name: str
-    connection: CacheConnection
     watch: Watch
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -194,6 +187,8 @@ class Cache(pulumi.ComponentResource):
                 multi_az_enabled=failover,
                 snapshot_retention_limit=retention,
                 snapshot_window=snapshot_window(cache.snapshot_time) if retention else None,
+                # Set, so AWS cannot pick a window that overlaps the snapshot's.
+                maintenance_window=maintenance_window(cache.snapshot_time),
                 auto_minor_version_upgrade=True,
                 apply_immediately=True,
                 opts=child,
@@ -206,7 +201,6 @@ class Cache(pulumi.ComponentResource):
         for index, role in enumerate(args.access.role_names):
             connect_policy(f"{name}-cache-connect-{index}", role, [arn, user.arn], child)
 
-        self.connection = CacheConnection(cache_environment(context, cache, self.endpoint))
         self.register_outputs({"endpoint": self.endpoint, "user_name": self.user_name, "cache_name": self.cache_name})
 
 
@@ -249,6 +243,17 @@ def snapshot_window(start: str) -> str:
     """``HH:MM-HH:MM``: one hour from ``start`` (UTC), across midnight where it falls."""
     hours, minutes = (int(part) for part in start.split(":"))
     return f"{start}-{(hours + SNAPSHOT_WINDOW_HOURS) % 24:02d}:{minutes:02d}"
+
+
+def maintenance_window(snapshot_start: str) -> str:
+    """Sundays, the hour after the snapshot window (``ddd:HH:MM-ddd:HH:MM``, UTC)."""
+    hours, minutes = (int(part) for part in snapshot_start.split(":"))
+    start = hours + SNAPSHOT_WINDOW_HOURS
+
+    def at(hour: int) -> str:
+        return f"{'sun' if hour < 24 else 'mon'}:{hour % 24:02d}:{minutes:02d}"
+
+    return f"{at(start)}-{at(start + 1)}"
 
 
 def evictions_alarm(dimensions: dict[str, Any]) -> Alarm:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pulumi
 
@@ -31,7 +32,7 @@ def backups_alone(**settings) -> tuple[StackRun, Watch]:
     def build(context) -> None:
         backups = Backups(
             context.prefix,
-            BackupsArgs(context, section(BackupsConfig, "backups", Environment.PROD, **settings), default_tags=TAGS),
+            BackupsArgs(replace(context, tags=TAGS), section(BackupsConfig, "backups", Environment.PROD, **settings)),
         )
         built.append(backups)
         pulumi.export("tag", backups.tag)

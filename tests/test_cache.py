@@ -142,6 +142,9 @@ def test_two_nodes_fail_over_across_azs_and_snapshots_take_an_hour_across_midnig
     group = node(nodeCount=2, snapshotRetentionDays=3, snapshotTime="23:30")[0].one(REPLICATION_GROUP).inputs
     assert (group["numCacheClusters"], group["automaticFailoverEnabled"], group["multiAzEnabled"]) == (2, True, True)
     assert (group["snapshotRetentionLimit"], group["snapshotWindow"]) == (3, "23:30-00:30")
+    # Maintenance follows the snapshot, never overlapping it (AWS refuses an overlap).
+    assert group["maintenanceWindow"] == "mon:00:30-mon:01:30"
+    assert node()[0].one(REPLICATION_GROUP).inputs["maintenanceWindow"] == "sun:06:00-sun:07:00"
 
 
 def test_serverless_alarms_on_bytes_against_its_storage_limit_and_on_any_eviction():
