@@ -23,6 +23,10 @@ from components import (
     ApiServiceArgs,
     ApplicationAccess,
     AwsAccount,
+    Backups,
+    BackupsArgs,
+    Cache,
+    CacheArgs,
     ContainerRegistry,
     ContainerRegistryArgs,
     Database,
@@ -65,6 +69,7 @@ from components import (
     aws_provider,
     images_to_push,
 )
+from components.cache import cache_environment
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
 from components.front_door.domain import DomainNames
 from components.grants import ApplicationGrant, ApplicationGrantArgs
@@ -164,11 +169,24 @@ def standard(
     name, prod = context.prefix, config.environment is Environment.PROD
     network = Networking(name, NetworkingArgs(context, config.network, api_port=config.api.container_port), opts)
     groups = network.security_groups
+    backups = Backups(name, BackupsArgs(context, config.backups), opts) if config.backups.enabled else None
     database = Database(
         name,
-        DatabaseArgs(context, config.database, network.db_subnet_group_name, groups.database),
+        DatabaseArgs(
+            context,
+            config.database,
+            network.db_subnet_group_name,
+            groups.database,
+            tags=backups.tag if backups else {},
+        ),
         opts,
     )
+    # The cache grants the API and worker roles, and their tasks read its endpoint: the endpoint
+    # reaches their task definitions once the cache (declared after them) exists.
+    cache_settings: dict[str, pulumi.Input[str]] = {}
+    if config.cache.enabled:
+        cache_endpoint, resolve_cache_endpoint = pulumi.deferred_output()
+        cache_settings = cache_environment(context, config.cache, cache_endpoint)
     cluster = EcsCluster(
         name,
         EcsClusterArgs(
@@ -221,7 +239,7 @@ def standard(
             queue=queue.work,
             database=database.connection,
             after=migrate.gate,
-            environment=environment,
+            environment={**environment, **cache_settings},
         ),
         opts,
     )
@@ -238,7 +256,7 @@ def standard(
             database=database.connection,
             failure_retention_days=config.queue.dlq_retention_days,
             after=migrate.gate,
-            environment=environment,
+            environment={**environment, **cache_settings},
         ),
         opts,
     )
@@ -273,6 +291,40 @@ def standard(
     }
     if migrate.summary is not None:
         outputs["migration"] = migrate.summary
+    watches = [
+        api.watch,
+        worker.watch,
+        queue.watch,
+        worker.sampler.watch,
+        front_door.watch,
+        database.watch,
+        scheduler.watch,
+    ]
+    if config.cache.enabled:
+        cache = Cache(
+            name,
+            CacheArgs(
+                context,
+                config.cache,
+                vpc_id=network.vpc_id,
+                subnet_ids=network.database_subnet_ids,
+                access=ApplicationAccess(
+                    role_names=[api.task_role_name, worker.task_role_name],
+                    security_group_ids=[groups.api, groups.worker],
+                ),
+            ),
+            opts,
+        )
+        resolve_cache_endpoint(cache.endpoint)
+        watches.append(cache.watch)
+        outputs |= {"cacheEndpoint": cache.endpoint, "cachePort": cache.port, "cacheUser": cache.user_name}
+    if backups is not None:
+        watches.append(backups.watch)
+        outputs |= {
+            "backupVaultName": backups.vault_name,
+            "backupCopyVaultName": backups.copy_vault_name,
+            "backupPlanId": backups.plan_id,
+        }
     if config.eks.enabled:
         mesh = EksMesh(
             name,
@@ -288,15 +340,7 @@ def standard(
     return Platform(
         database=database.connection,
         scheduler=scheduler,
-        watches=[
-            api.watch,
-            worker.watch,
-            queue.watch,
-            worker.sampler.watch,
-            front_door.watch,
-            database.watch,
-            scheduler.watch,
-        ],
+        watches=watches,
         access=ApplicationAccess(
             role_names=[api.task_role_name, worker.task_role_name, scheduler.role_name],
             security_group_ids=[groups.api, groups.worker, groups.scheduler],

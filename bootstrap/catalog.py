@@ -853,6 +853,8 @@ SERVICES: tuple[Service, ...] = (
             "backup:DeleteBackupPlan",
             "backup:CreateBackupSelection",
             "backup:DeleteBackupSelection",
+            "backup:PutBackupVaultLockConfiguration",
+            "backup:DeleteBackupVaultLockConfiguration",
             "backup:TagResource",
             "backup:UntagResource",
         ),

@@ -4,6 +4,8 @@ Every component takes a :class:`~components.context.StackContext` and its own co
 never the whole stack configuration, and exposes typed values (and a ``watch`` for Monitoring).
 """
 
+from .backups import Backups, BackupsArgs
+from .cache import Cache, CacheArgs
 from .container_registry import ContainerRegistry, ContainerRegistryArgs
 from .context import ApplicationAccess, AwsAccount, StackContext
 from .database import Database, DatabaseArgs, DatabaseConnection, ExternalDatabase, ExternalDatabaseArgs
@@ -34,6 +36,10 @@ __all__ = [
     "ApiServiceArgs",
     "ApplicationAccess",
     "AwsAccount",
+    "Backups",
+    "BackupsArgs",
+    "Cache",
+    "CacheArgs",
     "ContainerRegistry",
     "ContainerRegistryArgs",
     "Database",

@@ -117,6 +117,10 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             "aws:sesv2/emailIdentity:EmailIdentity": self._email_identity,
             "aws:sesv2/configurationSet:ConfigurationSet": self._configuration_set,
             "aws:cloudfront/distribution:Distribution": self._distribution,
+            "aws:elasticache/serverlessCache:ServerlessCache": self._serverless_cache,
+            "aws:elasticache/replicationGroup:ReplicationGroup": self._replication_group,
+            "aws:elasticache/user:User": self._cache_user,
+            "aws:backup/vault:Vault": self._backup_vault,
         }
 
     # -- resources ---------------------------------------------------------
@@ -199,6 +203,28 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
                 }
             ]
         return outputs
+
+    def _serverless_cache(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        name = state["name"]
+        address = f"{name}-{fake_hex(name, 6)}.serverless.use1.cache.amazonaws.com"
+        return {
+            "arn": f"arn:aws:elasticache:{self.region}:{ACCOUNT_ID}:serverlesscache:{name}",
+            "endpoints": [{"address": address, "port": 6379}],
+            "readerEndpoints": [{"address": address, "port": 6380}],
+        }
+
+    def _replication_group(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        group = state.get("replicationGroupId") or state["name"]
+        return {
+            "arn": f"arn:aws:elasticache:{self.region}:{ACCOUNT_ID}:replicationgroup:{group}",
+            "primaryEndpointAddress": f"master.{group}.{fake_hex(group, 6)}.use1.cache.amazonaws.com",
+        }
+
+    def _cache_user(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:elasticache:{self.region}:{ACCOUNT_ID}:user:{state['userId']}"}
+
+    def _backup_vault(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:backup:{self.region}:{ACCOUNT_ID}:backup-vault:{state['name']}"}
 
     def _rds_parameter_group(self, state: dict[str, Any], _: str) -> dict[str, Any]:
         return {"arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:pg:{state['name']}"}

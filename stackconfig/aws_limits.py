@@ -65,6 +65,10 @@ NAME_LIMITS: dict[str, int] = {
     "waf": 128,
     "ses-configuration-set": 64,
     "cloudfront-oac": 64,
+    # ElastiCache: replication group, serverless cache, user and user group ids (CreateReplicationGroup,
+    # CreateServerlessCache, CreateUser, CreateUserGroup); AWS Backup vault and plan names (CreateBackupVault).
+    "cache": 40,
+    "backup-vault": 50,
 }
 
 # Pulumi auto-naming appends "-" and seven random hex characters.

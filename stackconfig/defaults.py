@@ -131,6 +131,30 @@ COMMON: dict[str, Any] = {
         # Monitoring only until the DMARC reports show every sender of the domain aligned.
         "dmarcPolicy": "none",
     },
+    "cache": {
+        # Off unless a stack asks: staging and prod turn it on in their stack files.
+        "enabled": False,
+        # Serverless is the cheaper one at idle: its 100 MB storage minimum is about $6.13 a month
+        # against $9.34 for one cache.t4g.micro node (docs/cache.md).
+        "mode": "serverless",
+        "nodeType": "cache.t4g.micro",
+        "nodeCount": 1,
+        "maxDataStorageGb": 1,
+        "maxEcpuPerSecond": 5000,
+        "snapshotRetentionDays": 0,
+        "snapshotTime": "05:00",
+        "memoryAlarmPercent": 80,
+    },
+    "backups": {
+        # AWS Backup on top of RDS's own automated backups: prod only unless a stack asks.
+        "enabled": False,
+        "copyRegion": "us-west-2",
+        "dailyRetentionDays": 30,
+        "weeklyRetentionDays": 84,
+        # Off: a compliance lock past its grace time cannot be undone by anyone, and a dev or
+        # staging vault locked by mistake keeps its recovery points (and their bill) for years.
+        "vaultLock": {"enabled": False, "minRetentionDays": 7, "maxRetentionDays": 365, "changeableForDays": 3},
+    },
 }
 
 BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
@@ -206,6 +230,8 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "waf": {"enabled": True},
         # Overwritten and deleted files stay recoverable (and AWS Backup can protect the bucket).
         "uploads": {"versioning": True},
+        "cache": {"snapshotRetentionDays": 7},
+        "backups": {"enabled": True},
     },
 }
 

@@ -69,6 +69,15 @@ class FlowLogTraffic(StrEnum):
     REJECT = "REJECT"
 
 
+class CacheMode(StrEnum):
+    """How the ElastiCache Valkey cache runs (docs/cache.md compares their idle cost)."""
+
+    SERVERLESS = "serverless"
+    """ElastiCache Serverless: billed per GB stored (100 MB minimum) and per ECPU, spread over the AZs."""
+    NODE = "node"
+    """A replication group of ``nodeCount`` nodes of ``nodeType``, billed per node-hour."""
+
+
 class Section(BaseModel):
     """Base for every section: camelCase keys, unknown keys rejected, values frozen, no lax coercion."""
 
@@ -817,6 +826,64 @@ StackName = text(checks.stack_name, min_length=1, max_length=100)
 RegionName = text(checks.region, min_length=1, max_length=32)
 
 
+SnapshotTime = matching(r"([01][0-9]|2[0-3]):[0-5][0-9]", "a UTC time HH:MM such as 05:00", max_length=5)
+
+
+class CacheConfig(Section):
+    """``flowbuilder:cache`` — the ElastiCache Valkey cache the API and worker use (rate limits, job state)."""
+
+    enabled: Bool
+    mode: choice(CacheMode)
+    node_type: matching(
+        r"cache\.[a-z0-9]+\.[a-z0-9]+", "an ElastiCache node type such as cache.t4g.micro", max_length=32
+    )
+    """Node mode only."""
+    node_count: whole(1, 6, "nodes", why="a replication group has a primary and up to 5 replicas")
+    """Node mode only; 2 or more fails over automatically across AZs."""
+    max_data_storage_gb: whole(1, 5000, "GB", why="an ElastiCache Serverless cache stores at most 5,000 GB")
+    """Serverless only: the ceiling AWS stops writes at, which also caps the bill."""
+    max_ecpu_per_second: whole(1000, 15_000_000, "ECPU/s", why="ElastiCache Serverless ECPU limits")
+    """Serverless only."""
+    snapshot_retention_days: whole(0, 35, "days", why="ElastiCache keeps automatic snapshots at most 35 days")
+    """0 takes no automatic snapshot."""
+    snapshot_time: SnapshotTime
+    """Daily snapshot start (UTC); node mode takes a one-hour window from it."""
+    memory_alarm_percent: whole(1, 100, "%")
+    """Alarm when the cache uses more than this share of its memory (node) or of maxDataStorageGb (serverless)."""
+
+
+class VaultLockConfig(Section):
+    """``flowbuilder:backups.vaultLock`` — AWS Backup Vault Lock on the primary vault."""
+
+    enabled: Bool
+    min_retention_days: whole(1, 36500, "days", why="AWS Backup vault lock")
+    max_retention_days: whole(1, 36500, "days", why="AWS Backup vault lock")
+    changeable_for_days: whole(3, 36500, "days", why="AWS Backup's grace time is at least 3 days")
+    """Until then the lock can be removed; afterwards (compliance mode) nobody, root included, can."""
+
+    @model_validator(mode="after")
+    def _range(self) -> VaultLockConfig:
+        if self.max_retention_days < self.min_retention_days:
+            raise Invalid(
+                (
+                    ("maxRetentionDays",),
+                    f"{self.max_retention_days} is below minRetentionDays ({self.min_retention_days})",
+                )
+            )
+        return self
+
+
+class BackupsConfig(Section):
+    """``flowbuilder:backups`` — AWS Backup of the database (and what else carries the stack's backup tag)."""
+
+    enabled: Bool
+    copy_region: RegionName
+    """Where every recovery point is copied; must not be the stack's region."""
+    daily_retention_days: whole(1, 36500, "days", why="AWS Backup lifecycle")
+    weekly_retention_days: whole(1, 36500, "days", why="AWS Backup lifecycle")
+    vault_lock: VaultLockConfig
+
+
 class StackConfig(Section):
     """What every stack has, whatever its topology; a stack is one of its two subclasses.
 
@@ -882,6 +949,8 @@ class StandardStackConfig(StackConfig):
     ecs: EcsConfig
     eks: EksConfig
     waf: WafConfig
+    cache: CacheConfig
+    backups: BackupsConfig
 
 
 class ZeroScaleStackConfig(StackConfig):

@@ -37,6 +37,8 @@ RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "waf": (len("-api"), False),
     "ses-configuration-set": (len("-email"), False),
     "cloudfront-oac": (len("-uploads"), False),
+    "cache": (len("-cache-users"), False),
+    "backup-vault": (len("-backups-copy"), False),
 }
 
 

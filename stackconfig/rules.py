@@ -240,6 +240,38 @@ def https_only(config: StackConfig) -> Rule:
         )
 
 
+def backups_fit(config: StackConfig) -> Rule:
+    """AWS Backup copies to another region of the same partition, and a vault lock refuses recovery
+    points whose retention lies outside its range."""
+    if not config.is_standard or not config.backups.enabled:
+        return
+    backups = config.backups
+    if backups.copy_region == config.region:
+        yield (
+            ("backups", "copyRegion"),
+            f"{backups.copy_region} is the stack's own region; a copy there survives no regional outage; "
+            "name another region",
+        )
+    elif partition_of(backups.copy_region)[0] != partition_of(config.region)[0]:
+        yield (
+            ("backups", "copyRegion"),
+            f"{backups.copy_region} is in another partition than {config.region}; AWS Backup copies only "
+            "within one partition",
+        )
+    lock = backups.vault_lock
+    if lock.enabled:
+        for key, days in (
+            ("dailyRetentionDays", backups.daily_retention_days),
+            ("weeklyRetentionDays", backups.weekly_retention_days),
+        ):
+            if not lock.min_retention_days <= days <= lock.max_retention_days:
+                yield (
+                    ("backups", key),
+                    f"{days} days is outside vaultLock's {lock.min_retention_days} to {lock.max_retention_days} "
+                    "days; the locked vault would refuse these recovery points",
+                )
+
+
 RULES = (
     names_fit,
     topology_fits,
@@ -253,4 +285,5 @@ RULES = (
     database_support,
     prod_api_spread,
     https_only,
+    backups_fit,
 )

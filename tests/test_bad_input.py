@@ -1337,6 +1337,64 @@ UPLOADS_EMAIL = [
     ),
 ]
 
+CACHE_AND_BACKUPS = [
+    bad("cache-mode", "flowbuilder:cache:\n  mode: redis", "flowbuilder:cache.mode", "allowed: serverless, node"),
+    bad("cache-node-type", "flowbuilder:cache:\n  nodeType: t4g.micro", "cache.nodeType", "cache.t4g.micro"),
+    bad("cache-nodes", "flowbuilder:cache:\n  nodeCount: 7", "flowbuilder:cache.nodeCount", "1 to 6 nodes"),
+    bad("cache-storage", "flowbuilder:cache:\n  maxDataStorageGb: 6000", "cache.maxDataStorageGb", "1 to 5000 GB"),
+    bad("cache-snapshot-days", "flowbuilder:cache:\n  snapshotRetentionDays: 36", "snapshotRetentionDays", "0 to 35"),
+    bad("cache-snapshot-time", 'flowbuilder:cache:\n  snapshotTime: "25:00"', "cache.snapshotTime", "HH:MM"),
+    bad(
+        "zero-scale-cache",
+        "flowbuilder:cache:\n  enabled: true",
+        "flowbuilder:cache: ",
+        ZERO_SCALE,
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+    bad(
+        "zero-scale-backups",
+        "flowbuilder:backups:\n  enabled: true",
+        "flowbuilder:backups: ",
+        ZERO_SCALE,
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+    bad(
+        "backups-same-region",
+        "flowbuilder:backups:\n  copyRegion: us-east-1",
+        "flowbuilder:backups.copyRegion",
+        "the stack's own region",
+        base=dict(PROD),
+        stack="prod",
+        file="Pulumi.prod.yaml",
+    ),
+    bad("backups-region", "flowbuilder:backups:\n  copyRegion: mars-1", "flowbuilder:backups.copyRegion", "not an AWS"),
+    bad(
+        "vault-lock-range",
+        "flowbuilder:backups:\n  vaultLock: {enabled: true, minRetentionDays: 60, maxRetentionDays: 30}",
+        "flowbuilder:backups.vaultLock.maxRetentionDays",
+        "below minRetentionDays",
+    ),
+    bad(
+        "vault-lock-grace",
+        "flowbuilder:backups:\n  vaultLock: {changeableForDays: 1}",
+        "backups.vaultLock.changeableForDays",
+        "3 to 36500 days",
+    ),
+    bad(
+        "vault-lock-refuses-retention",
+        "flowbuilder:backups:\n  vaultLock: {enabled: true, minRetentionDays: 7, maxRetentionDays: 60}",
+        "flowbuilder:backups.weeklyRetentionDays",
+        "outside vaultLock's 7 to 60 days",
+        base=dict(PROD),
+        stack="prod",
+        file="Pulumi.prod.yaml",
+    ),
+]
+
 COMMAND_LINE = [
     bad_cli("job-minutes-negative", ("--job-minutes", "-5"), "--job-minutes", "allowed: above 0 up to 719"),
     bad_cli("job-minutes-nan", ("--job-minutes", "nan"), "--job-minutes", "allowed: above 0"),
@@ -1369,7 +1427,8 @@ COMMAND_LINE = [
     + IMAGES
     + TOPOLOGY
     + DOMAIN
-    + UPLOADS_EMAIL,
+    + UPLOADS_EMAIL
+    + CACHE_AND_BACKUPS,
 )
 def test_bad_stack_file_is_refused_with_file_key_and_what_is_allowed(case: Case, tmp_path, capsys):
     write_project(tmp_path, case)

@@ -617,6 +617,12 @@ MANAGED_POLICY_SERVICES = {
     "AmazonEBSCSIDriverPolicy": {"ec2"},
     "AWSLambdaVPCAccessExecutionRole": {"ec2", "logs"},
     "AWSLambdaBasicExecutionRole": {"logs"},
+    # The AWS Backup policies cover every service Backup supports; the boundary caps them to what this
+    # program backs up (RDS, S3) and what a backup of those calls.
+    "AWSBackupServiceRolePolicyForBackup": {"backup", "rds", "kms", "tag", "ec2"},
+    "AWSBackupServiceRolePolicyForRestores": {"backup", "rds", "kms", "tag", "ec2"},
+    "AWSBackupServiceRolePolicyForS3Backup": {"s3", "kms", "cloudwatch", "events"},
+    "AWSBackupServiceRolePolicyForS3Restore": {"s3", "kms"},
 }
 
 
@@ -642,6 +648,9 @@ def test_the_boundary_leaves_every_role_of_the_program_what_it_is_granted(boot, 
 # How IAM names each resource type the program declares (the ARN its calls authorize on), from the
 # resource's physical name; types named by an AWS-made id are scoped by account and region instead.
 ID_NAMED = (
+    # AWS Backup names a plan (and authorizes its selections) by the plan id it makes.
+    "aws:backup/plan:",
+    "aws:backup/selection:",
     "aws:ec2/",
     "aws:vpc/",
     "aws:appautoscaling/",
@@ -676,6 +685,7 @@ def named_arns(r: RecordedResource, region: str) -> list[str]:
         return f"arn:aws:s3:::{value}"
 
     i = r.inputs
+    r_region = "us-west-2" if r.name.endswith("-copy") else region
     rules = {
         "aws:sqs/queue:Queue": lambda: [arn("sqs", i["name"])],
         "aws:sqs/queuePolicy:QueuePolicy": lambda: [queue_of(i["queueUrl"])],
@@ -743,6 +753,18 @@ def named_arns(r: RecordedResource, region: str) -> list[str]:
         "aws:wafv2/webAcl:WebAcl": lambda: [r.state["arn"]],
         "aws:wafv2/webAclAssociation:WebAclAssociation": lambda: [i["webAclArn"], i["resourceArn"]],
         "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": lambda: [i["resourceArn"]],
+        "aws:elasticache/serverlessCache:ServerlessCache": lambda: [arn("elasticache", f"serverlesscache:{i['name']}")],
+        "aws:elasticache/replicationGroup:ReplicationGroup": lambda: [
+            arn("elasticache", f"replicationgroup:{i['replicationGroupId']}")
+        ],
+        "aws:elasticache/subnetGroup:SubnetGroup": lambda: [arn("elasticache", f"subnetgroup:{i['name']}")],
+        "aws:elasticache/user:User": lambda: [arn("elasticache", f"user:{i['userId']}")],
+        "aws:elasticache/userGroup:UserGroup": lambda: [arn("elasticache", f"usergroup:{i['userGroupId']}")],
+        # The copy vault lives in backups.copyRegion; its ARN carries that region.
+        "aws:backup/vault:Vault": lambda: [arn("backup", f"backup-vault:{i['name']}", r_region)],
+        "aws:backup/vaultLockConfiguration:VaultLockConfiguration": lambda: [
+            arn("backup", f"backup-vault:{i['backupVaultName']}")
+        ],
     }
     if r.type.startswith("aws:s3/") and r.type != "aws:s3/bucket:Bucket":
         return [bucket(i["bucket"])]
@@ -767,7 +789,7 @@ def scoped_patterns(documents: list[dict[str, Any]], prefix: str, *, writes_only
 def test_the_deploy_role_may_manage_every_service_and_name_the_program_declares(boot, stack):
     documents = deploy_documents(boot, stack)
     services = {a.split(":")[0] for s in allows(documents) for a in listed(s["Action"])}
-    region = run_stack(stack).one("pulumi:providers:aws").inputs["region"]
+    region = run_stack(stack).one("pulumi:providers:aws", f"{stack}-aws").inputs["region"]
     escaped, unmanaged, unknown = [], [], []
     for run in (run_stack(stack), run_stack(stack, RELEASED)):
         for r in run.resources:

@@ -12,6 +12,7 @@ import pytest
 from preview.report import docs
 from preview.report.diagram import Diagram, build_diagram
 
+from .conftest import committed_run
 from .preview_support import document, program
 
 ACCOUNT = "123456789012"
@@ -421,3 +422,22 @@ def test_http_api_custom_domain_edges():
     assert reaches(diagram, "DNS api.example.com", "API domain api.example.com", "API Gateway HTTP")
     assert ("dns_api_example_com", "apidomain_api_domain", "alias A") in edges(diagram)
     assert_valid_mermaid(diagram)
+
+
+def test_prod_diagram_shows_the_cache_and_the_backup_chain():
+    diagram = build_diagram(committed_run("prod"))
+    flows = edges(diagram)
+    cache = node_id(diagram, "ElastiCache valkey")
+    assert zone_of(diagram, cache) == "database"
+    for client in ("ecs_api", "ecs_worker"):
+        assert (client, cache, "6379") in flows
+    assert not any(target == cache for source, target, _ in flows if source.startswith("lambda_"))
+    vault, copy = node_id(diagram, "Backup vault backups"), node_id(diagram, "Backup vault backups-copy")
+    assert ("rds_postgres", vault, "daily, weekly") in flows
+    assert (vault, copy, "copy") in flows
+    assert "(us-west-2)" in next(node.label for node in diagram.nodes if node.id == copy)
+
+
+def test_dev_diagram_has_no_cache_and_no_backups():
+    labels = [node.label for node in build_diagram(committed_run("dev")).nodes]
+    assert not [label for label in labels if label.startswith(("ElastiCache", "Backup vault"))]

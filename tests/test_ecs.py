@@ -513,9 +513,11 @@ def test_each_execution_role_pulls_one_image_writes_one_log_group_reads_what_it_
 
 
 def own_statements(run: StackRun, role_name: str) -> list[dict[str, Any]]:
-    """The role's statements without what the uploads bucket and e-mail identity grant it
-    (tests/test_uploads_email.py checks those)."""
-    return [s for s in role_statements(run, role_name) if s.get("Sid") not in ("UploadsObjects", "SendFromIdentity")]
+    """The role's statements without what the uploads bucket, the e-mail identity and the cache grant it
+    (tests/test_uploads_email.py and tests/test_cache.py check those)."""
+    found = role_statements(run, role_name)
+    assert [s["Action"] for s in found if s.get("Sid") == "ConnectToCache"] in ([], [["elasticache:Connect"]])
+    return [s for s in found if s.get("Sid") not in ("UploadsObjects", "SendFromIdentity", "ConnectToCache")]
 
 
 def test_api_task_role_may_only_send_to_the_work_queue_and_connect_to_the_database(prod):

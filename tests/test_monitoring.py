@@ -77,6 +77,13 @@ KNOWN_METRICS: dict[str, set[str]] = {
     "AWS/ApiGateway": {"4xx", "5xx", "Count", "Latency", "IntegrationLatency"},
     "AWS/WAFV2": {"AllowedRequests", "BlockedRequests", "CountedRequests"},
     BACKLOG_NAMESPACE: set(SAMPLER_METRICS),
+    "AWS/ElastiCache": {
+        "BytesUsedForCache",
+        "DatabaseMemoryUsagePercentage",
+        "Evictions",
+        "ElastiCacheProcessingUnits",
+    },
+    "AWS/Backup": {"NumberOfBackupJobsFailed", "NumberOfCopyJobsFailed"},
 }
 DIMENSIONS: dict[str, set[str]] = {
     "AWS/ECS": {"ClusterName", "ServiceName"},
@@ -90,6 +97,9 @@ DIMENSIONS: dict[str, set[str]] = {
     "AWS/States": {"StateMachineArn"},
     "AWS/ApiGateway": {"ApiId", "Stage"},
     "AWS/WAFV2": {"WebACL", "Region", "Rule"},
+    # Serverless caches are "clusterId"; node-based ones report per member cluster.
+    "AWS/ElastiCache": {"clusterId", "CacheClusterId"},
+    "AWS/Backup": {"BackupVaultName"},
 }
 
 STANDARD_ALARMS = {
@@ -112,8 +122,10 @@ STANDARD_ALARMS = {
 }
 STANDARD_ALARMS_WITH_IMAGE = STANDARD_ALARMS | {"api-no-healthy-targets", "scheduler-errors", "scheduler-throttles"}
 WAF_ALARMS = {"waf-blocked-requests"}
-"""Where the WAF is on (staging and prod by default)."""
-WITH_WAF = {"dev": set(), "staging": WAF_ALARMS, "prod": WAF_ALARMS}
+CACHE_ALARMS = {"cache-memory", "cache-evictions"}
+BACKUP_ALARMS = {"backup-jobs-failed", "backup-copy-jobs-failed"}
+EXTRA_ALARMS = {"dev": set(), "staging": WAF_ALARMS | CACHE_ALARMS, "prod": WAF_ALARMS | CACHE_ALARMS | BACKUP_ALARMS}
+"""What a stack's WAF (staging, prod), cache (staging, prod) and backups (prod) add."""
 ULTRA_ALARMS = {"dlq-not-empty", "scheduler-dlq-not-empty", "worker-pipe-failures", "worker-run-failures"}
 ULTRA_ALARMS_WITH_IMAGE = ULTRA_ALARMS | {"scheduler-errors", "api-5xx", "api-throttles"}
 
@@ -187,6 +199,13 @@ def stack_dimension_values(run: StackRun) -> dict[str, set[str]]:
         "Region": values("pulumi:providers:aws", "region"),
         # WAF's own aggregate over every rule of a web ACL.
         "Rule": {"ALL"} if run.of_type("aws:wafv2/webAcl:WebAcl") else set(),
+        "clusterId": values("aws:elasticache/serverlessCache:ServerlessCache", "name"),
+        "CacheClusterId": {
+            f"{group.inputs['replicationGroupId']}-{member:03d}"
+            for group in run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+            for member in range(1, int(group.inputs.get("numCacheClusters", 1)) + 1)
+        },
+        "BackupVaultName": values("aws:backup/vault:Vault", "name"),
     }
 
 
@@ -271,12 +290,12 @@ def test_every_alarm_metric_names_a_resource_of_the_stack(label):
 # -- which alarms ------------------------------------------------------------
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stack_alarms(stack):
-    assert set(alarms(committed_run(stack))) == STANDARD_ALARMS | WITH_WAF[stack]
+    assert set(alarms(committed_run(stack))) == STANDARD_ALARMS | EXTRA_ALARMS[stack]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stack_after_first_release_also_watches_api_health_and_scheduler(stack):
-    assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE | WITH_WAF[stack]
+    assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE | EXTRA_ALARMS[stack]
 
 
 def documented_alarms(heading: str) -> set[str]:

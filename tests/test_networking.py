@@ -205,9 +205,15 @@ def test_security_group_chain_alb_to_api_to_database(stack):
         ("database", 5432, ids["scheduler"]),
     }
     assert egress_of(run, "alb") == {("tcp", 8080, 8080, ids["api"])}
-    # The database's clients leave on HTTPS (AWS APIs, the registry) and reach PostgreSQL in its group only.
+    # The database's clients leave on HTTPS (AWS APIs, the registry) and reach PostgreSQL in its group
+    # only; where the stack has a cache (staging, prod) the API and worker also reach Valkey in its group.
+    cache = [g.id for g in run.of_type("aws:ec2/securityGroup:SecurityGroup") if g.name.endswith("-cache-sg")]
     for client in ("api", "worker", "scheduler"):
-        assert egress_of(run, client) == {("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 5432, 5432, ids["database"])}
+        expected = {("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 5432, 5432, ids["database"])}
+        if cache and client != "scheduler":
+            expected.add(("tcp", 6379, 6379, cache[0]))
+        assert egress_of(run, client) == expected
+    assert bool(cache) == (stack in ("staging", "prod"))
     assert egress_of(run, "database") == set()
 
 
@@ -268,7 +274,7 @@ def test_zero_scale_adopts_a_named_vpc():
 
 
 def test_every_aws_resource_uses_the_stack_provider_with_default_tags(any_stack):
-    provider = any_stack.one("pulumi:providers:aws")
+    provider = any_stack.one("pulumi:providers:aws", "-aws")
     tags = json.loads(provider.inputs["defaultTags"])["tags"]
     assert tags == {
         "project": "flowbuilder",
@@ -278,6 +284,11 @@ def test_every_aws_resource_uses_the_stack_provider_with_default_tags(any_stack)
         "cost-center": "flowbuilder-platform",
     }
     assert provider.inputs["region"] == "us-east-1"
+    # Backups' copy-region provider is the only other one, and carries the same tags.
+    providers = {p.urn: p for p in any_stack.of_type("pulumi:providers:aws")}
+    for other in providers.values():
+        assert json.loads(other.inputs["defaultTags"])["tags"] == tags, other.name
+        assert other is provider or other.inputs["region"] == "us-west-2"
     for resource in any_stack.resources:
         if resource.custom and resource.type.startswith("aws:"):
-            assert resource.provider.startswith(provider.urn), resource.name
+            assert resource.provider.rsplit("::", 1)[0] in providers, resource.name

@@ -519,6 +519,39 @@ def bucket_without(key: str) -> list[Res]:
     return bucket_resources(**{key: None})
 
 
+def replication_group(**changes: Any) -> Res:
+    props = {
+        "engine": "valkey",
+        "atRestEncryptionEnabled": True,
+        "transitEncryptionEnabled": True,
+        "transitEncryptionMode": "required",
+        "userGroupIds": ["users"],
+    }
+    return Res("aws:elasticache/replicationGroup:ReplicationGroup", "valkey", {**props, **changes})
+
+
+def serverless_cache(**changes: Any) -> Res:
+    return Res(
+        "aws:elasticache/serverlessCache:ServerlessCache",
+        "cache",
+        {"engine": "valkey", "userGroupId": "users", **changes},
+    )
+
+
+def backup_plan_selecting(tag_value: str) -> list[Res]:
+    return [
+        Res("aws:backup/plan:Plan", "plan", {"name": "plan"}, {"id": "plan-id"}),
+        Res(
+            "aws:backup/selection:Selection",
+            "tagged",
+            {
+                "planId": "plan-id",
+                "selectionTags": [{"type": "STRINGEQUALS", "key": "backup-plan", "value": tag_value}],
+            },
+        ),
+    ]
+
+
 CASES = [
     # RDS
     case("rds-storage-encrypted", [rds(storageEncrypted=False)], [rds()], "storageEncrypted is False"),
@@ -1152,6 +1185,55 @@ CASES = [
         [identity(None), CONFIGURATION_SET, DESTINATION],
         [identity("flowbuilder-test-email"), CONFIGURATION_SET, DESTINATION],
         "no default configuration set",
+    ),
+    # Cache and backups
+    case(
+        "cache-encryption",
+        [replication_group(atRestEncryptionEnabled=False)],
+        [replication_group()],
+        "atRestEncryptionEnabled must be true",
+        id="cache-encryption-at-rest",
+    ),
+    case(
+        "cache-encryption",
+        [replication_group(transitEncryptionMode="preferred")],
+        [replication_group()],
+        "still admits plain-text clients",
+        id="cache-encryption-in-transit",
+    ),
+    case(
+        "cache-authentication",
+        [replication_group(userGroupIds=[])],
+        [replication_group()],
+        "neither userGroupIds nor authToken",
+        id="cache-authentication-node",
+    ),
+    case(
+        "cache-authentication",
+        [serverless_cache(userGroupId=None)],
+        [serverless_cache()],
+        "without a user group",
+        id="cache-authentication-serverless",
+    ),
+    case(
+        "cache-user-authenticates",
+        [Res("aws:elasticache/user:User", "u", {"authenticationMode": {"type": "no-password-required"}})],
+        [Res("aws:elasticache/user:User", "u", {"authenticationMode": {"type": "iam"}})],
+        "needs no password",
+    ),
+    case(
+        "prod-database-backup-plan",
+        [rds(tags={"backup-plan": "flowbuilder-prod"}), *backup_plan_selecting("flowbuilder-staging")],
+        [rds(tags={"backup-plan": "flowbuilder-prod"}), *backup_plan_selecting("flowbuilder-prod")],
+        "in no AWS Backup plan",
+    ),
+    case(
+        "prod-database-backup-plan",
+        [rds()],
+        [rds()],
+        "in no AWS Backup plan",
+        good_env="staging",
+        id="prod-database-backup-plan-prod-only",
     ),
 ]
 

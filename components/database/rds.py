@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -45,6 +46,8 @@ class DatabaseArgs:
     database: DatabaseConfig
     subnet_group_name: pulumi.Input[str]
     security_group_id: pulumi.Input[str]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the instance beyond the provider's defaults: ``backup-plan`` selects it into Backups' plan."""
 
 
 class Database(pulumi.ComponentResource):
@@ -173,6 +176,7 @@ class Database(pulumi.ComponentResource):
             skip_final_snapshot=not database.final_snapshot,
             final_snapshot_identifier=f"{identifier}-final" if database.final_snapshot else None,
             delete_automated_backups=not database.final_snapshot,
+            tags=dict(args.tags) or None,
             opts=self._child(protect=database.deletion_protection, depends_on=log_groups),
         )
 

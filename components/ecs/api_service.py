@@ -54,7 +54,7 @@ class ApiServiceArgs:
     after: Sequence[pulumi.Resource] = ()
     """What must succeed before the service rolls to a new revision: the release's migration."""
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity, the cache's ``CACHE_*``)."""
 
 
 class ApiService(pulumi.ComponentResource):
@@ -121,6 +121,7 @@ class ApiService(pulumi.ComponentResource):
                 environment={
                     **args.environment,
                     **service_environment(context, args.queue, args.database),
+                    **args.environment,
                     "PORT": str(api.container_port),
                 },
                 secrets=service_secrets(args.database, ecs),

@@ -61,7 +61,7 @@ class QueueWorkerArgs:
     after: Sequence[pulumi.Resource] = ()
     """What must succeed before the service rolls to a new revision: the release's migration."""
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity, the cache's ``CACHE_*``)."""
 
 
 class QueueWorker(pulumi.ComponentResource):

@@ -8,7 +8,7 @@ The pack's entry point (``policy/__main__.py``) assembles :data:`POLICIES`;
 docs/policy.md explains each rule.
 """
 
-from . import alb, cost, ecs, eks, encryption, iam, kubernetes, messaging, rds, serverless, storage, waf
+from . import alb, cost, data, ecs, eks, encryption, iam, kubernetes, messaging, rds, serverless, storage, waf
 
 POLICIES = [
     *rds.POLICIES,
@@ -23,6 +23,7 @@ POLICIES = [
     *eks.POLICIES,
     *kubernetes.POLICIES,
     *cost.POLICIES,
+    *data.POLICIES,
 ]
 
 __all__ = ["POLICIES"]

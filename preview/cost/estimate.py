@@ -104,6 +104,16 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "sns-requests-million",
         "SNS publishes {price}/million (first million a month free) plus deliveries",
     ),
+    (
+        ("aws:elasticache/serverlessCache:ServerlessCache",),
+        "elasticache-valkey-ecpu-million",
+        "ElastiCache Serverless Valkey ECPUs {price}/million, storage above 100 MB per GB-hour",
+    ),
+    (
+        ("aws:backup/plan:Plan",),
+        "backup-rds-gb-month",
+        "AWS Backup storage of daily and weekly increments {price}/GB-month, restores per GB",
+    ),
 )
 
 

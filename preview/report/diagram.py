@@ -16,6 +16,8 @@ in; edges come from what the resources say about each other:
 * X -> bucket and X -> SES: IAM statements allowing ``s3:PutObject`` under the bucket or ``ses:SendEmail``
   on the identity; internet -> CDN -> bucket: the distribution's origin;
 * SES -> topic -> webhook: the configuration set's event destination and the topic's HTTPS subscriptions;
+* X -> cache: security-group rules that admit X's group on the cache's port;
+* database -> backup vault -> copy vault: backup selections by tag, their plan's rules and copy actions;
 * private subnets -> NAT -> internet, and tasks with a public IP -> internet.
 """
 
@@ -173,6 +175,12 @@ def _nodes(b: _Builder) -> None:
         b.add(None, "endpoints", "VPC endpoints<br/>" + ", ".join(endpoints), "private", "hex")
     for database in run.of_type("aws:rds/instance:Instance"):
         _database(b, database)
+    _caches(b)
+    for vault in run.of_type("aws:backup/vault:Vault"):
+        region = b.refs.region(vault, b.refs.stack_region(""))
+        home = b.refs.stack_region("")
+        where = f" ({region})" if region and region != home else ""
+        b.add(vault, f"backup_{b.short(vault)}", f"Backup vault {b.short(vault)}{where}", "aws", "db")
     for queue in run.of_type("aws:sqs/queue:Queue"):
         b.add(queue, f"sqs_{b.short(queue)}", f"SQS {b.short(queue)}", "aws", "queue")
     for secret in run.of_type("aws:secretsmanager/secret:Secret"):
@@ -293,6 +301,64 @@ def _database(b: _Builder, database: RecordedResource) -> None:
     )
 
 
+def _caches(b: _Builder) -> None:
+    for cache in b.run.of_type("aws:elasticache/serverlessCache:ServerlessCache"):
+        inputs = cache.inputs
+        b.add(
+            cache,
+            f"cache_{b.short(cache)}",
+            f"ElastiCache {inputs.get('engine', '')}<br/>serverless",
+            b.zone(inputs.get("subnetIds")),
+            "db",
+            security_groups=list(strings(inputs.get("securityGroupIds"))),
+        )
+    for cache in b.run.of_type("aws:elasticache/replicationGroup:ReplicationGroup"):
+        inputs = cache.inputs
+        group = next(
+            (
+                g
+                for g in b.run.of_type("aws:elasticache/subnetGroup:SubnetGroup")
+                if physical_name(g) == inputs.get("subnetGroupName")
+            ),
+            None,
+        )
+        nodes = number(inputs.get("numCacheClusters"), 1)
+        b.add(
+            cache,
+            f"cache_{b.short(cache)}",
+            f"ElastiCache {inputs.get('engine', '')}<br/>{inputs.get('nodeType', '')} x {nodes:g}",
+            b.zone(group.inputs.get("subnetIds")) if group else "database",
+            "db",
+            security_groups=list(strings(inputs.get("securityGroupIds"))),
+        )
+
+
+def _backup_edges(b: _Builder) -> None:
+    run, refs = b.run, b.refs
+    vaults = {physical_name(v): v for v in run.of_type("aws:backup/vault:Vault")}
+    for selection in run.of_type("aws:backup/selection:Selection"):
+        plan = refs.find(selection.inputs.get("planId"), "aws:backup/plan:Plan")
+        if plan is None:
+            continue
+        wanted = {(t.get("key"), t.get("value")) for t in selection.inputs.get("selectionTags") or []}
+        selected = [
+            r
+            for r in run.resources
+            if r.custom and isinstance(r.inputs.get("tags"), dict) and wanted & set(r.inputs["tags"].items())
+        ]
+        for rule in plan.inputs.get("rules") or []:
+            vault = vaults.get(rule.get("targetVaultName"))
+            names = ", ".join(
+                str(r.get("ruleName"))
+                for r in plan.inputs["rules"]
+                if r.get("targetVaultName") == rule.get("targetVaultName")
+            )
+            for resource in selected:
+                b.link(b.node_of(resource), b.node_of(vault), names)
+            for action in rule.get("copyActions") or []:
+                b.link(b.node_of(vault), b.node_of(refs.find(action.get("destinationVaultArn"))), "copy")
+
+
 def _service(b: _Builder, service: RecordedResource) -> None:
     inputs = service.inputs
     network = inputs.get("networkConfiguration") or {}
@@ -376,6 +442,7 @@ def _edges(b: _Builder) -> None:
             for lb in _balancers_of(run, refs, attachment.get("targetGroupArn")):
                 b.link(b.node_of(lb), b.node_of(service), f"{number(attachment.get('containerPort')):g}")
     _security_group_edges(b)
+    _backup_edges(b)
     for api in run.of_type("aws:apigatewayv2/api:Api"):
         b.link("internet", b.node_of(api), "HTTPS")
     for integration in run.of_type("aws:apigatewayv2/integration:Integration"):
