@@ -15,7 +15,7 @@ from .ecs import (
     QueueWorker,
     QueueWorkerArgs,
 )
-from .eks_mesh import EksMesh, EksMeshArgs
+from .eks import CiRunner, CiRunnerArgs, EksCluster, EksClusterArgs, Karpenter, KarpenterArgs
 from .front_door import FrontDoor, FrontDoorArgs
 from .images import images_to_push
 from .monitoring import Monitoring, MonitoringArgs
@@ -38,8 +38,12 @@ __all__ = [
     "DatabaseConnection",
     "EcsCluster",
     "EcsClusterArgs",
-    "EksMesh",
-    "EksMeshArgs",
+    "CiRunner",
+    "CiRunnerArgs",
+    "EksCluster",
+    "EksClusterArgs",
+    "Karpenter",
+    "KarpenterArgs",
     "ExistingVpc",
     "ExistingVpcArgs",
     "ExternalDatabase",

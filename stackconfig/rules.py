@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 
 from . import arns, cidrs
 from .aws_limits import AUTONAME_SUFFIX_LENGTH, NAME_LIMITS, partition_of
-from .dated_tables import RDS_POSTGRES, RDS_POSTGRES_AS_OF, REGION_ZONES, REGION_ZONES_AS_OF
+from .dated_tables import (
+    EKS_ADDONS,
+    EKS_ADDONS_AS_OF,
+    RDS_POSTGRES,
+    RDS_POSTGRES_AS_OF,
+    REGION_ZONES,
+    REGION_ZONES_AS_OF,
+)
 from .naming import RESERVED_SUFFIX, name_length_problems
 from .problems import Path
 
@@ -178,6 +185,28 @@ def database_support(config: StackConfig) -> Rule:
         )
 
 
+def eks_cluster(config: StackConfig) -> Rule:
+    """The cluster's add-ons are pinned per Kubernetes version, and prod keeps every control-plane log."""
+    from .model import ControlPlaneLogType  # the model imports this module
+
+    eks = config.eks
+    if not eks.enabled:
+        return
+    if eks.kubernetes_version not in EKS_ADDONS:
+        yield (
+            ("eks", "kubernetesVersion"),
+            f"{eks.kubernetes_version} has no pinned add-on versions ({EKS_ADDONS_AS_OF}); allowed: "
+            f"{', '.join(EKS_ADDONS)} (add a row to stackconfig/dated_tables.py EKS_ADDONS to upgrade)",
+        )
+    if config.environment.value == "prod":
+        missing = [kind.value for kind in ControlPlaneLogType if kind not in eks.control_plane_log_types]
+        if missing:
+            yield (
+                ("eks", "controlPlaneLogTypes"),
+                f"prod sends all five control-plane log types; missing: {', '.join(missing)}",
+            )
+
+
 def prod_api_spread(config: StackConfig) -> Rule:
     if config.is_standard and config.environment.value == "prod" and config.api.min_count < 2:
         yield ("api", "minCount"), "prod keeps at least 2 API tasks so one AZ can fail"
@@ -192,4 +221,5 @@ RULES = (
     queue_retention,
     database_support,
     prod_api_spread,
+    eks_cluster,
 )
