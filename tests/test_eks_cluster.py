@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from bootstrap.policies import BOUNDARY_SERVICES
+from preview.cost.estimate import estimate
+from preview.report.diagram import build_diagram
 from simulation.harness import RecordedResource, StackRun, read_stack_file, run_stack
 from simulation.mocks import ACCOUNT_ID
 from stackconfig.dated_tables import EKS_ADDONS
@@ -456,3 +458,28 @@ def test_the_runners_role_writes_its_logs_attaches_to_its_subnets_and_uses_its_c
     granted = {a.split(":")[0] for s in sids.values() for a in listed(s["Action"])}
     assert granted <= set(BOUNDARY_SERVICES)
     assert not [a for a in run.of_type(ATTACHMENT) if a.inputs["role"] == role.state["name"]]
+
+
+# -- what a reviewer sees -------------------------------------------------------------------------
+def test_the_cost_estimate_prices_the_control_plane_system_nodes_and_their_volumes(staging):
+    lines = {(line.resource, line.item): line for line in estimate(staging).lines}
+    control_plane = lines[("flowbuilder-staging-eks", "EKS control plane")]
+    assert (control_plane.quantity, control_plane.unit_usd) == (730, 0.10)
+    nodes = lines[("flowbuilder-staging-eks-system", "EKS nodes t4g.medium x 2")]
+    assert (nodes.quantity, nodes.unit_usd) == (1460, 0.0336)
+    volumes = lines[("flowbuilder-staging-eks-system", "EKS node volumes 20 GB x 2")]
+    assert (volumes.quantity, volumes.unit_usd) == (40, 0.08)
+
+
+def test_the_runner_costs_nothing_at_idle_and_its_build_minutes_are_listed():
+    result = estimate(variant())
+    assert not [line for line in result.lines if "runner" in line.resource]
+    assert "CI runner jobs (CodeBuild arm1.small) $0.0034/build-minute; nothing while no job runs" in result.left_out
+    assert [n for n in result.left_out if n.startswith("EventBridge rules: AWS service events")]
+
+
+def test_the_diagram_shows_the_runner_reaching_the_kubernetes_api_and_interruptions_reaching_karpenter():
+    edges = {(e.source, e.target): e.label for e in build_diagram(variant()).edges}
+    assert edges[("codebuild_runner", "eks_eks")] == "443"
+    assert edges[("nodes_eks_system", "eks_eks")] == "443"
+    assert edges[("aws_events", "sqs_karpenter")] == "event"

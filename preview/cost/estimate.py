@@ -87,6 +87,11 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("aws:cloudwatch/logGroup:LogGroup",), "logs-ingested-gb", "CloudWatch Logs ingestion {price}/GB plus storage"),
     (("aws:ecr/repository:Repository",), "ecr-storage-gb-month", "ECR image storage {price}/GB-month"),
     (("aws:s3/bucket:Bucket",), "s3-standard-gb-month", "S3 Standard storage {price}/GB-month plus requests"),
+    (
+        ("aws:codebuild/project:Project",),
+        "codebuild-arm1-small-minute",
+        "CI runner jobs (CodeBuild arm1.small) {price}/build-minute; nothing while no job runs",
+    ),
 )
 
 
@@ -117,6 +122,10 @@ def _left_out(run: StackRun, pricing: Pricing) -> list[str]:
         ),
         (("aws:kms/key:Key",), "KMS requests ($0.03 per 10,000)"),
         (("aws:rds/instance:Instance",), "RDS backup storage beyond the database's size, and snapshots"),
+        (
+            ("aws:cloudwatch/eventRule:EventRule",),
+            "EventBridge rules: AWS service events on the default bus are free; custom events $1/million",
+        ),
     ):
         if not present.isdisjoint(tokens):
             notes.append(text)
