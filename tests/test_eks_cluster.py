@@ -229,14 +229,16 @@ def test_add_ons_are_pinned_and_wait_for_what_they_need(staging):
         a.name for a in staging.of_type(ATTACHMENT) if a.name.startswith("flowbuilder-staging-eks-system-node-")
     } <= before
     assert group.name in depends_on(staging, addons["coredns"])
-    ebs = depends_on(staging, addons["aws-ebs-csi-driver"])
-    assert {
-        group.name,
-        "flowbuilder-staging-eks-ebs-csi",
-        "flowbuilder-staging-eks-ebs-csi-AmazonEBSCSIDriverPolicy",
-    } <= ebs
-    kinds = {r.type for r in staging.resources if r.name in ebs}
-    assert {ROLE, ATTACHMENT, ASSOCIATION, NODE_GROUP} <= kinds
+    ebs = set(addons["aws-ebs-csi-driver"].depends_on)
+    role = staging.one(ROLE, "-eks-ebs-csi")
+    needed = [
+        group,
+        role,
+        *[a for a in staging.of_type(ATTACHMENT) if a.inputs["role"] == role.state["name"]],
+        association(staging, "kube-system", "ebs-csi-controller-sa"),
+    ]
+    assert len(needed) == 4
+    assert {r.urn for r in needed} <= ebs
 
 
 # -- Pod Identity ---------------------------------------------------------------------------------
