@@ -130,6 +130,7 @@ def kubernetes(
             vpc_id=network.vpc_id,
             private_subnet_ids=network.private_subnet_ids,
             deletion_protection=config.environment is Environment.PROD,
+            database_security_group_id=network.security_groups.database,
             secret_arns=[database.connection.secret_arn],
         ),
         opts,

@@ -485,3 +485,14 @@ def test_the_diagram_shows_the_runner_reaching_the_kubernetes_api_and_interrupti
     assert edges[("codebuild_runner", "eks_eks")] == "443"
     assert edges[("nodes_eks_system", "eks_eks")] == "443"
     assert edges[("aws_events", "sqs_karpenter")] == "event"
+
+
+def test_the_database_admits_the_nodes_on_postgresql_and_nothing_else_from_the_cluster(staging):
+    database = staging.outputs["securityGroupIds"]["database"]
+    nodes = staging.one(SECURITY_GROUP, "-eks-nodes-sg").id
+    from_cluster = [
+        (r.inputs["fromPort"], r.inputs["toPort"], r.inputs["ipProtocol"])
+        for r in staging.of_type(INGRESS)
+        if r.inputs["securityGroupId"] == database and r.inputs.get("referencedSecurityGroupId") == nodes
+    ]
+    assert from_cluster == [(5432, 5432, "tcp")]

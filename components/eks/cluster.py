@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from stackconfig.model import EksConfig
 
-from ..constants import HTTPS_PORT
+from ..constants import HTTPS_PORT, POSTGRES_PORT
 from ..context import StackContext
 from ..iam import role_policy, service_role, statement
 from ..logs import log_group
@@ -47,6 +47,8 @@ class EksClusterArgs:
     private_subnet_ids: pulumi.Input[list[str]]
     deletion_protection: bool
     """Prod: the cluster cannot be deleted until this is turned off."""
+    database_security_group_id: pulumi.Input[str] | None = None
+    """The database's group, which admits the nodes on PostgreSQL's port (the mesh's services connect)."""
     secret_arns: Sequence[pulumi.Input[str]] = field(default_factory=list)
     """The secrets External Secrets may read for the mesh's services (the database connection secret)."""
 
@@ -66,6 +68,7 @@ class EksCluster(pulumi.ComponentResource):
       admin, ``flowbuilder-preview`` view (AmazonEKSViewPolicy);
     * security groups: control plane <-> nodes on 443, 10250-10251, 15017 and 15012, node to node
       freely; the node group carries ``karpenter.sh/discovery=<cluster>`` for Karpenter's nodes;
+      the database's group admits the nodes on 5432;
     * the system node group (:mod:`.nodes`) and the managed add-ons at the versions pinned for the
       Kubernetes version (:mod:`.addons`);
     * Pod Identity roles for the EBS CSI controller and External Secrets (:mod:`.identities`).
@@ -88,6 +91,17 @@ class EksCluster(pulumi.ComponentResource):
         self._name, self._context, self._eks = name, args.context, args.eks
         self.physical_name = cluster_physical_name(args.context)
         self._security_groups(args.vpc_id)
+        if args.database_security_group_id is not None:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-database-from-eks-nodes-in",
+                security_group_id=args.database_security_group_id,
+                description="PostgreSQL from the EKS nodes (the mesh's services)",
+                ip_protocol="tcp",
+                from_port=POSTGRES_PORT,
+                to_port=POSTGRES_PORT,
+                referenced_security_group_id=self._node_sg.id,
+                opts=self._child(),
+            )
         cluster = self._control_plane(args)
         self.resource = cluster
         self.cluster_name = cluster.name
