@@ -469,7 +469,8 @@ BOUNDS = [
     ),
     bad(
         "ci-runner-repository",
-        f"flowbuilder:eks:\n  ciRunner: {{repository: 'https://github.com/example-org/x', connectionArn: {CONNECTION}}}",
+        "flowbuilder:eks:\n  ciRunner:\n    repository: 'https://github.com/example-org/x'\n"
+        f"    connectionArn: {CONNECTION}",
         "flowbuilder:eks.ciRunner.repository",
         "<owner>/<repository>",
     ),
