@@ -8,7 +8,7 @@
 | worker     | QueueWorker: 0..N on backlog          | WorkerPipe: Pipe -> Step Functions |
 | scheduler  | SchedulerLambda in private subnets    | SchedulerLambda, no VPC            |
 | monitoring | every alarm, dashboard, budget        | lost-work alarms, budget           |
-| kubernetes | EksMesh where eks.enabled             | never                              |
+| kubernetes | EksCluster, Karpenter, CiRunner where eks.enabled (the mesh/ project runs inside) | never |
 | files      | Uploads (bucket, optional CDN): on    | Uploads where uploads.enabled      |
 | e-mail     | Email (SES, events over SNS) where email.enabled, both topologies          |
 """
@@ -27,6 +27,8 @@ from components import (
     BackupsArgs,
     Cache,
     CacheArgs,
+    CiRunner,
+    CiRunnerArgs,
     ContainerRegistry,
     ContainerRegistryArgs,
     Database,
@@ -34,8 +36,8 @@ from components import (
     DatabaseConnection,
     EcsCluster,
     EcsClusterArgs,
-    EksMesh,
-    EksMeshArgs,
+    EksCluster,
+    EksClusterArgs,
     Email,
     EmailArgs,
     ExistingVpc,
@@ -46,6 +48,8 @@ from components import (
     FrontDoorArgs,
     HttpApiDomain,
     HttpApiDomainArgs,
+    Karpenter,
+    KarpenterArgs,
     Monitoring,
     MonitoringArgs,
     Networking,
@@ -71,6 +75,13 @@ from components import (
 )
 from components.cache import cache_environment
 from components.ecs import FARGATE, FARGATE_SPOT, capacity_strategy
+from components.eks import (
+    EXTERNAL_SECRETS_SERVICE_ACCOUNT,
+    KARPENTER_SERVICE_ACCOUNT,
+    cluster_physical_name,
+    private_subnet_tags,
+    service_account,
+)
 from components.front_door.domain import DomainNames
 from components.grants import ApplicationGrant, ApplicationGrantArgs
 from components.images import ContainerImages
@@ -158,6 +169,72 @@ def scheduler_lambda(
     )
 
 
+APPLICATION_DATABASE_USER = "flowbuilder_app"
+"""The PostgreSQL role the applications log in as with IAM database authentication."""
+
+
+def kubernetes(
+    config: StackConfig,
+    context: StackContext,
+    network: Networking,
+    database: Database,
+    opts: pulumi.ResourceOptions,
+) -> dict[str, Any]:
+    """The cluster's AWS side; returns the ``eks`` output the mesh project reads (and the runner's name)."""
+    name, eks = context.prefix, config.eks
+    cluster = EksCluster(
+        name,
+        EksClusterArgs(
+            context,
+            eks,
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            deletion_protection=config.environment is Environment.PROD,
+            database_security_group_id=network.security_groups.database,
+            secret_arns=[database.connection.secret_arn],
+        ),
+        opts,
+    )
+    karpenter = Karpenter(
+        name, KarpenterArgs(context, cluster_name=cluster.physical_name, cluster=cluster.resource), opts
+    )
+    outputs: dict[str, Any] = {
+        "eks": {
+            "clusterName": cluster.cluster_name,
+            "endpoint": cluster.endpoint,
+            "certificateAuthority": cluster.certificate_authority,
+            "kubernetesVersion": cluster.kubernetes_version,
+            "region": context.region,
+            "nodeRoleName": karpenter.node_role_name,
+            "nodeSecurityGroupId": cluster.node_security_group_id,
+            "privateSubnetIds": network.private_subnet_ids,
+            "discoveryTag": cluster.physical_name,
+            "interruptionQueueName": karpenter.queue_name,
+            "karpenterServiceAccount": service_account(KARPENTER_SERVICE_ACCOUNT),
+            "externalSecretsServiceAccount": service_account(EXTERNAL_SECRETS_SERVICE_ACCOUNT),
+            "databaseSecretArn": database.connection.secret_arn,
+            "databaseEndpoint": database.endpoint,
+            "databasePort": database.port,
+            "databaseName": database.database_name,
+            "applicationDatabaseUser": APPLICATION_DATABASE_USER,
+        }
+    }
+    if eks.ci_runner.enabled:
+        runner = CiRunner(
+            name,
+            CiRunnerArgs(
+                context,
+                eks.ci_runner,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=network.private_subnet_ids,
+                cluster_security_group_id=cluster.control_plane_security_group_id,
+            ),
+            opts,
+        )
+        outputs["ciRunnerProject"] = runner.project_name
+    return outputs
+
+
 def standard(
     config: StandardStackConfig,
     context: StackContext,
@@ -167,7 +244,16 @@ def standard(
     opts: pulumi.ResourceOptions,
 ) -> Platform:
     name, prod = context.prefix, config.environment is Environment.PROD
-    network = Networking(name, NetworkingArgs(context, config.network, api_port=config.api.container_port), opts)
+    network = Networking(
+        name,
+        NetworkingArgs(
+            context,
+            config.network,
+            api_port=config.api.container_port,
+            private_subnet_tags=private_subnet_tags(cluster_physical_name(context)) if config.eks.enabled else {},
+        ),
+        opts,
+    )
     groups = network.security_groups
     backups = Backups(name, BackupsArgs(context, config.backups), opts) if config.backups.enabled else None
     database = Database(
@@ -326,17 +412,7 @@ def standard(
             "backupPlanId": backups.plan_id,
         }
     if config.eks.enabled:
-        mesh = EksMesh(
-            name,
-            EksMeshArgs(
-                config,
-                vpc_id=network.vpc_id,
-                private_subnet_ids=network.private_subnet_ids,
-                stack_key_arn=context.stack_key.arn,
-            ),
-            opts,
-        )
-        outputs["eksClusterName"] = mesh.cluster_name
+        outputs.update(kubernetes(config, context, network, database, opts))
     return Platform(
         database=database.connection,
         scheduler=scheduler,

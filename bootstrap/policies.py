@@ -141,6 +141,8 @@ BOUNDARY_SERVICES = (
     # What the program's roles call: tasks and functions, the worker pipe and state machine, the
     # scheduler, RDS monitoring, flow logs, EKS (cluster, nodes, add-ons, Karpenter, External
     # Secrets), the CI runner, backups, uploads and e-mail.
+    # Karpenter reads the cluster's zonal-shift status (read-only, scoped to the cluster).
+    "arc-zonal-shift",
     "autoscaling",
     "backup",
     "backup-storage",

@@ -17,7 +17,7 @@ from .ecs import (
     QueueWorker,
     QueueWorkerArgs,
 )
-from .eks_mesh import EksMesh, EksMeshArgs
+from .eks import CiRunner, CiRunnerArgs, EksCluster, EksClusterArgs, Karpenter, KarpenterArgs
 from .email import Email, EmailArgs
 from .front_door import FrontDoor, FrontDoorArgs, HttpApiDomain, HttpApiDomainArgs
 from .images import images_to_push
@@ -47,8 +47,12 @@ __all__ = [
     "DatabaseConnection",
     "EcsCluster",
     "EcsClusterArgs",
-    "EksMesh",
-    "EksMeshArgs",
+    "CiRunner",
+    "CiRunnerArgs",
+    "EksCluster",
+    "EksClusterArgs",
+    "Karpenter",
+    "KarpenterArgs",
     "Email",
     "EmailArgs",
     "ExistingVpc",

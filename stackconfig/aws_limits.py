@@ -57,6 +57,7 @@ NAME_LIMITS: dict[str, int] = {
     "event-rule": 64,
     "eks-cluster": 100,
     "eks-nodegroup": 63,
+    "codebuild-project": 150,
     "s3-bucket": 63,
     "budget": 100,
     "dashboard": 255,

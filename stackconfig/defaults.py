@@ -90,14 +90,14 @@ COMMON: dict[str, Any] = {
         # moves to the next version (upgrade policy STANDARD) instead of paying
         # six times more per hour for extended support.
         "kubernetesVersion": "1.35",
-        # Graviton: t4g.medium is the t3.medium equivalent at about 20% less.
-        "nodeInstanceType": "t4g.medium",
-        "nodeCount": 3,
-        "nodeMaxCount": 6,
-        "spotNodeGroup": False,
-        # Same size (2 vCPU, 4 GiB) and architecture in three Spot pools.
-        "spotInstanceTypes": ["t4g.medium", "c6g.large", "c7g.large"],
-        "spotNodeCount": 2,
+        # Dev has no cluster; elsewhere the audit trail (who did what, and who was let in)
+        # at the least. Each type is CloudWatch Logs ingestion billed per GB.
+        "controlPlaneLogTypes": ["api", "audit", "authenticator"],
+        # Two Graviton nodes, one per AZ, for Karpenter and the add-ons; Karpenter adds
+        # every other node the pods ask for.
+        "systemNodes": {"instanceType": "t4g.medium", "count": 2},
+        # No runner until a GitHub connection is authorised (docs/eks-mesh.md).
+        "ciRunner": {},
         "adminRoleArns": [],
         "publicAccessCidrs": [],
         "prometheusRetentionDays": 15,
@@ -195,7 +195,7 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "worker": {"cpu": 1024, "memory": 2048, "maxCount": 5, "spotWeight": 3, "onDemandWeight": 1},
         "ecs": {"containerInsights": False, "execEnabled": True},
         "monitoring": {"monthlyBudgetUsd": 400},
-        "eks": {"enabled": True, "nodeInstanceType": "t4g.medium", "nodeCount": 3, "nodeMaxCount": 6},
+        "eks": {"enabled": True},
         "waf": {"enabled": True},
     },
     Environment.PROD: {
@@ -218,13 +218,11 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "worker": {"cpu": 2048, "memory": 4096, "maxCount": 20, "spotWeight": 3, "onDemandWeight": 1},
         "ecs": {"containerInsights": True, "execEnabled": False, "forceDeleteRepositories": False},
         "monitoring": {"monthlyBudgetUsd": 1500},
-        # t4g.large is the t3.large equivalent; six nodes spread over the AZs.
+        # Every control-plane log type: prod keeps the scheduler's and controller manager's
+        # decisions for the post-mortem.
         "eks": {
             "enabled": True,
-            "nodeInstanceType": "t4g.large",
-            "nodeCount": 6,
-            "nodeMaxCount": 12,
-            "spotInstanceTypes": ["t4g.large", "m6g.large", "m7g.large"],
+            "controlPlaneLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
             "prometheusVolumeGb": 50,
         },
         "waf": {"enabled": True},

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from . import arns, checks, cidrs, rules, windows
-from .aws_limits import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, fargate_pair_error, is_graviton, log_retention_days
+from .aws_limits import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, fargate_pair_error, log_retention_days
 from .problems import VOCABULARY, Invalid, Path, dotted
 from .values import Bool, choice, matching, number, one_of_numbers, text, whole
 
@@ -536,24 +536,92 @@ class ServiceConfig(Section):
         return self
 
 
+class ControlPlaneLogType(StrEnum):
+    """EKS control-plane log types (EKS API reference, ``LogSetup.types``)."""
+
+    API = "api"
+    AUDIT = "audit"
+    AUTHENTICATOR = "authenticator"
+    CONTROLLER_MANAGER = "controllerManager"
+    SCHEDULER = "scheduler"
+
+
+SYSTEM_NODE_INSTANCE_TYPES = ("t4g.medium", "t4g.large", "m7g.medium", "m7g.large", "c7g.large", "c7g.xlarge")
+"""Graviton types the system node group may use: big enough for the controller and add-ons (at least
+4 GiB, or 2 vCPU for the c7g), small enough that two of them idle cheaply."""
+
+
+def _system_node_type(name: str) -> str | None:
+    if name in SYSTEM_NODE_INSTANCE_TYPES:
+        return None
+    return (
+        "not a system node type: the group runs Karpenter and the add-ons on Graviton (ARM64) nodes; "
+        f"allowed: {', '.join(SYSTEM_NODE_INSTANCE_TYPES)}"
+    )
+
+
+class SystemNodesConfig(Section):
+    """The fixed managed node group that runs Karpenter and the cluster add-ons (taint ``CriticalAddonsOnly``)."""
+
+    instance_type: text(_system_node_type, min_length=1, max_length=32)
+    count: whole(2, 10, "nodes", why="at least two so one AZ or node can fail; Karpenter adds the rest")
+
+
+GITHUB_REPOSITORY = r"[A-Za-z0-9](-?[A-Za-z0-9]){0,38}/[A-Za-z0-9._-]{1,100}"
+CODECONNECTIONS_ARN = (
+    r"arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}"
+)
+
+
+class CiRunnerConfig(Section):
+    """``eks.ciRunner`` — the in-VPC CodeBuild runner that reaches the private Kubernetes API.
+
+    The runner exists once both keys are set: the connection must be authorised in the console
+    before CodeBuild can create the project's webhook (docs/eks-mesh.md, "First deploy").
+    """
+
+    repository: matching(GITHUB_REPOSITORY, "<owner>/<repository> as GitHub spells it", max_length=140) | None = None
+    """The GitHub repository whose workflow jobs the runner takes (this infrastructure repository)."""
+    connection_arn: (
+        matching(
+            CODECONNECTIONS_ARN,
+            "a CodeConnections connection ARN: arn:aws:codeconnections:<region>:<account>:connection/<uuid>",
+            max_length=2048,
+        )
+        | None
+    ) = None
+    """The GitHub connection a person authorised once in the console (Developer Tools > Connections)."""
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> CiRunnerConfig:
+        if (self.repository is None) != (self.connection_arn is None):
+            missing = "connectionArn" if self.connection_arn is None else "repository"
+            raise Invalid.at(missing, "the runner needs both repository and connectionArn (or neither)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.connection_arn is not None
+
+
 class EksConfig(Section):
-    """``flowbuilder:eks`` — the optional EKS + Istio mesh (never in zero-scale)."""
+    """``flowbuilder:eks`` — the optional EKS cluster and its Kubernetes layer (never in zero-scale).
+
+    The base program owns the cluster's AWS side (control plane, system nodes, Karpenter's AWS
+    resources, Pod Identity, the CI runner); the ``mesh/`` project reads the same section for
+    what runs inside the cluster.
+    """
 
     enabled: Bool
     kubernetes_version: text(checks.kubernetes_version, min_length=1, max_length=8)
     """Control-plane and node version; upgrade one minor at a time before standard support ends."""
-    node_instance_type: InstanceType
-    """Instance type of the on-demand node group; Graviton types run the ARM64 AMI."""
-    node_count: whole(1, 450, "nodes", why="EKS nodes per managed node group")
-    node_max_count: whole(1, 450, "nodes", why="EKS nodes per managed node group")
-    spot_node_group: Bool
-    """Add a tainted Spot node group that only services marked ``spot: true`` tolerate."""
-    spot_instance_types: Annotated[list[InstanceType], Field(min_length=1, max_length=20)]
-    """Types the Spot group may use (several, so one Spot pool running dry does not empty it; EKS takes 20)."""
-    spot_node_count: whole(1, 450, "nodes", why="EKS nodes per managed node group")
+    control_plane_log_types: Annotated[list[choice(ControlPlaneLogType)], Field(min_length=0, max_length=5)]
+    """Control-plane logs sent to CloudWatch; prod always sends all five."""
+    system_nodes: SystemNodesConfig
+    ci_runner: CiRunnerConfig
     admin_role_arns: Annotated[list[text(checks.role_arn, min_length=1, max_length=2048)], Field(max_length=100)]
-    """IAM roles granted cluster-admin through EKS access entries (the identity running
-    ``pulumi up`` is admin already)."""
+    """IAM roles granted cluster-admin through EKS access entries (the stack's deploy role is admin
+    already, the preview role a viewer)."""
     public_access_cidrs: Annotated[list[AllowCidr], Field(max_length=40)]
     """Who may reach the public API endpoint (EKS takes at most 40); empty keeps the endpoint private."""
     prometheus_retention_days: whole(1, 365, "days")
@@ -564,32 +632,11 @@ class EksConfig(Section):
     services: Annotated[list[ServiceConfig], Field(max_length=50)]
 
     @model_validator(mode="after")
-    def _nodes_and_services(self) -> EksConfig:
+    def _lists_and_services(self) -> EksConfig:
         found: list[tuple[Path, str]] = []
-        if self.node_max_count < self.node_count:
-            found.append((("nodeMaxCount",), f"{self.node_max_count} is below nodeCount ({self.node_count})"))
-        architecture = is_graviton(self.node_instance_type)
-        for index, instance_type in enumerate(self.spot_instance_types):
-            if is_graviton(instance_type) != architecture:
-                found.append(
-                    (
-                        ("spotInstanceTypes", index),
-                        f"{instance_type} is not the same CPU architecture as nodeInstanceType "
-                        f"{self.node_instance_type}; images are built for one architecture",
-                    )
-                )
-            if instance_type in self.spot_instance_types[:index]:
-                found.append((("spotInstanceTypes", index), f"{instance_type} is listed twice"))
-        if not self.spot_node_group:
-            for index, service in enumerate(self.services):
-                if service.spot:
-                    found.append(
-                        (
-                            ("services", index, "spot"),
-                            "has no effect without spotNodeGroup: true (there is no Spot node group to run on); "
-                            "set eks.spotNodeGroup: true or remove spot",
-                        )
-                    )
+        for index, kind in enumerate(self.control_plane_log_types):
+            if kind in self.control_plane_log_types[:index]:
+                found.append((("controlPlaneLogTypes", index), f"{kind.value} is listed twice"))
         for index, role in enumerate(self.admin_role_arns):
             if role in self.admin_role_arns[:index]:
                 found.append((("adminRoleArns", index), "is listed twice (EKS has one access entry per role)"))
@@ -978,6 +1025,18 @@ RETIRED_KEYS: dict[str, str] = {
     "workflow records",
     "api.certificateArn": "it moved to flowbuilder:domain.certificateArn, beside the domain name the certificate "
     "is for (docs/front-door.md)",
+    **{
+        f"eks.{key}": f"it was removed: {replacement}"
+        for key, replacement in {
+            "nodeInstanceType": "eks.systemNodes.instanceType sizes the fixed system nodes; Karpenter's NodePools "
+            "(the mesh project) choose the rest",
+            "nodeCount": "eks.systemNodes.count is the fixed system node count; Karpenter adds nodes for the pods",
+            "nodeMaxCount": "Karpenter's NodePool limits (the mesh project) cap the nodes it adds",
+            "spotNodeGroup": "Karpenter's NodePools (the mesh project) choose Spot or on-demand capacity",
+            "spotInstanceTypes": "Karpenter's NodePools (the mesh project) list the instance types",
+            "spotNodeCount": "Karpenter sizes Spot capacity to the pods (the mesh project's NodePools)",
+        }.items()
+    },
     "database.readReplicas": "it was removed: RDS does not create read replicas of an instance whose master "
     "password it manages (docs/database.md)",
 }

@@ -31,6 +31,8 @@ RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "schedule": (len("-scheduler"), False),
     "eks-cluster": (len("-mesh"), False),
     "eks-nodegroup": (len("-general"), False),
+    "event-rule": (len("-karpenter-rebalance"), False),
+    "codebuild-project": (len("-runner"), False),
     "s3-bucket": (len("-alb-logs-123456789012"), False),
     "budget": (len("-monthly"), False),
     "http-api": (len("-api"), False),

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 
 from . import arns, cidrs
 from .aws_limits import AUTONAME_SUFFIX_LENGTH, NAME_LIMITS, partition_of
-from .dated_tables import RDS_POSTGRES, RDS_POSTGRES_AS_OF, REGION_ZONES, REGION_ZONES_AS_OF
+from .dated_tables import (
+    EKS_ADDONS,
+    EKS_ADDONS_AS_OF,
+    RDS_POSTGRES,
+    RDS_POSTGRES_AS_OF,
+    REGION_ZONES,
+    REGION_ZONES_AS_OF,
+)
 from .naming import RESERVED_SUFFIX, name_length_problems
 from .problems import Path
 
@@ -127,10 +134,8 @@ def load_balancer_subnets(config: StackConfig) -> Rule:
 
 
 def arns_in_stack_region(config: StackConfig) -> Rule:
-    """ARNs the stack uses must be in its partition, and regional ones in its region (only standard
-    stacks take ARNs)."""
-    if not config.is_standard:
-        return
+    """ARNs the stack uses must be in its partition, and regional ones in its region (the certificate on
+    both topologies; only standard stacks take the others)."""
     partition, _ = partition_of(config.region)
     if config.domain.certificate_arn:
         arn = arns.certificate(config.domain.certificate_arn)
@@ -140,6 +145,8 @@ def arns_in_stack_region(config: StackConfig) -> Rule:
                 f"the certificate is in {arn.region} ({arn.partition}); the load balancer and a regional API "
                 f"domain can only use one in the stack's region {config.region} ({partition})",
             )
+    if not config.is_standard:
+        return
     for name, reference in config.ecs.application_secrets.items():
         arn = arns.secret_reference(reference)
         if (arn.partition, arn.region) != (partition, config.region):
@@ -225,6 +232,28 @@ def database_support(config: StackConfig) -> Rule:
         )
 
 
+def eks_cluster(config: StackConfig) -> Rule:
+    """The cluster's add-ons are pinned per Kubernetes version, and prod keeps every control-plane log."""
+    from .model import ControlPlaneLogType  # the model imports this module
+
+    if not config.is_standard or not config.eks.enabled:
+        return
+    eks = config.eks
+    if eks.kubernetes_version not in EKS_ADDONS:
+        yield (
+            ("eks", "kubernetesVersion"),
+            f"{eks.kubernetes_version} has no pinned add-on versions ({EKS_ADDONS_AS_OF}); allowed: "
+            f"{', '.join(EKS_ADDONS)} (add a row to stackconfig/dated_tables.py EKS_ADDONS to upgrade)",
+        )
+    if config.environment.value == "prod":
+        missing = [kind.value for kind in ControlPlaneLogType if kind not in eks.control_plane_log_types]
+        if missing:
+            yield (
+                ("eks", "controlPlaneLogTypes"),
+                f"prod sends all five control-plane log types; missing: {', '.join(missing)}",
+            )
+
+
 def prod_api_spread(config: StackConfig) -> Rule:
     if config.is_standard and config.environment.value == "prod" and config.api.min_count < 2:
         yield ("api", "minCount"), "prod keeps at least 2 API tasks so one AZ can fail"
@@ -286,4 +315,5 @@ RULES = (
     prod_api_spread,
     https_only,
     backups_fit,
+    eks_cluster,
 )

@@ -28,6 +28,7 @@ SECRET = "hunter2-Zq8vLw3xR7"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/stripe-AbC123"
 ROLE = "arn:aws:iam::123456789012:role/platform-admin"
+CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 
 
 @dataclass
@@ -438,9 +439,19 @@ BOUNDS = [
     bad("port-big", "flowbuilder:api:\n  containerPort: 70000", "api.containerPort", "allowed: 1 to 65535"),
     bad("keep-images", "flowbuilder:ecs:\n  keepTaggedImages: 0", "ecs.keepTaggedImages", "allowed: 1 to 1000"),
     bad("health-path", "flowbuilder:api:\n  healthCheckPath: health", "api.healthCheckPath", "starting with '/'"),
-    bad("eks-nodes-0", "flowbuilder:eks:\n  nodeCount: 0", "flowbuilder:eks.nodeCount", "1 to 450 nodes"),
-    bad("eks-nodes-500", "flowbuilder:eks:\n  nodeMaxCount: 500", "eks.nodeMaxCount", "1 to 450"),
-    bad("eks-node-order", "flowbuilder:eks:\n  nodeCount: 8\n  nodeMaxCount: 4", "eks.nodeMaxCount", "below nodeCount"),
+    bad(
+        "system-nodes-1",
+        "flowbuilder:eks:\n  systemNodes: {instanceType: t4g.medium, count: 1}",
+        "flowbuilder:eks.systemNodes.count",
+        "allowed: 2 to 10 nodes",
+    ),
+    bad(
+        "system-node-x86",
+        "flowbuilder:eks:\n  systemNodes: {instanceType: t3.medium, count: 2}",
+        "flowbuilder:eks.systemNodes.instanceType",
+        "Graviton",
+        "allowed: t4g.medium, t4g.large",
+    ),
     bad("prometheus-volume", "flowbuilder:eks:\n  prometheusVolumeGb: 20000", "prometheusVolumeGb", "0 to 16384 GiB"),
     bad("prometheus-days", "flowbuilder:eks:\n  prometheusRetentionDays: 0", "prometheusRetentionDays", "1 to 365"),
     bad(
@@ -449,7 +460,53 @@ BOUNDS = [
         "flowbuilder:eks.publicAccessCidrs",
         "has 41 entries; allowed: at most 40",
     ),
-    bad("spot-types-empty", "flowbuilder:eks:\n  spotInstanceTypes: []", "spotInstanceTypes", "needs at least 1"),
+    bad(
+        "control-plane-log-type",
+        "flowbuilder:eks:\n  controlPlaneLogTypes: [api, audits]",
+        "flowbuilder:eks.controlPlaneLogTypes[1]",
+        "allowed: api, audit, authenticator, controllerManager, scheduler",
+    ),
+    bad(
+        "control-plane-log-twice",
+        "flowbuilder:eks:\n  controlPlaneLogTypes: [api, audit, api]",
+        "flowbuilder:eks.controlPlaneLogTypes[2]",
+        "api is listed twice",
+    ),
+    bad(
+        "prod-control-plane-logs",
+        "flowbuilder:eks:\n  controlPlaneLogTypes: [api, audit, authenticator]",
+        "flowbuilder:eks.controlPlaneLogTypes",
+        "prod sends all five control-plane log types; missing: controllerManager, scheduler",
+        base=dict(PROD),
+        stack="prod",
+        file="Pulumi.prod.yaml",
+    ),
+    bad(
+        "eks-version-without-add-ons",
+        "flowbuilder:eks:\n  enabled: true\n  kubernetesVersion: '1.34'",
+        "flowbuilder:eks.kubernetesVersion",
+        "1.34 has no pinned add-on versions",
+        "allowed: 1.35",
+    ),
+    bad(
+        "ci-runner-half",
+        "flowbuilder:eks:\n  ciRunner: {repository: example-org/flowbuilder-infra}",
+        "flowbuilder:eks.ciRunner.connectionArn",
+        "needs both repository and connectionArn",
+    ),
+    bad(
+        "ci-runner-repository",
+        "flowbuilder:eks:\n  ciRunner:\n    repository: 'https://github.com/example-org/x'\n"
+        f"    connectionArn: {CONNECTION}",
+        "flowbuilder:eks.ciRunner.repository",
+        "<owner>/<repository>",
+    ),
+    bad(
+        "ci-runner-connection",
+        "flowbuilder:eks:\n  ciRunner: {repository: example-org/x, connectionArn: 'arn:aws:s3:::bucket'}",
+        "flowbuilder:eks.ciRunner.connectionArn",
+        "a CodeConnections connection ARN",
+    ),
     bad(
         "too-many-emails",
         "flowbuilder:monitoring:\n  alertEmails: [" + ", ".join(f"o{i}@example.com" for i in range(101)) + "]",
@@ -759,10 +816,10 @@ LISTS = [
     bad("nat-not-graviton", "flowbuilder:network:\n  natInstanceType: t3.nano", "natInstanceType", "Graviton"),
     bad("nat-not-ec2", "flowbuilder:network:\n  natInstanceType: t4g.nanoo", "natInstanceType", "allowed t4g sizes"),
     bad(
-        "node-type",
-        "flowbuilder:eks:\n  nodeInstanceType: t5.large",
-        "eks.nodeInstanceType",
-        "not an EC2 instance type",
+        "node-type-retired",
+        "flowbuilder:eks:\n  nodeInstanceType: t4g.large",
+        "flowbuilder:eks.nodeInstanceType: unknown key",
+        "eks.systemNodes.instanceType sizes the fixed system nodes",
     ),
     bad(
         "k8s-extended",
@@ -774,16 +831,10 @@ LISTS = [
     bad("k8s-unknown", 'flowbuilder:eks:\n  kubernetesVersion: "1.99"', "eks.kubernetesVersion", "allowed: 1.33"),
     bad("k8s-number", "flowbuilder:eks:\n  kubernetesVersion: 1.3", "eks.kubernetesVersion", "put it in quotes"),
     bad(
-        "spot-architecture",
-        "flowbuilder:eks:\n  spotInstanceTypes: [t4g.medium, t3.medium]",
-        "flowbuilder:eks.spotInstanceTypes[1]",
-        "same CPU architecture",
-    ),
-    bad(
-        "spot-duplicate",
-        "flowbuilder:eks:\n  spotInstanceTypes: [t4g.medium, t4g.medium]",
-        "eks.spotInstanceTypes[1]",
-        "listed twice",
+        "spot-types-retired",
+        "flowbuilder:eks:\n  spotInstanceTypes: [t4g.medium, c7g.large]",
+        "flowbuilder:eks.spotInstanceTypes: unknown key",
+        "Karpenter's NodePools (the mesh project) list the instance types",
     ),
     bad("flow-logs", "flowbuilder:network:\n  flowLogTraffic: SOME", "flowLogTraffic", "allowed: ALL, ACCEPT, REJECT"),
     bad("nat-strategy", "flowbuilder:network:\n  natStrategy: nat-gw", "natStrategy", "allowed: none, single-gateway"),
@@ -1005,6 +1056,18 @@ IMAGES = [
         "moved to flowbuilder:domain.certificateArn",
     ),
     bad(
+        "eks-node-count-retired",
+        "flowbuilder:eks:\n  nodeCount: 3",
+        "flowbuilder:eks.nodeCount: unknown key",
+        "eks.systemNodes.count is the fixed system node count",
+    ),
+    bad(
+        "eks-spot-group-retired",
+        "flowbuilder:eks:\n  spotNodeGroup: true",
+        "flowbuilder:eks.spotNodeGroup: unknown key",
+        "Karpenter's NodePools (the mesh project)",
+    ),
+    bad(
         "read-replicas-retired",
         "flowbuilder:database:\n  readReplicas: 0",
         "flowbuilder:database.readReplicas: unknown key",
@@ -1105,12 +1168,6 @@ TOPOLOGY = [
         "flowbuilder:api.throttleBurst",
         "above lambdaReservedConcurrency (10)",
         "allowed: 1 to 10",
-    ),
-    bad(
-        "spot-service-without-spot-group",
-        f"flowbuilder:eks:\n  enabled: true\n  services: [{service(spot='true')}]",
-        "flowbuilder:eks.services[0].spot",
-        "has no effect without spotNodeGroup: true",
     ),
     bad("force-delete-yes", "flowbuilder:ecs:\n  forceDeleteRepositories: yes", "ecs.forceDeleteRepositories", "true"),
 ]

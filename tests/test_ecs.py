@@ -789,7 +789,7 @@ def test_backlog_function_is_inline_python_on_arm_every_minute(prod):
     permission = prod.one("aws:lambda/permission:Permission", "-queue-backlog").inputs
     assert (permission["principal"], permission["sourceArn"]) == (
         "events.amazonaws.com",
-        prod.one("aws:cloudwatch/eventRule:EventRule").state["arn"],
+        prod.one("aws:cloudwatch/eventRule:EventRule", "-queue-backlog").state["arn"],
     )
     retries = prod.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "-queue-backlog").inputs
     assert (retries["maximumRetryAttempts"], retries["maximumEventAgeInSeconds"]) == (0, 60)

@@ -194,6 +194,13 @@ def test_security_group_chain_alb_to_api_to_database(stack):
         for label, gid in ids.items()
         if r.inputs["securityGroupId"] == gid
     }
+    # Where the stack has a cluster, its nodes (the mesh's services) are the database's fourth client.
+    nodes = {
+        ("database", 5432, r.id)
+        for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")
+        if r.name.endswith("-eks-nodes-sg")
+    }
+    assert bool(nodes) == run.config.eks.enabled
     assert rules == {
         ("alb", 80, "0.0.0.0/0"),
         ("alb", 80, "::/0"),
@@ -203,6 +210,7 @@ def test_security_group_chain_alb_to_api_to_database(stack):
         ("database", 5432, ids["api"]),
         ("database", 5432, ids["worker"]),
         ("database", 5432, ids["scheduler"]),
+        *nodes,
     }
     assert egress_of(run, "alb") == {("tcp", 8080, 8080, ids["api"])}
     # The database's clients leave on HTTPS (AWS APIs, the registry) and reach PostgreSQL in its group

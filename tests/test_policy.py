@@ -309,12 +309,20 @@ def function(**changes: Any) -> Res:
 
 def eks(**changes: Any) -> Res:
     props = {
-        "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+        "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
         "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:us-east-1:1:key/k"}},
         "vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True},
         "upgradePolicy": {"supportType": "STANDARD"},
     }
     return Res("aws:eks/cluster:Cluster", "mesh", {**props, **changes})
+
+
+def launch_template(**changes: Any) -> Res:
+    props = {
+        "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeType": "gp3", "encrypted": "true"}}],
+    }
+    return Res("aws:ec2/launchTemplate:LaunchTemplate", "nodes", {**props, **changes})
 
 
 def k8s_container(**changes: Any) -> dict[str, Any]:
@@ -1049,6 +1057,47 @@ CASES = [
         id="eks-no-open-endpoint-listed-open",
     ),
     case("eks-standard-support", [eks(upgradePolicy=None)], [eks()], "unset (EKS defaults to EXTENDED)"),
+    case(
+        "eks-prod-control-plane-logging",
+        [eks(enabledClusterLogTypes=["api", "audit", "authenticator"])],
+        [eks()],
+        "controllerManager, scheduler are off",
+    ),
+    case(
+        "eks-prod-control-plane-logging",
+        [eks(enabledClusterLogTypes=["api", "audit", "authenticator"])],
+        [eks(enabledClusterLogTypes=["api", "audit", "authenticator"])],
+        "the prod environment sends every control-plane log type",
+        good_env="staging",
+        id="eks-prod-control-plane-logging-staging-keeps-three",
+    ),
+    case(
+        "eks-private-endpoint",
+        [eks(vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]})],
+        [
+            eks(
+                vpcConfig={
+                    "endpointPublicAccess": True,
+                    "publicAccessCidrs": ["198.51.100.0/24"],
+                    "endpointPrivateAccess": True,
+                }
+            )
+        ],
+        "endpointPrivateAccess is off",
+    ),
+    case(
+        "launch-template-imdsv2-encrypted",
+        [launch_template(metadataOptions={"httpTokens": "optional"})],
+        [launch_template()],
+        "httpTokens must be 'required'",
+    ),
+    case(
+        "launch-template-imdsv2-encrypted",
+        [launch_template(blockDeviceMappings=[{"deviceName": "/dev/xvda", "ebs": {"volumeType": "gp3"}}])],
+        [launch_template()],
+        "the volume /dev/xvda is not encrypted",
+        id="launch-template-unencrypted-volume",
+    ),
     case(
         "eks-standard-support",
         [eks(upgradePolicy={"supportType": "EXTENDED"})],

@@ -114,6 +114,11 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "backup-rds-gb-month",
         "AWS Backup storage of daily and weekly increments {price}/GB-month, restores per GB",
     ),
+    (
+        ("aws:codebuild/project:Project",),
+        "codebuild-arm1-small-minute",
+        "CI runner jobs (CodeBuild arm1.small) {price}/build-minute; nothing while no job runs",
+    ),
 )
 
 
@@ -144,6 +149,10 @@ def _left_out(run: StackRun, pricing: Pricing) -> list[str]:
         ),
         (("aws:kms/key:Key",), "KMS requests ($0.03 per 10,000)"),
         (("aws:rds/instance:Instance",), "RDS backup storage beyond the database's size, and snapshots"),
+        (
+            ("aws:cloudwatch/eventRule:EventRule",),
+            "EventBridge rules: AWS service events on the default bus are free; custom events $1/million",
+        ),
     ):
         if not present.isdisjoint(tokens):
             notes.append(text)

@@ -323,12 +323,24 @@ def _node_group(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLi
     count = number(dig(inputs, "scalingConfig.desiredSize"))
     instance_type = (inputs.get("instanceTypes") or [pricing.prices.defaults["eks_node_instance_type"]])[0]
     disk = (
-        0.0
+        _launch_template_volume_gb(pricing, inputs["launchTemplate"])
         if inputs.get("launchTemplate")
         else number(inputs.get("diskSize"), pricing.prices.defaults["eks_node_disk_gb"])
     )
     spot = inputs.get("capacityType") == "SPOT"
     yield from _nodes(resource, pricing, instance_type, count, disk, spot=spot)
+
+
+def _launch_template_volume_gb(pricing: Pricing, reference: dict[str, Any]) -> float:
+    """The EBS volumes a node group's launch template gives each node (0 when it is not in the run)."""
+    for template in pricing.run.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        if template.id == reference.get("id"):
+            return sum(
+                number(dig(mapping, "ebs.volumeSize"))
+                for mapping in template.inputs.get("blockDeviceMappings") or []
+                if dig(mapping, "ebs.volumeSize")
+            )
+    return 0.0
 
 
 def _nodes(

@@ -254,7 +254,32 @@ def _nodes(b: _Builder) -> None:
         b.add(None, "ecr", "ECR<br/>" + ", ".join(b.short(r) for r in repositories), "aws")
     for cluster in run.of_type("aws:eks/cluster:Cluster"):
         b.add(
-            cluster, f"eks_{b.short(cluster)}", f"EKS control plane {cluster.inputs.get('version', '')}".strip(), "eks"
+            cluster,
+            f"eks_{b.short(cluster)}",
+            f"EKS control plane {cluster.inputs.get('version', '')}".strip(),
+            "eks",
+            security_groups=list(strings(dig(cluster.inputs, "vpcConfig.securityGroupIds"))),
+        )
+    templates = {t.id: t for t in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+    for group in run.of_type("aws:eks/nodeGroup:NodeGroup"):
+        template = templates.get(dig(group.inputs, "launchTemplate.id"))
+        size = dig(group.inputs, "scalingConfig.desiredSize")
+        b.add(
+            group,
+            f"nodes_{b.short(group)}",
+            f"EKS nodes {', '.join(strings(group.inputs.get('instanceTypes')))} x {number(size):g}",
+            "eks",
+            security_groups=list(strings(template.inputs.get("vpcSecurityGroupIds"))) if template else [],
+        )
+    for project in run.of_type("aws:codebuild/project:Project"):
+        vpc = project.inputs.get("vpcConfig") or {}
+        b.add(
+            project,
+            f"codebuild_{b.short(project)}",
+            f"CodeBuild runner {b.short(project)}",
+            b.zone(vpc.get("subnets")) if vpc.get("subnets") else "aws",
+            "round",
+            security_groups=list(strings(vpc.get("securityGroupIds"))),
         )
     for workload in run.resources:
         if workload.type in ("kubernetes:apps/v1:Deployment", "kubernetes:helm.sh/v3:Release"):
@@ -460,9 +485,14 @@ def _edges(b: _Builder) -> None:
     _queue_edges(b)
     for schedule in run.of_type("aws:scheduler/schedule:Schedule"):
         b.link(b.node_of(schedule), b.node_of(refs.find(dig(schedule.inputs, "target.arn"))), "invoke")
+    scheduled = {physical_name(r) for r in _schedules(run)}
     for target in run.of_type("aws:cloudwatch/eventTarget:EventTarget"):
         rule = next((r for r in _schedules(run) if physical_name(r) == target.inputs.get("rule")), None)
         b.link(b.node_of(rule), b.node_of(refs.find(target.inputs.get("arn"))), "invoke")
+        if target.inputs.get("rule") not in scheduled:
+            # AWS events (Spot interruptions, instance state, Health) delivered to a queue.
+            b.add(None, "aws_events", "EventBridge<br/>AWS events", "aws", "stadium")
+            b.link("aws_events", b.node_of(refs.find(target.inputs.get("arn"))), "event")
     for queue in run.of_type("aws:sqs/queue:Queue"):
         try:
             redrive = as_document(queue.inputs.get("redrivePolicy") or "{}")
