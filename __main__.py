@@ -8,7 +8,7 @@
 | worker     | QueueWorker: 0..N on backlog          | WorkerPipe: Pipe -> Step Functions |
 | scheduler  | SchedulerLambda in private subnets    | SchedulerLambda, no VPC            |
 | monitoring | every alarm, dashboard, budget        | lost-work alarms, budget           |
-| kubernetes | EksMesh where eks.enabled             | never                              |
+| kubernetes | the mesh/ project where eks.enabled   | never                              |
 """
 
 from dataclasses import dataclass, field
@@ -28,8 +28,6 @@ from components import (
     DatabaseConnection,
     EcsCluster,
     EcsClusterArgs,
-    EksMesh,
-    EksMeshArgs,
     ExistingVpc,
     ExistingVpcArgs,
     ExternalDatabase,
@@ -190,11 +188,6 @@ def standard(
         "containerImages": {"api": api.image_uri, "worker": worker.image_uri},
         "workerBacklogMetric": worker.sampler.metrics.as_output(),
     }
-    if config.eks.enabled:
-        mesh = EksMesh(
-            name, EksMeshArgs(config, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids), opts
-        )
-        outputs["eksClusterName"] = mesh.cluster_name
     return Platform(
         database=database.connection,
         scheduler=scheduler,

@@ -15,7 +15,6 @@ from .ecs import (
     QueueWorker,
     QueueWorkerArgs,
 )
-from .eks_mesh import EksMesh, EksMeshArgs
 from .front_door import FrontDoor, FrontDoorArgs
 from .images import images_to_push
 from .monitoring import Monitoring, MonitoringArgs
@@ -38,8 +37,6 @@ __all__ = [
     "DatabaseConnection",
     "EcsCluster",
     "EcsClusterArgs",
-    "EksMesh",
-    "EksMeshArgs",
     "ExistingVpc",
     "ExistingVpcArgs",
     "ExternalDatabase",

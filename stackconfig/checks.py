@@ -247,3 +247,10 @@ def environment_variable(name: str) -> str | None:
     if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
         return "must be an environment variable name: capital letters, digits and '_', not starting with a digit"
     return None
+
+
+def header_value(value: str) -> str | None:
+    """An HTTP header value Istio matches exactly: visible ASCII and spaces, no leading or trailing space."""
+    if value != value.strip() or not re.fullmatch(r"[\x20-\x7e]+", value):
+        return "must be visible ASCII characters (inner spaces allowed), without leading or trailing spaces"
+    return None

@@ -97,7 +97,32 @@ COMMON: dict[str, Any] = {
         "publicAccessCidrs": [],
         "prometheusRetentionDays": 15,
         "prometheusVolumeGb": 0,
-        "tracing": False,
+        # Every service's sidecar samples this share of requests into Jaeger, which keeps
+        # spans retentionHours on a volumeGb volume.
+        "tracing": {"enabled": False, "samplingPercent": 1, "retentionHours": 72, "volumeGb": 10},
+        "kiali": {"enabled": False, "viewOnly": True},
+        # Graviton only (the images are arm64). Spot is tried first (higher weight) by the
+        # services that tolerate it; on-demand `general` carries the platform and the rest.
+        "nodePools": {
+            "general": {
+                "instanceFamilies": ["m7g", "m6g", "c7g", "t4g"],
+                "instanceSizes": ["medium", "large", "xlarge"],
+                "cpuLimit": 32,
+                "memoryLimitGib": 128,
+                "consolidateAfterSeconds": 300,
+                "disruptionBudgetPercent": 10,
+                "weight": 10,
+            },
+            "spot": {
+                "instanceFamilies": ["m7g", "m6g", "c7g", "c6g", "r7g", "t4g"],
+                "instanceSizes": ["medium", "large", "xlarge", "2xlarge"],
+                "cpuLimit": 32,
+                "memoryLimitGib": 128,
+                "consolidateAfterSeconds": 60,
+                "disruptionBudgetPercent": 20,
+                "weight": 50,
+            },
+        },
         "services": [],
     },
 }
@@ -140,7 +165,14 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "worker": {"cpu": 1024, "memory": 2048, "maxCount": 5, "spotWeight": 3, "onDemandWeight": 1},
         "ecs": {"containerInsights": False, "execEnabled": True},
         "monitoring": {"monthlyBudgetUsd": 400},
-        "eks": {"enabled": True, "nodeInstanceType": "t4g.medium", "nodeCount": 3, "nodeMaxCount": 6},
+        "eks": {
+            "enabled": True,
+            "nodeInstanceType": "t4g.medium",
+            "nodeCount": 3,
+            "nodeMaxCount": 6,
+            "tracing": {"enabled": True, "samplingPercent": 10, "retentionHours": 72, "volumeGb": 10},
+            "kiali": {"enabled": True},
+        },
     },
     Environment.PROD: {
         "logRetentionDays": 30,
@@ -170,6 +202,12 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "nodeMaxCount": 12,
             "spotInstanceTypes": ["t4g.large", "m6g.large", "m7g.large"],
             "prometheusVolumeGb": 50,
+            "tracing": {"enabled": True, "samplingPercent": 1, "retentionHours": 168, "volumeGb": 50},
+            "kiali": {"enabled": True},
+            "nodePools": {
+                "general": {"cpuLimit": 64, "memoryLimitGib": 256},
+                "spot": {"cpuLimit": 64, "memoryLimitGib": 256},
+            },
         },
     },
 }
