@@ -202,7 +202,7 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "nodeMaxCount": 12,
             "spotInstanceTypes": ["t4g.large", "m6g.large", "m7g.large"],
             "prometheusVolumeGb": 50,
-            "tracing": {"enabled": True, "samplingPercent": 1, "retentionHours": 168, "volumeGb": 50},
+            "tracing": {"enabled": True, "samplingPercent": 1, "retentionHours": 168, "volumeGb": 20},
             "kiali": {"enabled": True},
             "nodePools": {
                 "general": {"cpuLimit": 64, "memoryLimitGib": 256},

@@ -13,7 +13,7 @@ from stackconfig.model import NodePoolConfig, NodePoolsConfig
 from .platform import KARPENTER_NAMESPACE, SPOT_TAINT_KEY, SPOT_TAINT_VALUE, MeshContext, on_cluster, release
 
 NODE_CLASS = "default"
-NODE_VOLUME_GIB = 50
+NODE_VOLUME_GIB = 30
 NODE_EXPIRY = "720h"
 """Nodes are replaced after 30 days, so every node runs a recent AMI and kubelet."""
 CAPACITY_LABEL = "flowbuilder.io/capacity"

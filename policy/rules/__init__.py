@@ -8,7 +8,7 @@ The pack's entry point (``policy/__main__.py``) assembles :data:`POLICIES`;
 docs/policy.md explains each rule.
 """
 
-from . import alb, cost, ecs, eks, iam, kubernetes, messaging, rds, serverless
+from . import alb, cost, ecs, eks, iam, kubernetes, mesh, messaging, rds, serverless
 
 POLICIES = [
     *rds.POLICIES,
@@ -19,6 +19,7 @@ POLICIES = [
     *serverless.POLICIES,
     *eks.POLICIES,
     *kubernetes.POLICIES,
+    *mesh.POLICIES,
     *cost.POLICIES,
 ]
 
