@@ -191,7 +191,8 @@ class MeshService(pulumi.ComponentResource):
         self, track: str, name: str, digest: str, replicas: int, waits: list[pulumi.Resource], *, scaled: bool
     ) -> k8s.apps.v1.Deployment:
         service = self._service
-        labels = {**self._labels, TRACK: track}
+        # `version` is the label Istio's telemetry (Kiali, the Grafana dashboards) splits a service by.
+        labels = {**self._labels, TRACK: track, "version": track}
         selector = k8s.meta.v1.LabelSelectorArgs(match_labels={"app": service.name, TRACK: track})
         resources = {"cpu": service.cpu, "memory": service.memory}
         probe = k8s.core.v1.HTTPGetActionArgs(path=service.health_path, port="http")
