@@ -442,3 +442,20 @@ def test_the_stand_in_has_exactly_the_keys_of_the_eks_output():
     from components.mesh.platform import EKS_OUTPUT_KEYS
 
     assert sorted(STAND_IN_EKS_OUTPUT) == sorted(EKS_OUTPUT_KEYS)
+
+
+@pytest.mark.parametrize("exported", [True, False])
+def test_the_mesh_runs_on_the_base_runs_eks_output_or_a_noted_stand_in(exported):
+    from simulation.harness import _add_mesh
+
+    endpoint = "https://exported.gr7.us-east-1.eks.amazonaws.com"
+    outputs: dict[str, Any] = {"repositoryUrls": {"api": REPOSITORY, "worker": REPOSITORY}}
+    if exported:
+        outputs["eks"] = {**STAND_IN_EKS_OUTPUT, "endpoint": endpoint}
+    run = StackRun("prod", [], outputs, set())
+    _add_mesh(run, stack_config("prod"), ())
+    karpenter = release(run, "karpenter")
+    assert karpenter.inputs["values"]["settings"]["clusterEndpoint"] == (
+        endpoint if exported else STAND_IN_EKS_OUTPUT["endpoint"]
+    )
+    assert bool(run.notes) is not exported
