@@ -8,7 +8,7 @@
 | worker     | QueueWorker: 0..N on backlog          | WorkerPipe: Pipe -> Step Functions |
 | scheduler  | SchedulerLambda in private subnets    | SchedulerLambda, no VPC            |
 | monitoring | every alarm, dashboard, budget        | lost-work alarms, budget           |
-| kubernetes | EksCluster, Karpenter, CiRunner where eks.enabled (the mesh/ project runs inside) | never |
+| kubernetes | EksCluster, Karpenter, CiRunner where eks.enabled; the mesh/ project runs the Kubernetes side | never |
 | files      | Uploads (bucket, optional CDN): on    | Uploads where uploads.enabled      |
 | e-mail     | Email (SES, events over SNS) where email.enabled, both topologies          |
 """

@@ -61,6 +61,9 @@ def analyse(run: StackRun, *, region: str | None = None, job_minutes: float = 10
         job_minutes=job_minutes,
         free_tier=free_tier,
     )
-    report.sections["preflight"] = preflight(run, kubernetes_version(run))
+    checks = preflight(run, kubernetes_version(run))
+    # How the run was made (a stand-in for another project's outputs) qualifies every check.
+    checks.notes[:0] = run.notes
+    report.sections["preflight"] = checks
     report.sections["diagram"] = build_diagram(run)
     return Analysis(run, report)

@@ -3,8 +3,8 @@
 Repository variables choose the backend, as the workflows read them:
 
 * ``PULUMI_BACKEND_URL`` set (``s3://<state bucket>?region=<region>``): the
-  self-managed backend. Every stack file (``Pulumi.<stack>.yaml``, and
-  ``mesh/Pulumi.<stack>.yaml`` for the mesh project) must then name an
+  self-managed backend. Every stack file (``Pulumi.<stack>.yaml``, which the
+  mesh project reads too: its ``stackConfigDir`` is the repository root) must then name an
   ``awskms://`` secrets provider whose URL carries ``context_stack=<stack>``:
   KMS binds that encryption context to the stack's data key, and the preview
   role may decrypt only under the contexts of the stacks it previews, so
@@ -41,6 +41,13 @@ _ACCOUNT = re.compile(r"[0-9]{12}")
 def project_name(root: Path) -> str:
     """The ``name`` in the base project's ``Pulumi.yaml`` (the prefix of every repository)."""
     return yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
+
+
+def stack_config_dir(project_dir: Path) -> Path:
+    """Where the CLI reads a project's stack files: its ``stackConfigDir`` (Pulumi.yaml), else the project directory."""
+    document = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    configured = document.get("stackConfigDir")
+    return (project_dir / configured).resolve() if isinstance(configured, str) and configured else project_dir
 
 
 def account_of(variables: Mapping[str, str], stack: str) -> str:
@@ -145,7 +152,7 @@ def backend_for(root: Path, stack: str, project: str, variables: Mapping[str, st
         raise ReleaseError(f"project {project!r}: expected one of {', '.join(PROJECTS)}")
     work_dir = PROJECTS[project]
     aws = aws_for(root, stack, variables)
-    project_file = stack_path(root / work_dir, stack)
+    project_file = stack_path(stack_config_dir(root / work_dir), stack)
     url = (variables.get("PULUMI_BACKEND_URL") or "").strip()
     org = (variables.get("PULUMI_ORG") or "").strip()
     if url:

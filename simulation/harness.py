@@ -66,6 +66,9 @@ if str(ROOT) not in sys.path:
 from stackconfig import read_project  # noqa: E402 - needs the project root on sys.path
 
 PROJECT = read_project(ROOT).name
+MESH_DIR = ROOT / "mesh"
+MESH_PROJECT = read_project(MESH_DIR).name
+"""The Kubernetes layer, its own Pulumi project (``mesh/``) reading the base stack by StackReference."""
 STACKS = ("dev", "staging", "prod", "ultra")
 """The committed stacks, in promotion order."""
 
@@ -123,6 +126,10 @@ class StackRun:
     secret_outputs: set[str]
     config: StackConfig | None = None
     """The validated configuration the program loaded (``run_stack``); None for other programs."""
+    mesh_outputs: dict[str, Any] | None = None
+    """The mesh project's stack outputs, when the run includes it (its resources are in ``resources``)."""
+    notes: list[str] = field(default_factory=list)
+    """What a reader of the run should know about how it was made."""
 
     def of_type(self, token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == token]
@@ -242,18 +249,25 @@ def run_program(
     config: dict[str, str],
     secret_keys: tuple[str, ...] = (),
     project: str = PROJECT,
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
 ) -> StackRun:
     """Run ``program`` under mocks with ``config`` set first; record every registration.
 
     ``project`` is the Pulumi project the run belongs to (its URNs and config namespace):
     the main program's by default, ``flowbuilder-bootstrap`` for the bootstrap program.
+    ``stack_outputs`` answers StackReferences: the outputs of each stack by its full name.
     """
     with _collector_paused():
-        return _run(program, stack, config, secret_keys, project)
+        return _run(program, stack, config, secret_keys, project, stack_outputs)
 
 
 def _run(
-    program: Callable[[], Any], stack: str, config: dict[str, str], secret_keys: tuple[str, ...], project: str
+    program: Callable[[], Any],
+    stack: str,
+    config: dict[str, str],
+    secret_keys: tuple[str, ...],
+    project: str,
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
 ) -> StackRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -264,7 +278,7 @@ def _run(
     pulumi_resource._get_stack_trace = source_pb2.StackTrace
     try:
         pulumi.runtime.set_all_config(dict(config), list(secret_keys))
-        mocks = FlowbuilderMocks(region=config.get("aws:region", "us-east-1"))
+        mocks = FlowbuilderMocks(region=config.get("aws:region", "us-east-1"), stack_outputs=stack_outputs)
         monitor = _RecordingMonitor(mocks)
         # set_mocks only creates a Stack when none exists; without this, a run would
         # reuse the previous run's Stack and report its exports as its own.
@@ -314,9 +328,29 @@ def _with_overrides(config: dict[str, str], overrides: dict[str, Any] | None) ->
     return config
 
 
-def run_main() -> dict[str, Any]:
-    """The Pulumi program itself, as the language host runs it; returns the program's module namespace."""
-    return runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+def run_main(directory: Path = ROOT) -> dict[str, Any]:
+    """A Pulumi program (the base one by default), as the language host runs it; returns its module namespace."""
+    return runpy.run_path(str(directory / "__main__.py"), run_name="__main__")
+
+
+def base_reference(stack: str) -> str:
+    """The StackReference name the mesh project reads the base stack by (no organization under mocks)."""
+    return f"organization/{PROJECT}/{stack}"
+
+
+def run_mesh(
+    stack: str, config: dict[str, str], base_outputs: dict[str, Any], secret_keys: tuple[str, ...] = ()
+) -> StackRun:
+    """The mesh project for ``stack``, its StackReference answered with ``base_outputs``."""
+    with _collector_paused():
+        return _run(
+            lambda: run_main(MESH_DIR),
+            stack,
+            config,
+            secret_keys,
+            MESH_PROJECT,
+            {base_reference(stack): base_outputs},
+        )
 
 
 def run_stack(
@@ -362,7 +396,22 @@ def _run_stack(stack: str, overrides: dict[str, Any], secrets: dict[str, str], d
         run.config = _loaded_config(namespace)
         # The program's globals hold its resources; gone before the collection, they are its garbage.
         namespace.clear()
+    if run.config is not None and run.config.is_standard and run.config.eks.enabled:
+        _add_mesh(run, config, secret_keys)
     return run
+
+
+def _add_mesh(run: StackRun, config: dict[str, str], secret_keys: tuple[str, ...]) -> None:
+    """Run the mesh project after the base one, as the release does, and add what it declares."""
+    mesh = run_mesh(run.stack, config, dict(run.outputs), secret_keys)
+    run.resources = sorted([*run.resources, *mesh.resources], key=lambda r: (r.type, r.name, r.urn))
+    run.mesh_outputs = mesh.outputs
+
+
+def project_of(urn: str) -> str:
+    """The project part of a URN (``urn:pulumi:<stack>::<project>::<type>::<name>``)."""
+    parts = urn.split("::")
+    return parts[1] if len(parts) > 2 else ""
 
 
 def _loaded_config(namespace: dict[str, Any]) -> StackConfig | None:

@@ -76,8 +76,10 @@ def _service_of(token: str) -> str:
 class FlowbuilderMocks(pulumi.runtime.Mocks):
     """Mocks for every resource and lookup the program uses."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
         self.region = region
+        self.stack_outputs = stack_outputs or {}
+        """What a StackReference reads: the outputs of each referenced stack, by its full name."""
         self._outputs: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
             "aws:sqs/queue:Queue": self._queue,
             "aws:ec2/instance:Instance": self._instance,
@@ -126,6 +128,12 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
     # -- resources ---------------------------------------------------------
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
+        # A StackReference is read, not registered: it comes without the custom flag.
+        if args.typ == "pulumi:pulumi:StackReference":
+            referenced = state["name"]
+            if referenced not in self.stack_outputs:
+                raise KeyError(f"the simulation has no outputs of stack {referenced}")
+            return referenced, {"name": referenced, "outputs": self.stack_outputs[referenced], "secretOutputNames": []}
         if not args.custom:
             return "", state
         if args.typ.startswith("kubernetes:"):

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from .harness import PROJECT, RecordedResource, StackRun
+from .harness import MESH_PROJECT, PROJECT, RecordedResource, StackRun, project_of
 
 
 class Refs:
@@ -40,11 +40,13 @@ class Refs:
         return found
 
     def component(self, resource: RecordedResource) -> str:
-        """``<Component type>`` of the nearest enclosing component, ``Stack`` at top level."""
+        """``<Component type>`` of the nearest enclosing component, ``Stack`` at top level;
+        ``mesh/<Component type>`` for the mesh project's."""
         owner = self._by_urn.get(resource.parent) if resource.parent else None
         while owner is not None and not owner.type.startswith(f"{PROJECT}:"):
             owner = self._by_urn.get(owner.parent) if owner.parent else None
-        return owner.type.split(":")[-1] if owner else "Stack"
+        group = owner.type.split(":")[-1] if owner else "Stack"
+        return f"mesh/{group}" if project_of(resource.urn) == MESH_PROJECT else group
 
     def region(self, resource: RecordedResource, default: str) -> str:
         """The region of the provider the resource was registered with."""

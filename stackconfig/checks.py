@@ -310,3 +310,10 @@ def key_prefix(text: str) -> str | None:
     if not re.fullmatch(r"([A-Za-z0-9!_.*'()-]+/)+", text) or "*" in text:
         return "must be an S3 key prefix such as uploads/: letters, digits and !_.'()- in segments, each ending in '/'"
     return None
+
+
+def header_value(value: str) -> str | None:
+    """An HTTP header value Istio matches exactly: visible ASCII and spaces, no leading or trailing space."""
+    if value != value.strip() or not re.fullmatch(r"[\x20-\x7e]+", value):
+        return "must be visible ASCII characters (inner spaces allowed), without leading or trailing spaces"
+    return None

@@ -102,7 +102,32 @@ COMMON: dict[str, Any] = {
         "publicAccessCidrs": [],
         "prometheusRetentionDays": 15,
         "prometheusVolumeGb": 0,
-        "tracing": False,
+        # Every service's sidecar samples this share of requests into Jaeger, which keeps
+        # spans retentionHours on a volumeGb volume.
+        "tracing": {"enabled": False, "samplingPercent": 1, "retentionHours": 72, "volumeGb": 10},
+        "kiali": {"enabled": False, "viewOnly": True},
+        # Graviton only (the images are arm64). Spot is tried first (higher weight) by the
+        # services that tolerate it; on-demand `general` carries the platform and the rest.
+        "nodePools": {
+            "general": {
+                "instanceFamilies": ["m7g", "m6g", "c7g", "t4g"],
+                "instanceSizes": ["medium", "large", "xlarge"],
+                "cpuLimit": 32,
+                "memoryLimitGib": 128,
+                "consolidateAfterSeconds": 300,
+                "disruptionBudgetPercent": 10,
+                "weight": 10,
+            },
+            "spot": {
+                "instanceFamilies": ["m7g", "m6g", "c7g", "c6g", "r7g", "t4g"],
+                "instanceSizes": ["medium", "large", "xlarge", "2xlarge"],
+                "cpuLimit": 32,
+                "memoryLimitGib": 128,
+                "consolidateAfterSeconds": 60,
+                "disruptionBudgetPercent": 20,
+                "weight": 50,
+            },
+        },
         "services": [],
     },
     # No domain: dev serves plain HTTP (staging and prod must name one). HSTS for a year, the
@@ -195,7 +220,11 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "worker": {"cpu": 1024, "memory": 2048, "maxCount": 5, "spotWeight": 3, "onDemandWeight": 1},
         "ecs": {"containerInsights": False, "execEnabled": True},
         "monitoring": {"monthlyBudgetUsd": 400},
-        "eks": {"enabled": True},
+        "eks": {
+            "enabled": True,
+            "tracing": {"enabled": True, "samplingPercent": 10, "retentionHours": 72, "volumeGb": 10},
+            "kiali": {"enabled": True},
+        },
         "waf": {"enabled": True},
     },
     Environment.PROD: {
@@ -224,6 +253,12 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
             "enabled": True,
             "controlPlaneLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
             "prometheusVolumeGb": 50,
+            "tracing": {"enabled": True, "samplingPercent": 1, "retentionHours": 168, "volumeGb": 20},
+            "kiali": {"enabled": True},
+            "nodePools": {
+                "general": {"cpuLimit": 64, "memoryLimitGib": 256},
+                "spot": {"cpuLimit": 64, "memoryLimitGib": 256},
+            },
         },
         "waf": {"enabled": True},
         # Overwritten and deleted files stay recoverable (and AWS Backup can protect the bucket).

@@ -472,6 +472,38 @@ ISTIO_PORTS = range(15000, 15091)
 """Ports Istio's sidecar listens on (Istio docs, "Ports used by Istio")."""
 
 
+class MeshImage(StrEnum):
+    """Which of the stack's images (``flowbuilder:images``) a mesh service runs."""
+
+    API = "api"
+    WORKER = "worker"
+
+
+class CanaryHeader(Section):
+    """Requests carrying this header with exactly this value always reach the canary (A/B testing)."""
+
+    name: matching(
+        r"[a-z0-9]([-a-z0-9]{0,62}[a-z0-9])?",
+        "a lowercase HTTP header name: letters, digits, hyphens, at most 64",
+        max_length=64,
+    )
+    value: text(checks.header_value, min_length=1, max_length=256)
+
+
+class CanaryConfig(Section):
+    """A second Deployment ``<service>-canary`` running another digest of the same image.
+
+    ``weight`` percent of the requests without the header go to it; the stable Deployment keeps
+    its HPA and PDB untouched. Promotion records the digest in ``flowbuilder:images`` and removes
+    this section (docs/eks-mesh.md).
+    """
+
+    digest: Digest
+    weight: whole(0, 100, "%", why="Istio route weights are whole percentages")
+    replicas: whole(1, 100) = 1
+    header: CanaryHeader | None = None
+
+
 class ServiceConfig(Section):
     """One Kubernetes workload of the mesh.
 
@@ -480,15 +512,12 @@ class ServiceConfig(Section):
     """
 
     name: matching(
-        r"[a-z]([-a-z0-9]{0,50}[a-z0-9])?", "a DNS label: lowercase letters, digits, hyphens, at most 52", max_length=52
+        r"[a-z]([-a-z0-9]{0,43}[a-z0-9])?", "a DNS label: lowercase letters, digits, hyphens, at most 45", max_length=45
     )
-    image: matching(
-        r"[^:@\s]+(:[A-Za-z0-9_.-]{1,128}|@sha256:[0-9a-f]{64})",
-        "a pinned image: <repository>:<tag> or <repository>@sha256:<digest>",
-        max_length=512,
-    )
-    """A pinned image: a tag or a digest, never a bare name. Without a registry host
-    (``flowbuilder-prod/api:<sha>``) it is pulled from the stack account's ECR."""
+    """At most 45 characters, so that ``<name>-canary`` stays a 52-character DNS label."""
+    image: choice(MeshImage)
+    """The image by name: its digest comes from ``flowbuilder:images``; a service whose image has
+    no digest yet is not deployed (the preview says so)."""
     port: Port
     replicas: whole(1, 1000)
     """Replicas at creation; afterwards the HorizontalPodAutoscaler owns the count."""
@@ -505,13 +534,15 @@ class ServiceConfig(Section):
     gateway_path: text(checks.http_path, min_length=1, max_length=1024) | None = None
     """URL path prefix the ingress gateway routes to the service; unset keeps it inside the mesh."""
     spot: Bool = False
-    """Stateless work allowed on the Spot node group (only when ``spotNodeGroup`` is on)."""
+    """Stateless work allowed on the ``spot`` NodePool (on-demand when Spot has no capacity)."""
+    database: Bool = False
+    """Give the pods the database connection (an ExternalSecret of the database secret's host,
+    port, name and the IAM-authenticated user; never the master password)."""
+    canary: CanaryConfig | None = None
 
     @model_validator(mode="after")
     def _replicas(self) -> ServiceConfig:
         found: list[tuple[Path, str]] = []
-        if self.image.endswith(":latest"):
-            found.append((("image",), "must be pinned to a version or digest, not :latest"))
         if self.port in ISTIO_PORTS:
             found.append((("port",), f"ports {ISTIO_PORTS.start}-{ISTIO_PORTS.stop - 1} belong to Istio's sidecar"))
         if not self.hpa.min <= self.replicas <= self.hpa.max:
@@ -521,8 +552,8 @@ class ServiceConfig(Section):
                     f"need hpa.min ({self.hpa.min}) <= replicas ({self.replicas}) <= hpa.max ({self.hpa.max})",
                 )
             )
-        # A budget that keeps every minimum replica blocks node drains, so a
-        # node-group update would stall until EKS gives up after 15 minutes.
+        # A budget that keeps every minimum replica blocks node drains, so Karpenter
+        # could never consolidate or replace a node the service runs on.
         if self.pdb.min_available >= self.hpa.min:
             found.append(
                 (
@@ -604,6 +635,77 @@ class CiRunnerConfig(Section):
         return self.connection_arn is not None
 
 
+class NodePoolConfig(Section):
+    """One Karpenter NodePool: which Graviton instances it may launch and how much in total."""
+
+    instance_families: Annotated[
+        list[matching(r"[a-z][a-z0-9]*g[a-z]*", "a Graviton instance family such as m7g or c6gn", max_length=16)],
+        Field(min_length=1, max_length=20),
+    ]
+    """Graviton families only: the images are built for arm64."""
+    instance_sizes: Annotated[
+        list[matching(r"(medium|large|[1-9][0-9]?xlarge|xlarge)", "an instance size such as large or 2xlarge")],
+        Field(min_length=1, max_length=12),
+    ]
+    cpu_limit: whole(1, 10000, "vCPU")
+    """Karpenter launches no node past this many vCPUs in the pool (the runaway-cost stop)."""
+    memory_limit_gib: whole(1, 100000, "GiB")
+    consolidate_after_seconds: whole(0, 86400, "s")
+    """How long a node stays empty or underutilized before Karpenter consolidates it."""
+    disruption_budget_percent: whole(0, 100, "%")
+    """At most this share of the pool's nodes is disrupted (consolidated, drifted) at once."""
+    weight: whole(1, 100, why="Karpenter NodePool weight")
+    """Karpenter tries pools with a higher weight first."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> NodePoolConfig:
+        found = []
+        for key, values in (("instanceFamilies", self.instance_families), ("instanceSizes", self.instance_sizes)):
+            for index, value in enumerate(values):
+                if value in values[:index]:
+                    found.append(((key, index), f"{value} is listed twice"))
+        if found:
+            raise Invalid(*found)
+        return self
+
+
+class NodePoolsConfig(Section):
+    """``eks.nodePools`` — the two Karpenter NodePools the mesh's pods run on."""
+
+    general: NodePoolConfig
+    """On-demand: the platform (istiod, Prometheus ...) and every service not marked ``spot``."""
+    spot: NodePoolConfig
+    """Spot, tainted: only services marked ``spot`` tolerate it; they fall back to ``general``."""
+
+    @model_validator(mode="after")
+    def _weights(self) -> NodePoolsConfig:
+        if self.spot.weight <= self.general.weight:
+            raise Invalid.at(
+                ("spot", "weight"),
+                f"{self.spot.weight} must be above general.weight ({self.general.weight}): Karpenter tries the "
+                "higher weight first, and Spot falls back to on-demand, not the other way round",
+            )
+        return self
+
+
+class TracingConfig(Section):
+    """``eks.tracing`` — mesh traces from the sidecars to Jaeger."""
+
+    enabled: Bool
+    sampling_percent: number(0, 100, "%", why="Istio's random sampling percentage")
+    retention_hours: whole(1, 720, "hours", why="Jaeger's span TTL; at most 30 days")
+    volume_gb: whole(1, 16384, "GiB", why="an EBS gp3 volume")
+    """Jaeger's span store volume: with the TTL it bounds what tracing keeps."""
+
+
+class KialiConfig(Section):
+    """``eks.kiali`` — Kiali, reading the mesh's metrics from Prometheus and traces from Jaeger."""
+
+    enabled: Bool
+    view_only: Bool
+    """Kiali only shows the mesh; it cannot change Istio objects."""
+
+
 class EksConfig(Section):
     """``flowbuilder:eks`` — the optional EKS cluster and its Kubernetes layer (never in zero-scale).
 
@@ -627,8 +729,9 @@ class EksConfig(Section):
     prometheus_retention_days: whole(1, 365, "days")
     prometheus_volume_gb: whole(0, 16384, "GiB", why="an EBS gp3 volume; 0 is no volume")
     """0 keeps Prometheus data on the node (lost on reschedule)."""
-    tracing: Bool
-    """Send mesh traces through an OpenTelemetry collector to AWS X-Ray."""
+    tracing: TracingConfig
+    kiali: KialiConfig
+    node_pools: NodePoolsConfig
     services: Annotated[list[ServiceConfig], Field(max_length=50)]
 
     @model_validator(mode="after")

@@ -42,6 +42,8 @@ class Checkout:
     def __init__(self, path: Path) -> None:
         self.root = path
         shutil.copy(ROOT / "Pulumi.yaml", path / "Pulumi.yaml")
+        (path / "mesh").mkdir()
+        shutil.copy(ROOT / "mesh" / "Pulumi.yaml", path / "mesh" / "Pulumi.yaml")
         for stack in STACKS:
             shutil.copy(ROOT / f"Pulumi.{stack}.yaml", path / f"Pulumi.{stack}.yaml")
         self.git("init", "--quiet", "--initial-branch=main")

@@ -508,6 +508,63 @@ BOUNDS = [
         "a CodeConnections connection ARN",
     ),
     bad(
+        "tracing-sampling",
+        "flowbuilder:eks:\n  tracing: {samplingPercent: 101}",
+        "eks.tracing.samplingPercent",
+        "0 to 100 %",
+    ),
+    bad(
+        "tracing-retention",
+        "flowbuilder:eks:\n  tracing: {retentionHours: 721}",
+        "eks.tracing.retentionHours",
+        "1 to 720 hours",
+    ),
+    bad("tracing-volume", "flowbuilder:eks:\n  tracing: {volumeGb: 0}", "eks.tracing.volumeGb", "1 to 16384 GiB"),
+    bad("tracing-bool", "flowbuilder:eks:\n  tracing: true", "eks.tracing", "must be a mapping"),
+    bad("kiali-unknown", "flowbuilder:eks:\n  kiali: {enable: true}", "eks.kiali.enable", "did you mean 'enabled'"),
+    bad(
+        "pool-family-x86",
+        "flowbuilder:eks:\n  nodePools:\n    general: {instanceFamilies: [m7i]}",
+        "eks.nodePools.general.instanceFamilies[0]",
+        "Graviton instance family",
+    ),
+    bad(
+        "pool-family-twice",
+        "flowbuilder:eks:\n  nodePools:\n    spot: {instanceFamilies: [m7g, m7g]}",
+        "eks.nodePools.spot.instanceFamilies[1]",
+        "listed twice",
+    ),
+    bad(
+        "pool-size",
+        "flowbuilder:eks:\n  nodePools:\n    spot: {instanceSizes: [huge]}",
+        "eks.nodePools.spot.instanceSizes[0]",
+        "instance size",
+    ),
+    bad(
+        "pool-cpu-limit",
+        "flowbuilder:eks:\n  nodePools:\n    general: {cpuLimit: 0}",
+        "general.cpuLimit",
+        "1 to 10000 vCPU",
+    ),
+    bad(
+        "pool-consolidate",
+        "flowbuilder:eks:\n  nodePools:\n    general: {consolidateAfterSeconds: 90000}",
+        "general.consolidateAfterSeconds",
+        "0 to 86400 s",
+    ),
+    bad(
+        "pool-budget",
+        "flowbuilder:eks:\n  nodePools:\n    spot: {disruptionBudgetPercent: 150}",
+        "spot.disruptionBudgetPercent",
+        "0 to 100 %",
+    ),
+    bad(
+        "pool-weights",
+        "flowbuilder:eks:\n  nodePools:\n    spot: {weight: 5}",
+        "eks.nodePools.spot.weight",
+        "must be above general.weight (10)",
+    ),
+    bad(
         "too-many-emails",
         "flowbuilder:monitoring:\n  alertEmails: [" + ", ".join(f"o{i}@example.com" for i in range(101)) + "]",
         "monitoring.alertEmails",
@@ -516,10 +573,13 @@ BOUNDS = [
 ]
 
 
+CANARY_DIGEST = "sha256:" + "0" * 64
+
+
 def service(**changes: object) -> str:
     fields = {
         "name": "api",
-        "image": "flowbuilder-prod/api:1.0.0",
+        "image": "api",
         "port": 8080,
         "replicas": 2,
         "cpu": "250m",
@@ -558,12 +618,57 @@ SERVICES = [
         "must be below hpa.min",
     ),
     bad(
-        "service-latest",
-        f"flowbuilder:eks:\n  services: [{service(image='api:latest')}]",
+        "service-image-tag",
+        f"flowbuilder:eks:\n  services: [{service(image='flowbuilder-prod/api:1.0.0')}]",
         "services[0].image",
-        "latest",
+        "allowed: api, worker",
     ),
-    bad("service-unpinned", f"flowbuilder:eks:\n  services: [{service(image='api')}]", "services[0].image", "pinned"),
+    bad(
+        "service-image-scheduler",
+        f"flowbuilder:eks:\n  services: [{service(image='scheduler')}]",
+        "services[0].image",
+        "allowed: api, worker",
+    ),
+    bad(
+        "service-database-text",
+        f"flowbuilder:eks:\n  services: [{service(database='yes')}]",
+        "services[0].database",
+        "true or false",
+    ),
+    bad(
+        "service-name-long",
+        f"flowbuilder:eks:\n  services: [{service(name='a' * 46)}]",
+        "services[0].name",
+        "at most 45",
+    ),
+    bad(
+        "canary-weight",
+        "flowbuilder:eks:\n  services: [" + service(canary="{digest: " + CANARY_DIGEST + ", weight: 101}") + "]",
+        "services[0].canary.weight",
+        "0 to 100 %",
+    ),
+    bad(
+        "canary-digest",
+        "flowbuilder:eks:\n  services: [" + service(canary="{digest: 1.0.0, weight: 10}") + "]",
+        "services[0].canary.digest",
+        "sha256:",
+    ),
+    bad(
+        "canary-header-name",
+        "flowbuilder:eks:\n  services: ["
+        + service(canary="{digest: " + CANARY_DIGEST + ", weight: 5, header: {name: X_Canary, value: on}}")
+        + "]",
+        "services[0].canary.header.name",
+        "lowercase HTTP header name",
+    ),
+    bad(
+        "canary-header-value",
+        "flowbuilder:eks:\n  services: ["
+        + service(canary="{digest: " + CANARY_DIGEST + ', weight: 5, header: {name: x-canary, value: " on"}}')
+        + "]",
+        "services[0].canary.header.value",
+        "without leading or trailing spaces",
+    ),
     bad("service-name", f"flowbuilder:eks:\n  services: [{service(name='API_svc')}]", "services[0].name", "DNS label"),
     bad(
         "service-missing-image",

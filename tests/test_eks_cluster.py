@@ -89,6 +89,10 @@ def test_dev_and_ultra_declare_no_cluster_and_no_eks_output(dev, ultra):
 def test_the_eks_output_has_exactly_what_the_mesh_project_reads(staging):
     eks = staging.outputs["eks"]
     assert set(eks) == EKS_OUTPUT_KEYS
+    # The mesh project reads every key it needs from this output (components/mesh/platform.py).
+    from components.mesh.platform import EKS_OUTPUT_KEYS as READ_BY_THE_MESH
+
+    assert set(READ_BY_THE_MESH) <= set(eks)
     assert eks["clusterName"] == eks["discoveryTag"] == "flowbuilder-staging-eks"
     assert eks["kubernetesVersion"] == "1.35"
     assert eks["region"] == "us-east-1"

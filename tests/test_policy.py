@@ -325,10 +325,13 @@ def launch_template(**changes: Any) -> Res:
     return Res("aws:ec2/launchTemplate:LaunchTemplate", "nodes", {**props, **changes})
 
 
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+
+
 def k8s_container(**changes: Any) -> dict[str, Any]:
     return {
         "name": "api",
-        "image": "repo/api:1.0.0",
+        "image": "repo/api@sha256:" + "a" * 64,
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
         "readinessProbe": {"httpGet": {"path": "/health", "port": 8080}},
         "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}},
@@ -337,7 +340,13 @@ def k8s_container(**changes: Any) -> dict[str, Any]:
     }
 
 
-def deployment(*containers: dict[str, Any], pod_security: dict[str, Any] | None = None, name: str = "api") -> Res:
+def deployment(
+    *containers: dict[str, Any],
+    pod_security: dict[str, Any] | None = None,
+    name: str = "api",
+    labels: dict[str, str] | None = None,
+    namespace: str = "flowbuilder",
+) -> Res:
     pod_spec: dict[str, Any] = {"containers": list(containers) or [k8s_container()]}
     if pod_security is not None:
         pod_spec["securityContext"] = pod_security
@@ -345,7 +354,7 @@ def deployment(*containers: dict[str, Any], pod_security: dict[str, Any] | None 
         "kubernetes:apps/v1:Deployment",
         name,
         {
-            "metadata": {"name": name, "namespace": "mindflow"},
+            "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
             "spec": {
                 "selector": {"matchLabels": {"app": name}},
                 "template": {"metadata": {"labels": {"app": name, "tier": "web"}}, "spec": pod_spec},
@@ -354,7 +363,7 @@ def deployment(*containers: dict[str, Any], pod_security: dict[str, Any] | None 
     )
 
 
-def hpa(target: str, namespace: str = "mindflow") -> Res:
+def hpa(target: str, namespace: str = "flowbuilder") -> Res:
     return Res(
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
         f"{target}-hpa",
@@ -369,7 +378,7 @@ def hpa(target: str, namespace: str = "mindflow") -> Res:
     )
 
 
-def pdb(labels: dict[str, str], namespace: str = "mindflow") -> Res:
+def pdb(labels: dict[str, str], namespace: str = "flowbuilder") -> Res:
     return Res(
         "kubernetes:policy/v1:PodDisruptionBudget",
         "api-pdb",
@@ -1142,7 +1151,27 @@ CASES = [
         [deployment(), pdb({"app": "api"})],
         "no PodDisruptionBudget selects",
     ),
+    case(
+        "k8s-deployment-has-hpa",
+        [deployment(labels={"flowbuilder.io/track": "stable"}), pdb({"app": "api"})],
+        [deployment(labels={"flowbuilder.io/track": "canary"}), pdb({"app": "api"})],
+        "no HorizontalPodAutoscaler targets this Deployment",
+        id="k8s-deployment-has-hpa-canary-exempt",
+    ),
     case("k8s-pinned-images", [deployment(k8s_container(image="repo/api:latest"))], [deployment()], "is not pinned"),
+    # Mesh
+    case(
+        "mesh-images-by-digest",
+        [deployment(k8s_container(image="repo/api:1.0.0"))],
+        [deployment(), deployment(k8s_container(image="repo/tool:1.0.0"), name="tool", namespace="tools")],
+        "is not pinned by digest",
+    ),
+    case(
+        "karpenter-pool-limits",
+        [Res(NODE_POOL, "pool-spot", {"spec": {"limits": {"cpu": "32"}}})],
+        [Res(NODE_POOL, "pool-spot", {"spec": {"limits": {"cpu": "32", "memory": "128Gi"}}})],
+        "NodePool has no memory limit",
+    ),
     # Cost
     case(
         "cost-no-nat-in-zero-scale",
@@ -1424,6 +1453,7 @@ def test_every_type_token_the_rules_key_on_exists_in_the_installed_sdks():
     for info in pkgutil.iter_modules(policy.rules.__path__):
         tokens |= set(_tokens_in(list(vars(importlib.import_module(f"policy.rules.{info.name}")).values())))
     tokens.discard("pulumi:providers:aws")
+    tokens -= policy.rules.mesh.CUSTOM_RESOURCES
     assert len(tokens) > 35
     for token in sorted(tokens):
         source = _sdk_module(token)

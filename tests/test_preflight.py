@@ -366,7 +366,7 @@ def _deployment(**extra):
     def build():
         k8s.apps.v1.Deployment(
             "api",
-            metadata={"name": "api", "namespace": "mindflow"},
+            metadata={"name": "api", "namespace": "flowbuilder"},
             spec={
                 "replicas": 2,
                 "selector": {"matchLabels": {"app": "api"}},

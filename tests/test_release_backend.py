@@ -23,9 +23,8 @@ def checkout(tmp_path) -> Checkout:
     return Checkout(repo)
 
 
-def with_provider(checkout: Checkout, stack: str, provider: str, directory: str = ".") -> None:
-    path = checkout.root / directory / f"Pulumi.{stack}.yaml"
-    path.parent.mkdir(exist_ok=True)
+def with_provider(checkout: Checkout, stack: str, provider: str) -> None:
+    path = checkout.root / f"Pulumi.{stack}.yaml"
     text = path.read_text() if path.exists() else "config: {}\n"
     path.write_text(text + f"secretsprovider: {provider}\nencryptedkey: AQICAHh=\n")
 
@@ -74,12 +73,13 @@ def test_the_self_managed_backend_needs_a_per_stack_kms_context(checkout):
         backend_for(checkout.root, "staging", "base", variables)
 
 
-def test_the_mesh_project_reads_its_own_stack_file_for_the_provider(checkout):
+def test_the_mesh_project_reads_the_base_stack_file_for_the_provider(checkout):
     variables = {"AWS_ACCOUNTS": "123456789012", "PULUMI_BACKEND_URL": "s3://flowbuilder-state"}
-    with pytest.raises(ReleaseError, match="mesh/Pulumi.prod.yaml does not exist"):
+    with pytest.raises(ReleaseError, match="needs secretsprovider: awskms"):
         backend_for(checkout.root, "prod", "mesh", variables)
 
-    with_provider(checkout, "prod", KMS.format(stack="prod"), "mesh")
+    # stackConfigDir: .. - the one Pulumi.prod.yaml at the root serves both projects.
+    with_provider(checkout, "prod", KMS.format(stack="prod"))
 
     assert backend_for(checkout.root, "prod", "mesh", variables).secrets_provider == KMS.format(stack="prod")
 

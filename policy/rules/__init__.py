@@ -8,7 +8,7 @@ The pack's entry point (``policy/__main__.py``) assembles :data:`POLICIES`;
 docs/policy.md explains each rule.
 """
 
-from . import alb, cost, data, ecs, eks, encryption, iam, kubernetes, messaging, rds, serverless, storage, waf
+from . import alb, cost, data, ecs, eks, encryption, iam, kubernetes, mesh, messaging, rds, serverless, storage, waf
 
 POLICIES = [
     *rds.POLICIES,
@@ -22,6 +22,7 @@ POLICIES = [
     *serverless.POLICIES,
     *eks.POLICIES,
     *kubernetes.POLICIES,
+    *mesh.POLICIES,
     *cost.POLICIES,
     *data.POLICIES,
 ]

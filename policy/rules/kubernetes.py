@@ -19,12 +19,21 @@ def _pod(workload: Subject) -> dict[str, Any]:
     return workload.get("spec", "template", "spec", default={})
 
 
-def _containers(workload: Subject) -> list[dict[str, Any]]:
+def containers(workload: Subject) -> list[dict[str, Any]]:
     return [c for c in _pod(workload).get("containers") or [] if isinstance(c, dict)]
 
 
+TRACK = "flowbuilder.io/track"
+"""A canary Deployment (track ``canary``) takes a share of its service's traffic at a fixed size;
+the service's HPA and PDB belong to the stable track."""
+
+
+def _is_canary(deployment: PolicyResource) -> bool:
+    return peek(deployment.props, "metadata", "labels", TRACK) == "canary"
+
+
 def _resources(workload: Subject) -> Iterator[str]:
-    for container in _containers(workload):
+    for container in containers(workload):
         resources = container.get("resources") or {}
         requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
         missing = [f"requests.{k}" for k in ("cpu", "memory") if not requests.get(k)]
@@ -34,7 +43,7 @@ def _resources(workload: Subject) -> Iterator[str]:
 
 
 def _probes(workload: Subject) -> Iterator[str]:
-    for container in _containers(workload):
+    for container in containers(workload):
         missing = [probe for probe in ("readinessProbe", "livenessProbe") if not container.get(probe)]
         if missing:
             yield f"container {container.get('name')} has no {' or '.join(missing)}"
@@ -48,7 +57,7 @@ def _effective(pod: dict[str, Any], container: dict[str, Any], key: str) -> Any:
 
 def _non_root(workload: Subject) -> Iterator[str]:
     pod = _pod(workload)
-    for container in _containers(workload):
+    for container in containers(workload):
         if _effective(pod, container, "runAsNonRoot") is not True:
             yield f"container {container.get('name')} may run as root (runAsNonRoot is not true)"
         elif str(_effective(pod, container, "runAsUser")) == "0":
@@ -56,7 +65,7 @@ def _non_root(workload: Subject) -> Iterator[str]:
 
 
 def _no_escalation(workload: Subject) -> Iterator[str]:
-    for container in _containers(workload):
+    for container in containers(workload):
         context = container.get("securityContext") or {}
         if context.get("privileged") is True:
             yield f"container {container.get('name')} is privileged"
@@ -95,19 +104,19 @@ def _covers(pdb: PolicyResource, deployment: PolicyResource) -> bool:
 def _has_hpa(stack: StackView) -> Iterator[tuple[str, str | None]]:
     hpas = stack.of_type(*HPAS)
     for deployment in stack.of_type(DEPLOYMENT):
-        if not any(_targets(hpa, deployment) for hpa in hpas):
+        if not _is_canary(deployment) and not any(_targets(hpa, deployment) for hpa in hpas):
             yield "no HorizontalPodAutoscaler targets this Deployment", deployment.urn
 
 
 def _has_pdb(stack: StackView) -> Iterator[tuple[str, str | None]]:
     pdbs = stack.of_type(PDB)
     for deployment in stack.of_type(DEPLOYMENT):
-        if not any(_covers(pdb, deployment) for pdb in pdbs):
+        if not _is_canary(deployment) and not any(_covers(pdb, deployment) for pdb in pdbs):
             yield "no PodDisruptionBudget selects this Deployment's pods", deployment.urn
 
 
 def _pinned_images(workload: Subject) -> Iterator[str]:
-    for container in _containers(workload):
+    for container in containers(workload):
         image = str(container.get("image", ""))
         last = image.rsplit("/", 1)[-1]
         if "@sha256:" not in image and (":" not in last or last.endswith(":latest")):
@@ -158,7 +167,7 @@ POLICIES = [
         "Every Deployment must have a HorizontalPodAutoscaler targeting it.",
         _has_hpa,
         mandatory=True,
-        remediation="Give each eks.services[] entry its hpa (the EksMesh component creates it).",
+        remediation="Give each eks.services[] entry its hpa (MeshService creates it; a canary Deployment has none).",
         tags=["kubernetes", "reliability"],
         severity=Severity.MEDIUM,
     ),
@@ -167,7 +176,7 @@ POLICIES = [
         "Every Deployment must have a PodDisruptionBudget selecting its pods.",
         _has_pdb,
         mandatory=True,
-        remediation="Give each eks.services[] entry its pdb (the EksMesh component creates it).",
+        remediation="Give each eks.services[] entry its pdb (MeshService creates it; a canary Deployment has none).",
         tags=["kubernetes", "reliability"],
         severity=Severity.MEDIUM,
     ),

@@ -269,6 +269,10 @@ def estimate(
         if resource.custom and resource.type in RULES
         for line in RULES[resource.type](resource, pricing)
     ]
+    # Imported here: the estimate module is also loaded by code that never meets a mesh.
+    from ..mesh_capacity import NODE_POOL, mesh_lines
+
+    lines += mesh_lines(run, pricing)
     lines.sort(key=lambda line: (-(line.monthly_usd or 0), line.component, line.resource, line.item))
     credits = _credits(lines, pricing) if free_tier else []
     total = sum(line.monthly_usd or 0 for line in lines + credits)
@@ -284,6 +288,13 @@ def estimate(
             f"Fargate Spot {discount.usd:.0%} below on-demand; Spot prices move with spare capacity"
             if discount
             else "Fargate Spot: no discount in the price table"
+        )
+    if NODE_POOL in present:
+        discount = pricing.price("ec2-spot-discount")
+        assumptions.append(
+            "Karpenter nodes: the idle pods (HPA minimums, platform requests, daemonsets) packed onto each "
+            "pool's cheapest fitting instance type (docs/preview.md)"
+            + (f"; Spot {discount.usd:.0%} below on-demand" if discount else "")
         )
     if "aws:lb/loadBalancer:LoadBalancer" in present:
         assumptions.append("an idle ALB uses no LCUs")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from simulation.harness import PROJECT, RecordedResource, StackRun
+from simulation.harness import MESH_PROJECT, PROJECT, RecordedResource, StackRun, project_of
 
 # Inputs worth showing per resource type; other types show their short scalar inputs.
 KEY_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -368,16 +368,22 @@ def build_report(run: StackRun) -> Report:
     groups: dict[str, ComponentGroup] = {}
     for resource in run.resources:
         if resource.type.startswith(f"{PROJECT}:"):
-            groups.setdefault(resource.urn, ComponentGroup(resource.type.split(":")[-1], resource.name))
+            kind = resource.type.split(":")[-1]
+            # The mesh project's components are a group of their own (another Pulumi project).
+            if project_of(resource.urn) == MESH_PROJECT:
+                kind = f"mesh/{kind}"
+            groups.setdefault(resource.urn, ComponentGroup(kind, resource.name))
     stack_level = ComponentGroup("Stack", run.stack)
+    mesh_level = ComponentGroup("mesh/Stack", run.stack)
     for resource in run.resources:
         if not resource.custom:
             continue
         owner = run.component_of(resource)
-        group = groups[owner.urn] if owner else stack_level
+        top = mesh_level if project_of(resource.urn) == MESH_PROJECT else stack_level
+        group = groups[owner.urn] if owner else top
         group.resources.append(ResourceLine(resource.type, resource.name, key_settings(resource), resource.protect))
     # The run's canonical order (type, then name) orders the groups and the lines within each.
-    ordered = ([stack_level] if stack_level.resources else []) + [g for g in groups.values() if g.resources]
+    ordered = [g for g in (stack_level, mesh_level) if g.resources] + [g for g in groups.values() if g.resources]
     counts = Counter(r.type for r in run.resources if r.custom)
     return Report(
         stack=run.stack,
@@ -386,5 +392,5 @@ def build_report(run: StackRun) -> Report:
         topology=run.config.topology.value if run.config else "",
         components=ordered,
         counts=dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
-        outputs=run.outputs,
+        outputs={**run.outputs, **({MESH_PROJECT: run.mesh_outputs} if run.mesh_outputs else {})},
     )
