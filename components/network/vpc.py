@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stackconfig import NatStrategy
+from stackconfig.dated_tables import EXCLUDED_ZONE_IDS
 from stackconfig.model import NetworkConfig
 
 from ..constants import HTTPS_PORT
@@ -39,6 +40,10 @@ NAT_INSTANCE_USER_DATA = textwrap.dedent(
 NAT_INSTANCE_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 
 
+def _zone_number(zone_id: str) -> int:
+    return int(zone_id.rsplit("-az", 1)[1])
+
+
 @dataclass
 class NetworkingArgs:
     """Inputs of :class:`Networking`."""
@@ -54,7 +59,9 @@ class Networking(pulumi.ComponentResource):
 
     Creates:
 
-    * a VPC (default 10.0.0.0/16, DNS on) over ``network.availabilityZones`` AZs (default 2);
+    * a VPC (default 10.0.0.0/16, DNS on) over ``network.availabilityZones`` AZs (default 2),
+      chosen by zone ID: ``network.availabilityZoneIds`` when pinned, else the region's lowest
+      zone IDs less those EKS or the Graviton types are not offered in (``EXCLUDED_ZONE_IDS``);
     * three subnet tiers per AZ: public (default 10.0.0.0/24, 10.0.1.0/24), private
       (10.0.10.0/24, 10.0.11.0/24) and database (10.0.20.0/24, 10.0.21.0/24);
     * an internet gateway and one route table per tier (private: one per AZ); the
@@ -98,13 +105,7 @@ class Networking(pulumi.ComponentResource):
 
     def _create_vpc(self, api_port: int) -> None:
         network = self._network
-        zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self)).names
-        if len(zones) < network.availability_zones:
-            raise pulumi.RunError(
-                f"{self._context.region} offers {len(zones)} AZs; "
-                f"network.availabilityZones asks for {network.availability_zones}"
-            )
-        self._zones = zones[: network.availability_zones]
+        self._zones = self._choose_zones()
         self._vpc = aws.ec2.Vpc(
             f"{self._name}-vpc",
             cidr_block=network.vpc_cidr,
@@ -147,18 +148,47 @@ class Networking(pulumi.ComponentResource):
         )
         self.db_subnet_group_name = subnet_group.name
 
+    def _choose_zones(self) -> list[tuple[str, str]]:
+        """(zone ID, zone name) of each AZ to use: the pinned IDs, else the lowest usable IDs.
+
+        By ID because a zone name points at a different zone in every account; opt-in Local and
+        Wavelength Zones and the zones in ``EXCLUDED_ZONE_IDS`` never qualify.
+        """
+        network = self._network
+        offered = aws.get_availability_zones(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            opts=pulumi.InvokeOptions(parent=self),
+        )
+        names = dict(zip(offered.zone_ids, offered.names, strict=True))
+        if network.availability_zone_ids:
+            missing = [zone for zone in network.availability_zone_ids if zone not in names]
+            if missing:
+                raise pulumi.RunError(
+                    f"network.availabilityZoneIds: {', '.join(missing)} not offered to this account in "
+                    f"{self._context.region}; offered: {', '.join(sorted(names, key=_zone_number))}"
+                )
+            return [(zone, names[zone]) for zone in network.availability_zone_ids]
+        usable = sorted((zone for zone in names if zone not in EXCLUDED_ZONE_IDS), key=_zone_number)
+        if len(usable) < network.availability_zones:
+            raise pulumi.RunError(
+                f"{self._context.region} offers {len(usable)} usable AZs ({', '.join(usable)}); "
+                f"network.availabilityZones asks for {network.availability_zones}"
+            )
+        return [(zone, names[zone]) for zone in usable[: network.availability_zones]]
+
     def _subnets(self, tier: str, cidrs: list[str]) -> list[aws.ec2.Subnet]:
         return [
             aws.ec2.Subnet(
-                f"{self._name}-{tier}-{zone[-1]}",
+                f"{self._name}-{tier}-{zone_name[-1]}",
                 vpc_id=self._vpc.id,
                 cidr_block=cidr,
-                availability_zone=zone,
+                availability_zone_id=zone_id,
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{self._name}-{tier}-{zone[-1]}", "tier": tier},
+                tags={"Name": f"{self._name}-{tier}-{zone_name[-1]}", "tier": tier},
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for zone, cidr in zip(self._zones, cidrs, strict=False)
+            for (zone_id, zone_name), cidr in zip(self._zones, cidrs, strict=False)
         ]
 
     def _route_table(self, label: str) -> aws.ec2.RouteTable:
@@ -171,7 +201,7 @@ class Networking(pulumi.ComponentResource):
 
     def _associate(self, tier: str, index: int, subnet: aws.ec2.Subnet, table: aws.ec2.RouteTable) -> None:
         aws.ec2.RouteTableAssociation(
-            f"{self._name}-{tier}-{self._zones[index][-1]}-rta",
+            f"{self._name}-{tier}-{self._zones[index][1][-1]}-rta",
             subnet_id=subnet.id,
             route_table_id=table.id,
             opts=pulumi.ResourceOptions(parent=self),
@@ -201,18 +231,18 @@ class Networking(pulumi.ComponentResource):
 
     def _private_routes(self, private: list[aws.ec2.Subnet], public: list[aws.ec2.Subnet]) -> list[aws.ec2.RouteTable]:
         strategy = self._network.nat_strategy
-        labels = [f"private-{zone[-1]}" for zone in self._zones]
+        labels = [f"private-{zone_name[-1]}" for _, zone_name in self._zones]
         tables = [self._route_table(label) for label in labels]
         for index, (subnet, table) in enumerate(zip(private, tables, strict=True)):
             self._associate("private", index, subnet, table)
 
         if strategy is NatStrategy.GATEWAY_PER_AZ:
             targets = [
-                {"nat_gateway_id": self._nat_gateway(zone[-1], subnet).id}
-                for zone, subnet in zip(self._zones, public, strict=True)
+                {"nat_gateway_id": self._nat_gateway(zone_name[-1], subnet).id}
+                for (_, zone_name), subnet in zip(self._zones, public, strict=True)
             ]
         elif strategy is NatStrategy.SINGLE_GATEWAY:
-            targets = [{"nat_gateway_id": self._nat_gateway(self._zones[0][-1], public[0]).id}] * len(tables)
+            targets = [{"nat_gateway_id": self._nat_gateway(self._zones[0][1][-1], public[0]).id}] * len(tables)
         elif strategy is NatStrategy.INSTANCE:
             targets = [{"network_interface_id": self._nat_instance(public[0]).primary_network_interface_id}] * len(
                 tables
