@@ -68,7 +68,8 @@ class Networking(pulumi.ComponentResource):
       database tier has no route out of the VPC;
     * the NAT strategy (``none``, ``single-gateway``, ``gateway-per-az`` or ``instance``:
       a Graviton instance, t4g.nano by default, source/dest check off, its own
-      security group forwarding HTTPS from the VPC only);
+      security group forwarding HTTPS from the VPC only, its volume and network interface
+      tagged with the stack's default tags, which the provider does not carry there);
     * an S3 gateway endpoint always, and interface endpoints for logs, sqs,
       secretsmanager, ecr.api and ecr.dkr when ``network.interfaceEndpoints``;
     * VPC flow logs to a CloudWatch log group kept ``logRetentionDays``;
@@ -292,7 +293,7 @@ class Networking(pulumi.ComponentResource):
             cidr_ipv4=ANYWHERE,
         )
         ami = aws.ssm.get_parameter(name=NAT_INSTANCE_AMI_PARAMETER, opts=pulumi.InvokeOptions(parent=self)).value
-        return aws.ec2.Instance(
+        instance = aws.ec2.Instance(
             f"{self._name}-nat",
             ami=ami,
             instance_type=network.nat_instance_type,
@@ -306,9 +307,21 @@ class Networking(pulumi.ComponentResource):
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(encrypted=True, volume_type="gp3", volume_size=8),
             maintenance_options=aws.ec2.InstanceMaintenanceOptionsArgs(auto_recovery="default"),
             tags={"Name": f"{self._name}-nat"},
+            # Provider default tags reach neither the volumes nor the network interface an
+            # instance creates; volume_tags applies at creation, so the volume is never untagged.
+            volume_tags={**self._context.tags, "Name": f"{self._name}-nat"},
             # A newer AL2023 image must not replace a working NAT on every update.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"]),
         )
+        for key, value in {**self._context.tags, "Name": f"{self._name}-nat"}.items():
+            aws.ec2.Tag(
+                f"{self._name}-nat-eni-{key}",
+                resource_id=instance.primary_network_interface_id,
+                key=key,
+                value=value,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return instance
 
     def _endpoints(self, private: list[aws.ec2.Subnet], tables: list[aws.ec2.RouteTable]) -> None:
         region = self._context.region
