@@ -46,8 +46,10 @@ class Account:
         """The ARN IAM gives the account's GitHub identity provider (one per URL and account)."""
         return self.iam_arn(f"oidc-provider/{GITHUB_OIDC_HOST}")
 
-    def scope(self, stack: str, region: str, hosted_zone_ids: tuple[str, ...] = ()) -> Scope:
-        return Scope(self.partition, self.account, region, stack, hosted_zone_ids)
+    def scope(
+        self, stack: str, region: str, hosted_zone_ids: tuple[str, ...] = (), zone_names: tuple[str, ...] = ()
+    ) -> Scope:
+        return Scope(self.partition, self.account, region, stack, hosted_zone_ids, zone_names)
 
     @property
     def everywhere(self) -> Scope:

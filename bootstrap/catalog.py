@@ -37,6 +37,8 @@ class Scope:
     region: str
     stack: str
     hosted_zone_ids: tuple[str, ...] = ()
+    zone_names: tuple[str, ...] = ()
+    """Hosted zones the stack creates, by name (their ids are AWS-made)."""
 
     @property
     def prefix(self) -> str:
@@ -75,7 +77,10 @@ def _log_groups(s: Scope) -> list[str]:
         f"aws-waf-logs-{s.prefix}-",
     )
     # The trailing * also covers the ":*" form (log streams) some actions authorize on.
-    return [s.arn("logs", f"log-group:{family}*") for family in families]
+    arns = [s.arn("logs", f"log-group:{family}*") for family in families]
+    # The front door's WAF log group is the prefix itself, exactly (a * would reach a stack "<stack>2").
+    waf = s.arn("logs", f"log-group:aws-waf-logs-{s.prefix}")
+    return [*arns, waf, f"{waf}:*"]
 
 
 def _elasticache(s: Scope) -> list[str]:
@@ -661,6 +666,8 @@ SERVICES: tuple[Service, ...] = (
             "ses:CreateEmailIdentity",
             "ses:DeleteEmailIdentity",
             "ses:PutEmailIdentityDkimAttributes",
+            # Easy DKIM's key length (RSA 2048) is set and changed through the signing attributes.
+            "ses:PutEmailIdentityDkimSigningAttributes",
             "ses:PutEmailIdentityMailFromAttributes",
             "ses:PutEmailIdentityFeedbackAttributes",
             "ses:PutEmailIdentityConfigurationSetAttributes",
@@ -846,6 +853,8 @@ SERVICES: tuple[Service, ...] = (
             "backup:DeleteBackupPlan",
             "backup:CreateBackupSelection",
             "backup:DeleteBackupSelection",
+            "backup:PutBackupVaultLockConfiguration",
+            "backup:DeleteBackupVaultLockConfiguration",
             "backup:TagResource",
             "backup:UntagResource",
         ),

@@ -69,7 +69,9 @@ class CiRoles(pulumi.ComponentResource):
 
         self.deploy_role_arns = {}
         for entry in config.stacks:
-            scope = account.scope(entry.name, config.stack_region(entry), tuple(entry.hosted_zone_ids))
+            scope = account.scope(
+                entry.name, config.stack_region(entry), tuple(entry.hosted_zone_ids), tuple(entry.zone_names)
+            )
             documents = pulumi.Output.all(args.boundary_arn, _state_or_none(args.state)).apply(
                 lambda values, scope=scope: deploy_policies(
                     scope, boundary_arn=values[0], github_provider_arn=account.github_provider_arn, state=values[1]

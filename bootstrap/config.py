@@ -34,6 +34,9 @@ Subject = Annotated[
 # An IAM principal ARN, with * or ? only where IAM's ArnLike accepts them (the role name or path).
 PrincipalArnPattern = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[A-Za-z0-9+=,.@_/*?-]+$")]
 HostedZoneId = Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")]
+ZoneName = Annotated[
+    str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$", max_length=253)
+]
 
 
 @functools.cache
@@ -79,6 +82,9 @@ class StackEntry(Section):
     such a stack gets the offline preview only."""
     hosted_zone_ids: list[HostedZoneId] = []
     """Route 53 hosted zones whose records this stack's deploy role may change (its front door, SES)."""
+    zone_names: list[ZoneName] = []
+    """Public hosted zones the stack creates itself (its ``flowbuilder:domain.zoneName``): the deploy role
+    may create zones and change records named in these domains only."""
 
     @field_validator("region")
     @classmethod

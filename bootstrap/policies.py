@@ -141,6 +141,8 @@ BOUNDARY_SERVICES = (
     # What the program's roles call: tasks and functions, the worker pipe and state machine, the
     # scheduler, RDS monitoring, flow logs, EKS (cluster, nodes, add-ons, Karpenter, External
     # Secrets), the CI runner, backups, uploads and e-mail.
+    # Karpenter reads the cluster's zonal-shift status (read-only, scoped to the cluster).
+    "arc-zonal-shift",
     "autoscaling",
     "backup",
     "backup-storage",
@@ -335,6 +337,38 @@ def _service_statements(scope: Scope, group: str, *, deploy: bool) -> list[dict[
     return found
 
 
+def _created_zones(scope: Scope) -> list[dict[str, Any]]:
+    """A stack that creates its hosted zone (``flowbuilder:domain.zoneName``) cannot name it by id in advance,
+    and Route 53 knows no resource tags in IAM: record changes are bound to the zone's names instead."""
+    if not scope.zone_names:
+        return []
+    zones = f"arn:{scope.partition}:route53:::hostedzone/*"
+    names = sorted({name for zone in scope.zone_names for name in (zone, f"*.{zone}")})
+    return [
+        statement("Route53CreateZone", ["route53:CreateHostedZone"], "*"),
+        statement(
+            "Route53CreatedZones",
+            [
+                "route53:GetHostedZone",
+                "route53:ListResourceRecordSets",
+                "route53:ListTagsForResource",
+                "route53:ChangeTagsForResource",
+                "route53:UpdateHostedZoneComment",
+                # Route 53 deletes only a zone holding nothing but its SOA and NS records, and
+                # this role can empty no zone but its own.
+                "route53:DeleteHostedZone",
+            ],
+            zones,
+        ),
+        statement(
+            "Route53CreatedZoneRecords",
+            ["route53:ChangeResourceRecordSets"],
+            zones,
+            condition={"ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": names}},
+        ),
+    ]
+
+
 def _promotion_source(scope: Scope) -> dict[str, Any]:
     return statement("PullFromEveryStack", PROMOTION_READS, [scope.arn("ecr", f"repository/{names.PROJECT}-*/*")])
 
@@ -517,6 +551,7 @@ def deploy_policies(
     policies = {group: document(*_service_statements(scope, group, deploy=True)) for group in DEPLOY_GROUPS}
     policies["compute"]["Statement"].append(_promotion_source(scope))
     policies["data"]["Statement"].append(_rds_managed_secrets(scope))
+    policies["edge"]["Statement"].extend(_created_zones(scope))
     policies["identity"] = document(*_identity_statements(scope, boundary_arn, github_provider_arn))
     if state is not None:
         policies["state"] = document(*_state_statements(scope, state))

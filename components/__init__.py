@@ -4,6 +4,8 @@ Every component takes a :class:`~components.context.StackContext` and its own co
 never the whole stack configuration, and exposes typed values (and a ``watch`` for Monitoring).
 """
 
+from .backups import Backups, BackupsArgs
+from .cache import Cache, CacheArgs
 from .container_registry import ContainerRegistry, ContainerRegistryArgs
 from .context import ApplicationAccess, AwsAccount, StackContext
 from .database import Database, DatabaseArgs, DatabaseConnection, ExternalDatabase, ExternalDatabaseArgs
@@ -15,8 +17,9 @@ from .ecs import (
     QueueWorker,
     QueueWorkerArgs,
 )
-from .eks_mesh import EksMesh, EksMeshArgs
-from .front_door import FrontDoor, FrontDoorArgs
+from .eks import CiRunner, CiRunnerArgs, EksCluster, EksClusterArgs, Karpenter, KarpenterArgs
+from .email import Email, EmailArgs
+from .front_door import FrontDoor, FrontDoorArgs, HttpApiDomain, HttpApiDomainArgs
 from .images import images_to_push
 from .monitoring import Monitoring, MonitoringArgs
 from .network import ExistingVpc, ExistingVpcArgs, Networking, NetworkingArgs, Placement
@@ -24,6 +27,7 @@ from .provider import aws_provider
 from .scheduler_lambda import SchedulerLambda, SchedulerLambdaArgs
 from .serverless_api import ServerlessApi, ServerlessApiArgs
 from .stack_key import StackKey, StackKeyArgs
+from .uploads import Uploads, UploadsArgs
 from .work_queue import WorkQueue, WorkQueueArgs
 from .worker_pipe import WorkerPipe, WorkerPipeArgs
 
@@ -32,6 +36,10 @@ __all__ = [
     "ApiServiceArgs",
     "ApplicationAccess",
     "AwsAccount",
+    "Backups",
+    "BackupsArgs",
+    "Cache",
+    "CacheArgs",
     "ContainerRegistry",
     "ContainerRegistryArgs",
     "Database",
@@ -39,14 +47,22 @@ __all__ = [
     "DatabaseConnection",
     "EcsCluster",
     "EcsClusterArgs",
-    "EksMesh",
-    "EksMeshArgs",
+    "CiRunner",
+    "CiRunnerArgs",
+    "EksCluster",
+    "EksClusterArgs",
+    "Karpenter",
+    "KarpenterArgs",
+    "Email",
+    "EmailArgs",
     "ExistingVpc",
     "ExistingVpcArgs",
     "ExternalDatabase",
     "ExternalDatabaseArgs",
     "FrontDoor",
     "FrontDoorArgs",
+    "HttpApiDomain",
+    "HttpApiDomainArgs",
     "Monitoring",
     "MonitoringArgs",
     "Networking",
@@ -61,6 +77,8 @@ __all__ = [
     "StackContext",
     "StackKey",
     "StackKeyArgs",
+    "Uploads",
+    "UploadsArgs",
     "WorkQueue",
     "WorkQueueArgs",
     "WorkerPipe",

@@ -45,6 +45,21 @@ def service_trust_policy(service: str, source_account: pulumi.Input[str] | None 
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [trust]})
 
 
+def pod_identity_trust_policy(account: pulumi.Input[str], cluster_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """EKS Pod Identity trust: the Pod Identity service, acting for ``cluster_arn`` in our account only.
+
+    ``sts:TagSession`` is required: the agent tags each session with the pod's cluster, namespace
+    and service account. Which service account gets the role is the association's business.
+    """
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}, "ArnEquals": {"aws:SourceArn": cluster_arn}},
+    }
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [trust]})
+
+
 def web_identity_trust_policy(
     provider_arn: pulumi.Input[str], issuer: pulumi.Input[str], namespace: str, service_account: str
 ) -> pulumi.Output[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,8 @@ class SchedulerLambdaArgs:
     placement: Placement | None = None
     """The private subnets and the scheduler group (allowed to PostgreSQL) in standard; None runs the
     function outside any VPC (zero-scale, whose database is on the internet)."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before the function runs a new image: the release's migration."""
 
 
 class SchedulerLambda(pulumi.ComponentResource):
@@ -67,9 +70,9 @@ class SchedulerLambda(pulumi.ComponentResource):
     * the function ``<name>-scheduler`` from ``<scheduler repository>@<digest>``: ``scheduler.memoryMb``
       (512) MB, ``scheduler.timeoutSeconds`` (300) s, ``ecs.architecture`` (arm64 by default), reserved
       concurrency 1 so runs never overlap, X-Ray active tracing, environment QUEUE_URL, STACK,
-      DB_SECRET_ARN and the database's plain settings (never a password), encrypted with the stack
-      key; with a placement (standard) it runs in the private subnets behind the scheduler security
-      group, else outside any VPC;
+      and the database's plain settings (never a password: IAM authentication as ``flowbuilder_app``
+      in standard, the URL secret's ARN in zero-scale), encrypted with the stack key; with a placement
+      (standard) it runs in the private subnets behind the scheduler security group, else outside any VPC;
     * an EventBridge Scheduler schedule ``<name>-scheduler`` on ``scheduler.scheduleExpression``
       (``rate(5 minutes)``), no flexible window, 3 retries within 300 s, its payload under the stack key;
     * the failure queue ``<name>-scheduler-dlq`` (SSE, TLS only, kept ``queue.dlqRetentionDays``):
@@ -121,7 +124,7 @@ class SchedulerLambda(pulumi.ComponentResource):
             f"{name}-scheduler",
             args.image,
             waiting="the scheduler Lambda and its schedule are created once the release workflow records one",
-            prerequisites=[log_group, policy, pull],
+            prerequisites=[log_group, policy, pull, *args.after],
             opts=self._child(),
             function_name=self.function_name,
             description="Pushes due work to the work queue on a schedule",
@@ -173,7 +176,7 @@ class SchedulerLambda(pulumi.ComponentResource):
         statements = [
             statement(["sqs:SendMessage"], [args.queue.arn], sid="EnqueueWork"),
             statement(["sqs:SendMessage"], [failure_queue.arn], sid="RecordFailedRuns"),
-            statement(["secretsmanager:GetSecretValue"], [args.database.secret_arn], sid="ReadDatabaseSecret"),
+            *args.database.grants,
             stack_key_decrypt(args.context, "DecryptEnvironmentAndSecret"),
             *logs_and_traces(log_group),
         ]

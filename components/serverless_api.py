@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -76,6 +77,10 @@ class ServerlessApiArgs:
     queue: QueueRef
     """The work queue the API sends to."""
     database: DatabaseConnection
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before the function runs a new image: the release's migration."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
 
 
 class ServerlessApi(pulumi.ComponentResource):
@@ -116,6 +121,8 @@ class ServerlessApi(pulumi.ComponentResource):
     """``https://<api id>.execute-api.<region>.amazonaws.com``, fixed from the first deploy."""
     api_url: pulumi.Output[str] | None
     """The ``$default`` stage's invoke URL once the API serves; None until the api image is released."""
+    stage_name: pulumi.Output[str] | None
+    """The serving stage, for a custom domain's API mapping; None until the api image is released."""
     execution_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
     access_log_group_name: pulumi.Output[str]
@@ -140,7 +147,7 @@ class ServerlessApi(pulumi.ComponentResource):
             [
                 # The API enqueues work, as the Fargate API task does in standard stacks.
                 statement(["sqs:SendMessage"], [args.queue.arn], sid="EnqueueWork"),
-                statement(["secretsmanager:GetSecretValue"], [args.database.secret_arn], sid="ReadDatabaseSecret"),
+                *args.database.grants,
                 stack_key_decrypt(context, "DecryptEnvironmentAndSecret"),
                 *logs_and_traces(function_logs),
             ],
@@ -154,12 +161,14 @@ class ServerlessApi(pulumi.ComponentResource):
             protocol_type="HTTP",
             opts=self._child(),
         )
-        function = self._function(role, [function_logs, policy, pull])
+        function = self._function(role, [function_logs, policy, pull, *args.after])
 
         self.api_id, self.api_endpoint, self.execution_arn = api.id, api.api_endpoint, api.execution_arn
         self.log_group_name, self.access_log_group_name = function_logs.name, access_logs.name
         self.role_name = role.name
-        self.api_url = self._serve(api, function, access_logs) if function is not None else None
+        stage = self._serve(api, function, access_logs) if function is not None else None
+        self.api_url = stage.invoke_url if stage is not None else None
+        self.stage_name = stage.name if stage is not None else None
         self.watch = (
             api_watch(api.id, self.function_name, args.api.lambda_reserved_concurrency, context.stack)
             if function is not None
@@ -185,6 +194,7 @@ class ServerlessApi(pulumi.ComponentResource):
         args = self._args
         port = str(args.api.container_port)
         environment = {
+            **args.environment,
             **args.database.environment,
             "QUEUE_URL": args.queue.url,
             "STACK": args.context.stack,
@@ -217,8 +227,8 @@ class ServerlessApi(pulumi.ComponentResource):
 
     def _serve(
         self, api: aws.apigatewayv2.Api, function: aws.lambda_.Function, access_log_group: aws.cloudwatch.LogGroup
-    ) -> pulumi.Output[str]:
-        """Route every request to the function; returns the stage's invoke URL."""
+    ) -> aws.apigatewayv2.Stage:
+        """Route every request to the function; returns the stage serving it."""
         permission = aws.lambda_.Permission(
             f"{self._name}-api-invoke",
             statement_id="HttpApiInvoke",
@@ -265,7 +275,7 @@ class ServerlessApi(pulumi.ComponentResource):
             # serving only once the gateway may invoke the function.
             opts=self._child(depends_on=[route, permission]),
         )
-        return stage.invoke_url
+        return stage
 
 
 def api_watch(api_id: pulumi.Input[str], function_name: str, concurrency: int, stack: str) -> Watch:

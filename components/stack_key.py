@@ -25,9 +25,10 @@ VIA_SERVICES = ("ecr", "lambda", "rds", "secretsmanager", "scheduler")
 Lambda environments, RDS storage, Performance Insights and the managed master secret, Secrets
 Manager secrets and EventBridge Scheduler payloads."""
 
-PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
-"""Service principals that publish to the stack's encrypted alert topic: alarms and budgets (no
-EventBridge rule publishes to it). The topic's own policy decides which of their resources may."""
+PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "ses.amazonaws.com")
+"""Service principals that publish to the stack's encrypted topics: alarms and budgets to the alert
+topic, SES to the e-mail event topic (no EventBridge rule publishes to either). Each topic's own
+policy decides which of their resources may."""
 
 ADMINISTRATION = [
     "kms:Create*",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -17,7 +18,8 @@ from .ecs import ClusterRef, TaskSpec, fargate_task, task_role
 from .ecs.task_definition import ECS_TASKS, FargateTask
 from .iam import role_policy, service_role, statement
 from .images import Image
-from .logs import log_group
+from .lambdas import stack_key_decrypt
+from .logs import log_group, log_stream_arn
 from .network import Placement
 from .queues import QueueRef
 from .watch import Alarm, Graph, Metric, MissingData, Severity, Watch, expression
@@ -41,6 +43,10 @@ class WorkerPipeArgs:
     dead_letter: QueueRef
     database: DatabaseConnection
     """The external database: its URL reaches the task as DATABASE_URL, by reference."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before runs use a new revision: the release's migration."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity)."""
 
 
 class WorkerPipe(pulumi.ComponentResource):
@@ -61,7 +67,7 @@ class WorkerPipe(pulumi.ComponentResource):
       body to the dead-letter queue; ERROR logs to ``/aws/vendedlogs/states/<name>-worker-run``;
     * the pipe ``<name>-worker``: source the work queue (batch size 1, no batching window), target the
       state machine (FIRE_AND_FORGET), ERROR logs to ``/aws/vendedlogs/pipes/<name>-worker``; its role
-      may only read and delete from that queue and start that state machine.
+      may only read and delete from that queue, start that state machine and write that log group.
 
     The pipe deletes a message once StartExecution succeeded; from then on the execution owns it, so
     a task that dies later (Spot interruption, crash) is retried and never loses the message. Until
@@ -105,7 +111,10 @@ class WorkerPipe(pulumi.ComponentResource):
                     ["states:DescribeExecution"],
                     [context.account.arn("states", f"execution:{state_machine_name}:*")],
                     sid="ReadOwnExecutionInput",
-                )
+                ),
+                *args.database.grants,
+                # The URL secret is under the stack key.
+                stack_key_decrypt(context, "DecryptDatabaseSecret"),
             ],
             self._child,
         )
@@ -120,7 +129,12 @@ class WorkerPipe(pulumi.ComponentResource):
                 cpu=args.worker.cpu,
                 memory=args.worker.memory,
                 architecture=args.architecture,
-                environment={**args.database.environment, "AWS_REGION": context.region, "STACK": context.stack},
+                environment={
+                    **args.environment,
+                    **args.database.environment,
+                    "AWS_REGION": context.region,
+                    "STACK": context.stack,
+                },
                 secrets=list(args.database.container_secrets),
                 # Fargate Spot's reclaim notice is 2 minutes; stopTimeout is how long SIGTERM lasts before SIGKILL.
                 container={"stopTimeout": args.worker.stop_timeout_seconds},
@@ -173,6 +187,13 @@ class WorkerPipe(pulumi.ComponentResource):
                     condition={"ArnEquals": {"ecs:cluster": args.cluster.arn}},
                 ),
                 statement(["ecs:StopTask", "ecs:DescribeTasks"], [cluster_tasks], sid="WatchWorkerTasks"),
+                # A timed-out run finds its task by StartedBy; ListTasks is scoped to the cluster's instances.
+                statement(
+                    ["ecs:ListTasks"],
+                    [context.account.arn("ecs", f"container-instance/{args.cluster.name}/*")],
+                    sid="FindTimedOutTasks",
+                    condition={"ArnEquals": {"ecs:cluster": args.cluster.arn}},
+                ),
                 # RunTask with PropagateTags tags the task it creates.
                 statement(
                     ["ecs:TagResource"],
@@ -246,7 +267,7 @@ class WorkerPipe(pulumi.ComponentResource):
             ),
             # Step Functions checks the role's log permissions; the cluster ARN in the definition
             # resolves only once the Spot capacity provider RunTask names is attached.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.after]),
         )
         return machine, logs
 
@@ -271,6 +292,8 @@ class WorkerPipe(pulumi.ComponentResource):
                     sid="ConsumeWorkQueue",
                 ),
                 statement(["states:StartExecution"], [state_machine.arn], sid="StartWorkerRun"),
+                # Pipes writes its CloudWatch Logs destination with the pipe's own role.
+                statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_stream_arn(logs)], sid="WritePipeLogs"),
             ],
             self._child,
         )
@@ -297,7 +320,7 @@ class WorkerPipe(pulumi.ComponentResource):
                 ),
             ),
             # The pipe starts polling at creation; without its policy every poll would fail.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.after]),
         )
         return pipe, logs
 

@@ -34,8 +34,14 @@ API_RETRY: dict[str, Any] = {
     "JitterStrategy": "FULL",
 }
 # A task that ran and failed: non-zero exit, Spot interruption (SIGTERM, then SIGKILL after
-# stopTimeout), failed image pull, or past its timeout.
-TASK_ERRORS = ["States.TaskFailed", "States.Timeout"]
+# stopTimeout), failed image pull. Such a task has stopped, so a retry cannot overlap it.
+TASK_ERRORS = ["States.TaskFailed"]
+# A run past its timeout is not retried: Step Functions does not reliably stop the task a timed-out
+# .sync state started, so the state machine stops it itself and dead-letters the message; a retry
+# could run beside it, and would most likely outlive maxRunMinutes again.
+TIMEOUT_ERRORS = ["States.Timeout"]
+STOP_RETRY: dict[str, Any] = {"IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0, "JitterStrategy": "FULL"}
+STOP_REASON = "worker run exceeded worker.maxRunMinutes"
 TASK_RETRY_INTERVAL_SECONDS = 60
 TASK_RETRY_BACKOFF = 2.0
 DLQ_RETRY: dict[str, Any] = {"IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2.0, "JitterStrategy": "FULL"}
@@ -100,7 +106,9 @@ def worker_state_machine(
     Input: the pipe's batch, a JSON array holding one SQS record. The body goes to the worker in
     MESSAGE_BODY when it fits the override limit, otherwise the worker reads it from this
     execution's input (MESSAGE_EXECUTION_ARN, ``states:DescribeExecution``). A run that fails is
-    retried; when every attempt failed the original body goes to the dead-letter queue.
+    retried; when every attempt failed the original body goes to the dead-letter queue. A run past
+    ``maxRunMinutes`` (plus start-up) is stopped by the state machine (the task it started, found by
+    ``StartedBy`` = the execution's name) and its message dead-lettered, never retried beside it.
     """
     attempts = run.attempts
     return {
@@ -164,6 +172,8 @@ def worker_state_machine(
                         }
                     },
                     "PropagateTags": "TASK_DEFINITION",
+                    # How a timed-out run finds its task: the .sync error names no task.
+                    "StartedBy": "{% $states.context.Execution.Name %}",
                     "Overrides": {
                         "ContainerOverrides": [
                             {
@@ -177,6 +187,9 @@ def worker_state_machine(
                                         "Value": "{% $string($states.context.State.RetryCount + 1) %}",
                                     },
                                     {"Name": "EXIT_AFTER_COMPLETION", "Value": "true"},
+                                    # The job's own deadline: finish or checkpoint and exit before the
+                                    # state machine stops the task.
+                                    {"Name": "MAX_RUN_SECONDS", "Value": str(run.max_run_minutes * 60)},
                                     "{% $delivery %}",
                                 ],
                             }
@@ -195,12 +208,43 @@ def worker_state_machine(
                 ],
                 "Catch": [
                     {
+                        "ErrorEquals": TIMEOUT_ERRORS,
+                        "Assign": {"error": "{% $states.errorOutput %}"},
+                        "Next": "FindTimedOutTask",
+                    },
+                    {
                         "ErrorEquals": ["States.ALL"],
                         "Assign": {"error": "{% $states.errorOutput %}"},
                         "Next": "SendToDeadLetterQueue",
-                    }
+                    },
                 ],
                 "End": True,
+            },
+            "FindTimedOutTask": {
+                "Type": "Task",
+                "Resource": f"arn:{partition}:states:::aws-sdk:ecs:listTasks",
+                "Arguments": {
+                    "Cluster": cluster_arn,
+                    "StartedBy": "{% $states.context.Execution.Name %}",
+                    "DesiredStatus": "RUNNING",
+                },
+                "Assign": {"timedOutTasks": "{% $states.result.TaskArns %}"},
+                "Retry": [{"ErrorEquals": ["States.ALL"], **STOP_RETRY}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "SendToDeadLetterQueue"}],
+                "Next": "StopIfStillRunning",
+            },
+            "StopIfStillRunning": {
+                "Type": "Choice",
+                "Choices": [{"Condition": "{% $count($timedOutTasks) > 0 %}", "Next": "StopTimedOutTask"}],
+                "Default": "SendToDeadLetterQueue",
+            },
+            "StopTimedOutTask": {
+                "Type": "Task",
+                "Resource": f"arn:{partition}:states:::aws-sdk:ecs:stopTask",
+                "Arguments": {"Cluster": cluster_arn, "Task": "{% $timedOutTasks[0] %}", "Reason": STOP_REASON},
+                "Retry": [{"ErrorEquals": ["States.ALL"], **STOP_RETRY}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "SendToDeadLetterQueue"}],
+                "Next": "SendToDeadLetterQueue",
             },
             "SendToDeadLetterQueue": {
                 "Type": "Task",

@@ -1,9 +1,10 @@
 """Every place a stack starts ECS tasks on demand (RunTask), wherever it is declared.
 
 A pipe's ``ecsTaskParameters``, a Step Functions ``ecs:runTask`` state, an
-EventBridge rule's ``ecsTarget`` and a schedule's ``ecsParameters`` all carry
-the same RunTask request in different spellings; this reads them into one
-shape for the cost of a job, the preflight rules and the diagram.
+EventBridge rule's ``ecsTarget``, a schedule's ``ecsParameters`` and the
+migration runner's invocation event all carry the same RunTask request in
+different spellings; this reads them into one shape for the cost of a job, the
+preflight rules and the diagram.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from simulation.harness import RecordedResource, StackRun
 from simulation.refs import as_document, dig
 
 RUN_TASK = "arn:aws:states:::ecs:runTask"
+INVOCATION = "aws:lambda/invocation:Invocation"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+FUNCTION = "aws:lambda/function:Function"
 
 
 @dataclass
@@ -35,6 +39,8 @@ class TaskLaunch:
     memory: Any = None
     steps: int = 0
     """State transitions of one successful run, for Step Functions runners."""
+    invocation: RecordedResource | None = None
+    """The Invocation that runs ``runner`` once per release (the migration), if that is how it starts."""
 
 
 def _camel(value: Any) -> Any:
@@ -93,7 +99,38 @@ def task_launches(run: StackRun) -> list[TaskLaunch]:
             if str(state.get("Resource", "")).startswith(RUN_TASK):
                 request = _camel(state.get("Arguments") or state.get("Parameters") or {})
                 launches.append(_launch(machine, f"definition state {name}", request, "taskDefinition", steps))
+    launches += _invoked_launches(run)
     return launches
+
+
+def _invoked_launches(run: StackRun) -> Iterator[TaskLaunch]:
+    """The migration: an Invocation whose event is a RunTask request, run by the function it invokes."""
+    functions = {str(f.inputs.get("name")): f for f in run.of_type(FUNCTION)}
+    families = {str(d.inputs.get("family")): d for d in run.of_type(TASK_DEFINITION)}
+    for invocation in run.of_type(INVOCATION):
+        try:
+            event = as_document(invocation.inputs.get("input") or "{}")
+        except ValueError:
+            continue
+        runner = functions.get(str(invocation.inputs.get("functionName")))
+        if runner is None or not isinstance(event, dict) or not event.get("taskDefinition"):
+            continue
+        # RunTask on a family starts its newest revision: the one this update declares.
+        family = families.get(str(event["taskDefinition"]))
+        request = {
+            "taskDefinition": family.state.get("arn") if family else event["taskDefinition"],
+            "launchType": "FARGATE",
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": event.get("subnets"),
+                    "securityGroups": event.get("securityGroups"),
+                    "assignPublicIp": event.get("assignPublicIp"),
+                }
+            },
+        }
+        launch = _launch(runner, "once per release", request, "taskDefinition")
+        launch.invocation = invocation
+        yield launch
 
 
 def _states(definition: Any) -> Iterator[tuple[str, dict[str, Any]]]:

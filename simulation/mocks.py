@@ -110,6 +110,18 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             "aws:budgets/budget:Budget": self._budget,
             "aws:apigatewayv2/api:Api": self._http_api,
             "aws:apigatewayv2/stage:Stage": self._http_api_stage,
+            "aws:apigatewayv2/domainName:DomainName": self._api_domain_name,
+            "aws:acm/certificate:Certificate": self._certificate,
+            "aws:route53/zone:Zone": self._hosted_zone,
+            "aws:route53/record:Record": self._dns_record,
+            "aws:wafv2/webAcl:WebAcl": self._web_acl,
+            "aws:sesv2/emailIdentity:EmailIdentity": self._email_identity,
+            "aws:sesv2/configurationSet:ConfigurationSet": self._configuration_set,
+            "aws:cloudfront/distribution:Distribution": self._distribution,
+            "aws:elasticache/serverlessCache:ServerlessCache": self._serverless_cache,
+            "aws:elasticache/replicationGroup:ReplicationGroup": self._replication_group,
+            "aws:elasticache/user:User": self._cache_user,
+            "aws:backup/vault:Vault": self._backup_vault,
         }
 
     # -- resources ---------------------------------------------------------
@@ -193,6 +205,28 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             ]
         return outputs
 
+    def _serverless_cache(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        name = state["name"]
+        address = f"{name}-{fake_hex(name, 6)}.serverless.use1.cache.amazonaws.com"
+        return {
+            "arn": f"arn:aws:elasticache:{self.region}:{ACCOUNT_ID}:serverlesscache:{name}",
+            "endpoints": [{"address": address, "port": 6379}],
+            "readerEndpoints": [{"address": address, "port": 6380}],
+        }
+
+    def _replication_group(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        group = state.get("replicationGroupId") or state["name"]
+        return {
+            "arn": f"arn:aws:elasticache:{self.region}:{ACCOUNT_ID}:replicationgroup:{group}",
+            "primaryEndpointAddress": f"master.{group}.{fake_hex(group, 6)}.use1.cache.amazonaws.com",
+        }
+
+    def _cache_user(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:elasticache:{self.region}:{ACCOUNT_ID}:user:{state['userId']}"}
+
+    def _backup_vault(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"arn": f"arn:aws:backup:{self.region}:{ACCOUNT_ID}:backup-vault:{state['name']}"}
+
     def _rds_parameter_group(self, state: dict[str, Any], _: str) -> dict[str, Any]:
         return {"arn": f"arn:aws:rds:{self.region}:{ACCOUNT_ID}:pg:{state['name']}"}
 
@@ -245,6 +279,61 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
             "arn": f"arn:aws:apigateway:{self.region}::/apis/{api_id}/stages/{stage}",
             "executionArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}/{stage}",
             "invokeUrl": f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{path}",
+        }
+
+    def _api_domain_name(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        host = state["domainName"]
+        return {
+            "arn": f"arn:aws:apigateway:{self.region}::/domainnames/{host}",
+            "domainNameConfiguration": {
+                **state["domainNameConfiguration"],
+                "targetDomainName": f"d-{fake_hex(host, 10)}.execute-api.{self.region}.amazonaws.com",
+                # API Gateway's regional hosted zone in us-east-1 (a fixed value per region).
+                "hostedZoneId": "Z1UJRXOUMOOFQ8",
+            },
+        }
+
+    def _certificate(self, state: dict[str, Any], logical: str) -> dict[str, Any]:
+        digits = fake_hex("acm" + logical, 32)
+        certificate_id = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+        host = state.get("domainName")
+        # An imported or private certificate has no domain to validate.
+        options = (
+            [
+                {
+                    "domainName": host,
+                    "resourceRecordName": f"_{fake_hex('name' + host, 32)}.{host}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{fake_hex('value' + host, 32)}.acm-validations.aws.",
+                }
+            ]
+            if host
+            else []
+        )
+        return {
+            "arn": f"arn:aws:acm:{self.region}:{ACCOUNT_ID}:certificate/{certificate_id}",
+            "domainValidationOptions": options,
+            "status": "PENDING_VALIDATION",
+        }
+
+    def _hosted_zone(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        zone_id = "Z" + fake_hex("zone" + state["name"], 20).upper()
+        return {
+            "zoneId": zone_id,
+            "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+            "nameServers": [f"ns-{n}.awsdns-{n % 64:02d}.{tld}" for n, tld in ((101, "com"), (602, "net"))]
+            + [f"ns-{n}.awsdns-{n % 64:02d}.{tld}" for n, tld in ((1203, "org"), (1804, "co.uk"))],
+        }
+
+    def _dns_record(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        return {"fqdn": str(state["name"]).rstrip(".")}
+
+    def _web_acl(self, state: dict[str, Any], logical: str) -> dict[str, Any]:
+        acl_id = fake_hex("webacl" + logical, 32)
+        acl_id = f"{acl_id[:8]}-{acl_id[8:12]}-{acl_id[12:16]}-{acl_id[16:20]}-{acl_id[20:]}"
+        return {
+            "arn": f"arn:aws:wafv2:{self.region}:{ACCOUNT_ID}:regional/webacl/{state['name']}/{acl_id}",
+            "capacity": 0,
         }
 
     def _budget(self, state: dict[str, Any], _: str) -> dict[str, Any]:
@@ -344,6 +433,35 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
                 f":policyName/{state['name']}"
             ),
             "alarmArns": [],
+        }
+
+    def _email_identity(self, state: dict[str, Any], logical: str) -> dict[str, Any]:
+        domain = state["emailIdentity"]
+        # Easy DKIM's three selector tokens, stable per identity.
+        tokens = [fake_hex(f"{domain}-dkim-{index}", 32) for index in range(3)]
+        return {
+            "arn": f"arn:aws:ses:{self.region}:{ACCOUNT_ID}:identity/{domain}",
+            "identityType": "DOMAIN",
+            "verifiedForSendingStatus": False,
+            "dkimSigningAttributes": {
+                **state.get("dkimSigningAttributes", {}),
+                "tokens": tokens,
+                "status": "PENDING",
+                "signingAttributesOrigin": "AWS_SES",
+            },
+        }
+
+    def _configuration_set(self, state: dict[str, Any], _: str) -> dict[str, Any]:
+        name = state["configurationSetName"]
+        return {"arn": f"arn:aws:ses:{self.region}:{ACCOUNT_ID}:configuration-set/{name}"}
+
+    def _distribution(self, _: dict[str, Any], logical: str) -> dict[str, Any]:
+        distribution_id = "E" + fake_hex("distribution" + logical, 13).upper()
+        return {
+            "arn": f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{distribution_id}",
+            "domainName": f"d{fake_hex('cloudfront' + logical, 13)}.cloudfront.net",
+            "hostedZoneId": "Z2FDTNDATAQYW2",
+            "status": "Deployed",
         }
 
     def _bucket(self, state: dict[str, Any], logical: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from .load import ConfigError, StackSecrets, load_stack_config
 from .model import (
     CpuArchitecture,
     Environment,
+    FargateSize,
     NatStrategy,
     StackConfig,
     StandardStackConfig,
@@ -17,6 +18,7 @@ __all__ = [
     "ConfigError",
     "CpuArchitecture",
     "Environment",
+    "FargateSize",
     "NatStrategy",
     "Project",
     "StackConfig",

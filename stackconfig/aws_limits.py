@@ -57,11 +57,19 @@ NAME_LIMITS: dict[str, int] = {
     "event-rule": 64,
     "eks-cluster": 100,
     "eks-nodegroup": 63,
+    "codebuild-project": 150,
     "s3-bucket": 63,
     "budget": 100,
     "dashboard": 255,
     "alarm": 255,
     "http-api": 128,
+    "waf": 128,
+    "ses-configuration-set": 64,
+    "cloudfront-oac": 64,
+    # ElastiCache: replication group, serverless cache, user and user group ids (CreateReplicationGroup,
+    # CreateServerlessCache, CreateUser, CreateUserGroup); AWS Backup vault and plan names (CreateBackupVault).
+    "cache": 40,
+    "backup-vault": 50,
 }
 
 # Pulumi auto-naming appends "-" and seven random hex characters.

@@ -234,6 +234,21 @@ def vpc_id(text: str) -> str | None:
     return None
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def dns_name(name: str) -> str | None:
+    """Route 53 and ACM: at most 253 characters, labels of 1-63 letters, digits and '-' (not at either
+    end), at least two labels; written in lowercase without the trailing dot, as Route 53 reports it."""
+    labels = name.split(".")
+    if len(labels) < 2 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        return (
+            "must be a DNS name such as api.example.com: two or more labels of 1 to 63 lowercase letters, digits "
+            "and '-' (not first or last), joined by '.', without a trailing dot"
+        )
+    return None
+
+
 def certificate_arn(text: str) -> str | None:
     return _problem(lambda: arns.certificate(text))
 
@@ -280,4 +295,52 @@ def http_path(path: str) -> str | None:
 def environment_variable(name: str) -> str | None:
     if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
         return "must be an environment variable name: capital letters, digits and '_', not starting with a digit"
+    return None
+
+
+# -- uploads and e-mail ---------------------------------------------------------------------------
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"(?=.{{4,253}}$)({_LABEL}\.)+[a-z]{{2,63}}")
+
+
+def mail_domain(name: str) -> str | None:
+    """A fully qualified domain name in lowercase, without a trailing dot (RFC 1035 labels)."""
+    if not _DOMAIN.fullmatch(name):
+        return "must be a domain name such as example.com: lowercase labels of letters, digits and '-', no trailing dot"
+    return None
+
+
+def dns_label(name: str) -> str | None:
+    if not re.fullmatch(_LABEL, name):
+        return "must be one DNS label: lowercase letters, digits and '-', at most 63, not starting or ending with '-'"
+    return None
+
+
+def https_origin(origin: str) -> str | None:
+    """A browser origin (scheme, host, optional port; no path) that serves over HTTPS."""
+    match = re.fullmatch(rf"https://(?:{_LABEL}\.)*{_LABEL}(?::(?P<port>[1-9][0-9]{{0,4}}))?", origin)
+    if not match:
+        return "must be an https origin such as https://app.example.com (no path, no trailing '/', lowercase)"
+    if match.group("port") and int(match.group("port")) > 65535:
+        return "has a port above 65535"
+    return None
+
+
+def https_url(url: str) -> str | None:
+    """An https URL with a host and a path, as SNS subscribes an endpoint."""
+    if not re.fullmatch(rf"https://(?:{_LABEL}\.)+[a-z]{{2,63}}(:[1-9][0-9]{{0,4}})?/[\x21-\x7e]*", url):
+        return "must be an https URL such as https://api.example.com/webhooks/ses (a public host name, no spaces)"
+    return None
+
+
+def hosted_zone_id(text: str) -> str | None:
+    if not re.fullmatch(r"Z[A-Z0-9]{1,31}", text):
+        return "must be a Route 53 hosted zone id: Z followed by capital letters and digits"
+    return None
+
+
+def key_prefix(text: str) -> str | None:
+    """An S3 key prefix that IAM and lifecycle rules can name exactly: safe characters, ending in '/'."""
+    if not re.fullmatch(r"([A-Za-z0-9!_.*'()-]+/)+", text) or "*" in text:
+        return "must be an S3 key prefix such as uploads/: letters, digits and !_.'()- in segments, each ending in '/'"
     return None

@@ -125,6 +125,21 @@ EKS_VERSIONS: dict[str, tuple[date, date]] = {
     "1.35": (date(2027, 3, 27), date(2028, 3, 27)),
 }
 
+# -- EKS add-on versions -------------------------------------------------------------------------
+# As of 2026-11-02. Source: `aws eks describe-addon-versions --kubernetes-version <v>` (the version
+# EKS lists as compatible and current for each add-on). The cluster installs exactly these, so a
+# review sees an add-on change; a Kubernetes version without a row here is refused until it has one.
+EKS_ADDONS_AS_OF = date(2026, 11, 2)
+EKS_ADDONS: dict[str, dict[str, str]] = {
+    "1.35": {
+        "vpc-cni": "v1.21.1-eksbuild.3",
+        "kube-proxy": "v1.35.0-eksbuild.2",
+        "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
+        "coredns": "v1.13.2-eksbuild.1",
+        "aws-ebs-csi-driver": "v1.57.1-eksbuild.1",
+    },
+}
+
 # -- PostgreSQL reserved key words --------------------------------------------------------------
 # RDS refuses a database name or master user name that is a reserved word of the engine.
 # Source: PostgreSQL 18 documentation, Appendix C "SQL Key Words", the words marked "reserved"

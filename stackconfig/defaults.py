@@ -73,6 +73,10 @@ COMMON: dict[str, Any] = {
         "timeoutSeconds": 300,
         "scheduleExpression": "rate(5 minutes)",
     },
+    "migration": {
+        "command": ["alembic", "upgrade", "head"],
+        "timeoutMinutes": 10,
+    },
     "monitoring": {
         "alertEmails": [],
         "dashboard": True,
@@ -86,20 +90,70 @@ COMMON: dict[str, Any] = {
         # moves to the next version (upgrade policy STANDARD) instead of paying
         # six times more per hour for extended support.
         "kubernetesVersion": "1.35",
-        # Graviton: t4g.medium is the t3.medium equivalent at about 20% less.
-        "nodeInstanceType": "t4g.medium",
-        "nodeCount": 3,
-        "nodeMaxCount": 6,
-        "spotNodeGroup": False,
-        # Same size (2 vCPU, 4 GiB) and architecture in three Spot pools.
-        "spotInstanceTypes": ["t4g.medium", "c6g.large", "c7g.large"],
-        "spotNodeCount": 2,
+        # Dev has no cluster; elsewhere the audit trail (who did what, and who was let in)
+        # at the least. Each type is CloudWatch Logs ingestion billed per GB.
+        "controlPlaneLogTypes": ["api", "audit", "authenticator"],
+        # Two Graviton nodes, one per AZ, for Karpenter and the add-ons; Karpenter adds
+        # every other node the pods ask for.
+        "systemNodes": {"instanceType": "t4g.medium", "count": 2},
+        # No runner until a GitHub connection is authorised (docs/eks-mesh.md).
+        "ciRunner": {},
         "adminRoleArns": [],
         "publicAccessCidrs": [],
         "prometheusRetentionDays": 15,
         "prometheusVolumeGb": 0,
         "tracing": False,
         "services": [],
+    },
+    # No domain: dev serves plain HTTP (staging and prod must name one). HSTS for a year, the
+    # ELB policy AWS recommends for new listeners (TLS 1.3 and 1.2).
+    "domain": {"hstsMaxAgeSeconds": 31536000, "tlsPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
+    # About $10 a month plus $0.60 per million requests: off in dev. 2,000 requests in 5 minutes
+    # (6-7 a second, sustained) from one address is more than a person clicking through the app.
+    "waf": {"enabled": False, "rateLimitPer5Minutes": 2000, "sqlInjection": True},
+    # A bucket costs nothing until files land in it; zero-scale turns it off below.
+    "uploads": {
+        "enabled": True,
+        "prefix": "uploads/",
+        "corsOrigins": [],
+        "versioning": False,
+        "noncurrentExpiryDays": 30,
+        # Intelligent-Tiering has no retrieval fee and no minimum duration, so files nobody
+        # reads get cheaper without the app knowing their access pattern.
+        "transitionStorageClass": "INTELLIGENT_TIERING",
+        "transitionAfterDays": 30,
+        "cdn": {"enabled": False, "priceClass": "PriceClass_100"},
+    },
+    # Off until a stack names the domain it sends from.
+    "email": {
+        "enabled": False,
+        "mailFromSubdomain": "mail",
+        # Monitoring only until the DMARC reports show every sender of the domain aligned.
+        "dmarcPolicy": "none",
+    },
+    "cache": {
+        # Off unless a stack asks: staging and prod turn it on in their stack files.
+        "enabled": False,
+        # Serverless is the cheaper one at idle: its 100 MB storage minimum is about $6.13 a month
+        # against $9.34 for one cache.t4g.micro node (docs/cache.md).
+        "mode": "serverless",
+        "nodeType": "cache.t4g.micro",
+        "nodeCount": 1,
+        "maxDataStorageGb": 1,
+        "maxEcpuPerSecond": 5000,
+        "snapshotRetentionDays": 0,
+        "snapshotTime": "05:00",
+        "memoryAlarmPercent": 80,
+    },
+    "backups": {
+        # AWS Backup on top of RDS's own automated backups: prod only unless a stack asks.
+        "enabled": False,
+        "copyRegion": "us-west-2",
+        "dailyRetentionDays": 30,
+        "weeklyRetentionDays": 84,
+        # Off: a compliance lock past its grace time cannot be undone by anyone, and a dev or
+        # staging vault locked by mistake keeps its recovery points (and their bill) for years.
+        "vaultLock": {"enabled": False, "minRetentionDays": 7, "maxRetentionDays": 365, "changeableForDays": 3},
     },
 }
 
@@ -141,7 +195,8 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "worker": {"cpu": 1024, "memory": 2048, "maxCount": 5, "spotWeight": 3, "onDemandWeight": 1},
         "ecs": {"containerInsights": False, "execEnabled": True},
         "monitoring": {"monthlyBudgetUsd": 400},
-        "eks": {"enabled": True, "nodeInstanceType": "t4g.medium", "nodeCount": 3, "nodeMaxCount": 6},
+        "eks": {"enabled": True},
+        "waf": {"enabled": True},
     },
     Environment.PROD: {
         "logRetentionDays": 30,
@@ -163,15 +218,18 @@ BY_ENVIRONMENT: dict[Environment, dict[str, Any]] = {
         "worker": {"cpu": 2048, "memory": 4096, "maxCount": 20, "spotWeight": 3, "onDemandWeight": 1},
         "ecs": {"containerInsights": True, "execEnabled": False, "forceDeleteRepositories": False},
         "monitoring": {"monthlyBudgetUsd": 1500},
-        # t4g.large is the t3.large equivalent; six nodes spread over the AZs.
+        # Every control-plane log type: prod keeps the scheduler's and controller manager's
+        # decisions for the post-mortem.
         "eks": {
             "enabled": True,
-            "nodeInstanceType": "t4g.large",
-            "nodeCount": 6,
-            "nodeMaxCount": 12,
-            "spotInstanceTypes": ["t4g.large", "m6g.large", "m7g.large"],
+            "controlPlaneLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
             "prometheusVolumeGb": 50,
         },
+        "waf": {"enabled": True},
+        # Overwritten and deleted files stay recoverable (and AWS Backup can protect the bucket).
+        "uploads": {"versioning": True},
+        "cache": {"snapshotRetentionDays": 7},
+        "backups": {"enabled": True},
     },
 }
 
@@ -193,6 +251,7 @@ ZERO_SCALE: dict[str, Any] = {
     # images: destroying it leaves them.
     "ecs": {"containerInsights": False, "forceDeleteRepositories": False},
     "monitoring": {"dashboard": False, "monthlyBudgetUsd": 10},
+    "uploads": {"enabled": False},
 }
 """Zero-scale's own defaults, on top of the common table's keys it has; no environment changes them."""
 

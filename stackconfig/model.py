@@ -22,9 +22,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from . import checks, cidrs, rules, windows
-from .aws_limits import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, fargate_pair_error, is_graviton, log_retention_days
-from .problems import Invalid, Path, dotted
+from . import arns, checks, cidrs, rules, windows
+from .aws_limits import LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, fargate_pair_error, log_retention_days
+from .problems import VOCABULARY, Invalid, Path, dotted
 from .values import Bool, choice, matching, number, one_of_numbers, text, whole
 
 
@@ -67,6 +67,15 @@ class FlowLogTraffic(StrEnum):
     ALL = "ALL"
     ACCEPT = "ACCEPT"
     REJECT = "REJECT"
+
+
+class CacheMode(StrEnum):
+    """How the ElastiCache Valkey cache runs (docs/cache.md compares their idle cost)."""
+
+    SERVERLESS = "serverless"
+    """ElastiCache Serverless: billed per GB stored (100 MB minimum) and per ECPU, spread over the AZs."""
+    NODE = "node"
+    """A replication group of ``nodeCount`` nodes of ``nodeType``, billed per node-hour."""
 
 
 class Section(BaseModel):
@@ -262,8 +271,6 @@ class ApiConfig(FargateSize):
     min_count: whole(0, 1000, why="an ALB takes at most 1,000 targets")
     max_count: whole(1, 1000, why="an ALB takes at most 1,000 targets")
     health_check_path: text(checks.health_check_path, min_length=1, max_length=1024)
-    certificate_arn: text(checks.certificate_arn, min_length=1, max_length=2048) | None = None
-    """ACM certificate (in the stack's region) for HTTPS; without one the ALB serves plain HTTP."""
 
     @model_validator(mode="after")
     def _counts(self) -> ApiConfig:
@@ -334,7 +341,7 @@ class WorkerConfig(WorkerTaskConfig):
 
 
 RESERVED_VARIABLES = ("DATABASE_URL", "QUEUE_URL", "STACK", "PORT", "EXIT_AFTER_COMPLETION")
-RESERVED_PREFIXES = ("DB_", "AWS_", "ECS_", "MESSAGE_")
+RESERVED_PREFIXES = ("DB_", "AWS_", "ECS_", "MESSAGE_", "UPLOADS_", "SES_")
 """Variables the program (or ECS, or the AWS SDKs) sets in the api and worker containers."""
 
 
@@ -417,6 +424,21 @@ class SchedulerConfig(Section):
     timeout_seconds: whole(*LAMBDA_TIMEOUT_SECONDS, "s", why="Lambda timeout")
     schedule_expression: text(checks.schedule_expression, min_length=1, max_length=256)
     """An EventBridge Scheduler ``rate()`` or ``cron()`` expression."""
+
+
+MIGRATION_TIMEOUT_MINUTES = (1, 14)
+"""A synchronous Lambda invocation lasts at most 15 minutes; one is left for starting the task."""
+CommandArgument = text(min_length=1, max_length=4096)
+
+
+class MigrationConfig(Section):
+    """``flowbuilder:migration`` — the one-off task a release runs before anything rolls."""
+
+    command: Annotated[list[CommandArgument], Field(min_length=1, max_length=64)]
+    """The api image's command for the migration (exec form: one string per argument)."""
+    timeout_minutes: whole(
+        *MIGRATION_TIMEOUT_MINUTES, "minutes", why="the runner is a synchronous Lambda invocation, at most 15 minutes"
+    )
 
 
 Email = text(checks.email, min_length=3, max_length=254)
@@ -533,24 +555,92 @@ class ServiceConfig(Section):
         return self
 
 
+class ControlPlaneLogType(StrEnum):
+    """EKS control-plane log types (EKS API reference, ``LogSetup.types``)."""
+
+    API = "api"
+    AUDIT = "audit"
+    AUTHENTICATOR = "authenticator"
+    CONTROLLER_MANAGER = "controllerManager"
+    SCHEDULER = "scheduler"
+
+
+SYSTEM_NODE_INSTANCE_TYPES = ("t4g.medium", "t4g.large", "m7g.medium", "m7g.large", "c7g.large", "c7g.xlarge")
+"""Graviton types the system node group may use: big enough for the controller and add-ons (at least
+4 GiB, or 2 vCPU for the c7g), small enough that two of them idle cheaply."""
+
+
+def _system_node_type(name: str) -> str | None:
+    if name in SYSTEM_NODE_INSTANCE_TYPES:
+        return None
+    return (
+        "not a system node type: the group runs Karpenter and the add-ons on Graviton (ARM64) nodes; "
+        f"allowed: {', '.join(SYSTEM_NODE_INSTANCE_TYPES)}"
+    )
+
+
+class SystemNodesConfig(Section):
+    """The fixed managed node group that runs Karpenter and the cluster add-ons (taint ``CriticalAddonsOnly``)."""
+
+    instance_type: text(_system_node_type, min_length=1, max_length=32)
+    count: whole(2, 10, "nodes", why="at least two so one AZ or node can fail; Karpenter adds the rest")
+
+
+GITHUB_REPOSITORY = r"[A-Za-z0-9](-?[A-Za-z0-9]){0,38}/[A-Za-z0-9._-]{1,100}"
+CODECONNECTIONS_ARN = (
+    r"arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}"
+)
+
+
+class CiRunnerConfig(Section):
+    """``eks.ciRunner`` — the in-VPC CodeBuild runner that reaches the private Kubernetes API.
+
+    The runner exists once both keys are set: the connection must be authorised in the console
+    before CodeBuild can create the project's webhook (docs/eks-mesh.md, "First deploy").
+    """
+
+    repository: matching(GITHUB_REPOSITORY, "<owner>/<repository> as GitHub spells it", max_length=140) | None = None
+    """The GitHub repository whose workflow jobs the runner takes (this infrastructure repository)."""
+    connection_arn: (
+        matching(
+            CODECONNECTIONS_ARN,
+            "a CodeConnections connection ARN: arn:aws:codeconnections:<region>:<account>:connection/<uuid>",
+            max_length=2048,
+        )
+        | None
+    ) = None
+    """The GitHub connection a person authorised once in the console (Developer Tools > Connections)."""
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> CiRunnerConfig:
+        if (self.repository is None) != (self.connection_arn is None):
+            missing = "connectionArn" if self.connection_arn is None else "repository"
+            raise Invalid.at(missing, "the runner needs both repository and connectionArn (or neither)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.connection_arn is not None
+
+
 class EksConfig(Section):
-    """``flowbuilder:eks`` — the optional EKS + Istio mesh (never in zero-scale)."""
+    """``flowbuilder:eks`` — the optional EKS cluster and its Kubernetes layer (never in zero-scale).
+
+    The base program owns the cluster's AWS side (control plane, system nodes, Karpenter's AWS
+    resources, Pod Identity, the CI runner); the ``mesh/`` project reads the same section for
+    what runs inside the cluster.
+    """
 
     enabled: Bool
     kubernetes_version: text(checks.kubernetes_version, min_length=1, max_length=8)
     """Control-plane and node version; upgrade one minor at a time before standard support ends."""
-    node_instance_type: InstanceType
-    """Instance type of the on-demand node group; Graviton types run the ARM64 AMI."""
-    node_count: whole(1, 450, "nodes", why="EKS nodes per managed node group")
-    node_max_count: whole(1, 450, "nodes", why="EKS nodes per managed node group")
-    spot_node_group: Bool
-    """Add a tainted Spot node group that only services marked ``spot: true`` tolerate."""
-    spot_instance_types: Annotated[list[InstanceType], Field(min_length=1, max_length=20)]
-    """Types the Spot group may use (several, so one Spot pool running dry does not empty it; EKS takes 20)."""
-    spot_node_count: whole(1, 450, "nodes", why="EKS nodes per managed node group")
+    control_plane_log_types: Annotated[list[choice(ControlPlaneLogType)], Field(min_length=0, max_length=5)]
+    """Control-plane logs sent to CloudWatch; prod always sends all five."""
+    system_nodes: SystemNodesConfig
+    ci_runner: CiRunnerConfig
     admin_role_arns: Annotated[list[text(checks.role_arn, min_length=1, max_length=2048)], Field(max_length=100)]
-    """IAM roles granted cluster-admin through EKS access entries (the identity running
-    ``pulumi up`` is admin already)."""
+    """IAM roles granted cluster-admin through EKS access entries (the stack's deploy role is admin
+    already, the preview role a viewer)."""
     public_access_cidrs: Annotated[list[AllowCidr], Field(max_length=40)]
     """Who may reach the public API endpoint (EKS takes at most 40); empty keeps the endpoint private."""
     prometheus_retention_days: whole(1, 365, "days")
@@ -561,32 +651,11 @@ class EksConfig(Section):
     services: Annotated[list[ServiceConfig], Field(max_length=50)]
 
     @model_validator(mode="after")
-    def _nodes_and_services(self) -> EksConfig:
+    def _lists_and_services(self) -> EksConfig:
         found: list[tuple[Path, str]] = []
-        if self.node_max_count < self.node_count:
-            found.append((("nodeMaxCount",), f"{self.node_max_count} is below nodeCount ({self.node_count})"))
-        architecture = is_graviton(self.node_instance_type)
-        for index, instance_type in enumerate(self.spot_instance_types):
-            if is_graviton(instance_type) != architecture:
-                found.append(
-                    (
-                        ("spotInstanceTypes", index),
-                        f"{instance_type} is not the same CPU architecture as nodeInstanceType "
-                        f"{self.node_instance_type}; images are built for one architecture",
-                    )
-                )
-            if instance_type in self.spot_instance_types[:index]:
-                found.append((("spotInstanceTypes", index), f"{instance_type} is listed twice"))
-        if not self.spot_node_group:
-            for index, service in enumerate(self.services):
-                if service.spot:
-                    found.append(
-                        (
-                            ("services", index, "spot"),
-                            "has no effect without spotNodeGroup: true (there is no Spot node group to run on); "
-                            "set eks.spotNodeGroup: true or remove spot",
-                        )
-                    )
+        for index, kind in enumerate(self.control_plane_log_types):
+            if kind in self.control_plane_log_types[:index]:
+                found.append((("controlPlaneLogTypes", index), f"{kind.value} is listed twice"))
         for index, role in enumerate(self.admin_role_arns):
             if role in self.admin_role_arns[:index]:
                 found.append((("adminRoleArns", index), "is listed twice (EKS has one access entry per role)"))
@@ -613,9 +682,272 @@ class EksConfig(Section):
         return self
 
 
+class TlsPolicy(StrEnum):
+    """ALB security policies that offer TLS 1.3 and accept nothing below TLS 1.2 (ELB user guide,
+    "Security policies for your Application Load Balancer"); PQ adds hybrid post-quantum key exchange."""
+
+    TLS13_1_2 = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    TLS13_1_2_RES = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+    TLS13_1_2_EXT1 = "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"
+    TLS13_1_2_EXT2 = "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06"
+    TLS13_1_3 = "ELBSecurityPolicy-TLS13-1-3-2021-06"
+    TLS13_1_2_FIPS = "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04"
+    TLS13_1_2_RES_FIPS = "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04"
+    TLS13_1_3_FIPS = "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04"
+    TLS13_1_2_PQ = "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09"
+    TLS13_1_2_RES_PQ = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    TLS13_1_2_EXT1_PQ = "ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09"
+    TLS13_1_2_EXT2_PQ = "ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09"
+    TLS13_1_3_PQ = "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09"
+    TLS13_1_2_FIPS_PQ = "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09"
+    TLS13_1_2_RES_FIPS_PQ = "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09"
+    TLS13_1_3_FIPS_PQ = "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09"
+
+
+DnsName = text(checks.dns_name, min_length=1, max_length=253)
+HostedZoneId = matching(
+    r"Z[A-Z0-9]{1,32}", "a Route 53 hosted zone id: Z and up to 32 capital letters and digits", max_length=33
+)
+HSTS_MAX_AGE_SECONDS = 63_072_000
+"""Two years: what the HSTS preload list asks for, and more than any browser keeps a policy."""
+
+
+class DomainConfig(Section):
+    """``flowbuilder:domain`` — the API's public name and its certificate.
+
+    With ``name`` and a hosted zone (``hostedZoneId`` of an existing zone, or ``zoneName`` of one to
+    create) the stack issues an ACM certificate validated through that zone and points the name at the
+    API; with ``certificateArn`` it uses that certificate instead (and creates the alias records only
+    when a zone is given too). Without ``name`` the standard API is plain HTTP, refused on staging/prod.
+    """
+
+    name: DnsName | None = None
+    """The API's host name, e.g. ``api.example.com``."""
+    hosted_zone_id: HostedZoneId | None = None
+    """An existing public hosted zone holding ``name``."""
+    zone_name: DnsName | None = None
+    """Create a public hosted zone of this name (``name`` or a parent of it); delegate to its name servers."""
+    certificate_arn: text(checks.certificate_arn, min_length=1, max_length=2048) | None = None
+    """An existing ACM certificate for ``name`` in the stack's region, instead of issuing one."""
+    hsts_max_age_seconds: whole(300, HSTS_MAX_AGE_SECONDS, "s", why="HSTS max-age, two years at most")
+    """``Strict-Transport-Security: max-age=...; includeSubDomains`` on every HTTPS response of the ALB."""
+    tls_policy: choice(TlsPolicy)
+    """The HTTPS listener's security policy."""
+
+    @model_validator(mode="after")
+    def _one_zone_for_the_name(self) -> DomainConfig:
+        found: list[tuple[Path, str]] = []
+        if self.hosted_zone_id and self.zone_name:
+            found.append(
+                (("zoneName",), "set hostedZoneId (an existing zone) or zoneName (a zone to create), not both")
+            )
+        if self.name is None:
+            for key, value in (
+                ("hostedZoneId", self.hosted_zone_id),
+                ("zoneName", self.zone_name),
+                ("certificateArn", self.certificate_arn),
+            ):
+                if value:
+                    found.append(((key,), "needs domain.name, the host name it serves"))
+        elif not (self.hosted_zone_id or self.zone_name or self.certificate_arn):
+            found.append(
+                (
+                    ("name",),
+                    "needs a hosted zone to validate a certificate in (hostedZoneId or zoneName) or an existing "
+                    "certificateArn",
+                )
+            )
+        if (
+            self.name
+            and self.zone_name
+            and not (self.name == self.zone_name or self.name.endswith("." + self.zone_name))
+        ):
+            found.append(
+                (("zoneName",), f"{self.zone_name!r} does not hold {self.name!r}; use {self.name!r} or a parent")
+            )
+        if found:
+            raise Invalid(*found)
+        return self
+
+
+class WafConfig(Section):
+    """``flowbuilder:waf`` — the web application firewall in front of the standard API's load balancer."""
+
+    enabled: Bool
+    rate_limit_per_5_minutes: whole(10, 2_000_000_000, "requests", why="a WAF rate-based rule's limit")
+    """Requests one client IP may send in 5 minutes before WAF blocks it (until it slows down)."""
+    sql_injection: Bool
+    """Add AWS's SQL-injection rule group (the API takes free text)."""
+
+
+class StorageTier(StrEnum):
+    """Where the uploads lifecycle moves objects (S3 lifecycle ``StorageClass``)."""
+
+    INTELLIGENT_TIERING = "INTELLIGENT_TIERING"
+    STANDARD_IA = "STANDARD_IA"
+
+
+class CdnPriceClass(StrEnum):
+    """Which CloudFront edge locations serve (CloudFront ``PriceClass``)."""
+
+    PRICE_CLASS_100 = "PriceClass_100"
+    """North America and Europe: the cheapest."""
+    PRICE_CLASS_200 = "PriceClass_200"
+    PRICE_CLASS_ALL = "PriceClass_All"
+
+
+STANDARD_IA_MIN_DAYS = 30
+"""S3 moves objects to STANDARD_IA no sooner than 30 days after creation (S3 user guide, "Transitioning objects")."""
+
+
+class UploadsCdnConfig(Section):
+    """``flowbuilder:uploads.cdn`` — the optional CloudFront distribution in front of the uploads prefix."""
+
+    enabled: Bool
+    price_class: choice(CdnPriceClass)
+    alias: text(checks.mail_domain, min_length=4, max_length=253) | None = None
+    """A host name of your own for the distribution (a DNS record pointing at it is yours to make)."""
+    certificate_arn: text(checks.certificate_arn, min_length=1, max_length=2048) | None = None
+    """ACM certificate in us-east-1 covering ``alias`` (CloudFront reads certificates only there)."""
+
+    @model_validator(mode="after")
+    def _alias_and_certificate(self) -> UploadsCdnConfig:
+        if (self.alias is None) != (self.certificate_arn is None):
+            missing = "certificateArn" if self.certificate_arn is None else "alias"
+            raise Invalid.at(
+                missing, "alias and certificateArn go together: CloudFront serves an alias only with its certificate"
+            )
+        if self.certificate_arn and arns.certificate(self.certificate_arn).region != "us-east-1":
+            raise Invalid.at(
+                "certificateArn", "CloudFront uses certificates from us-east-1 only; request or import it there"
+            )
+        return self
+
+
+class UploadsConfig(Section):
+    """``flowbuilder:uploads`` — the private bucket for user files, reached by presigned URLs."""
+
+    enabled: Bool
+    prefix: text(checks.key_prefix, min_length=2, max_length=512)
+    """The key prefix the applications may write, read and delete under (and the CDN serves)."""
+    cors_origins: Annotated[list[text(checks.https_origin, min_length=9, max_length=263)], Field(max_length=100)]
+    """Web origins allowed to PUT/POST/GET with presigned URLs from the browser (S3 takes 100 CORS rules)."""
+    versioning: Bool
+    noncurrent_expiry_days: whole(1, 36500, "days", why="an S3 lifecycle NoncurrentDays")
+    """With versioning: how long an overwritten or deleted version is kept."""
+    transition_storage_class: choice(StorageTier)
+    transition_after_days: whole(0, 36500, "days", why="an S3 lifecycle transition")
+    cdn: UploadsCdnConfig
+
+    @model_validator(mode="after")
+    def _transition(self) -> UploadsConfig:
+        tier, days = self.transition_storage_class, self.transition_after_days
+        if tier is StorageTier.STANDARD_IA and days < STANDARD_IA_MIN_DAYS:
+            raise Invalid.at(
+                "transitionAfterDays",
+                f"{self.transition_after_days} days is too soon for STANDARD_IA; allowed: {STANDARD_IA_MIN_DAYS} "
+                "or more (S3 lifecycle rule)",
+            )
+        seen: set[str] = set()
+        for index, origin in enumerate(self.cors_origins):
+            if origin in seen:
+                raise Invalid.at(("corsOrigins", index), "is listed twice")
+            seen.add(origin)
+        return self
+
+
+class DmarcPolicy(StrEnum):
+    """What receivers do with mail that fails DMARC (RFC 7489 ``p=``)."""
+
+    NONE = "none"
+    QUARANTINE = "quarantine"
+    REJECT = "reject"
+
+
+class EmailConfig(Section):
+    """``flowbuilder:email`` — the SES domain identity, its DNS records and its events to the backend."""
+
+    enabled: Bool
+    domain: text(checks.mail_domain, min_length=4, max_length=253) | None = None
+    """The domain mail is sent from; required when ``enabled``."""
+    mail_from_subdomain: text(checks.dns_label, min_length=1, max_length=63)
+    """Custom MAIL FROM: ``<mailFromSubdomain>.<domain>`` (bounces return there, SPF aligns)."""
+    hosted_zone_id: text(checks.hosted_zone_id, min_length=2, max_length=32) | None = None
+    """The Route 53 zone of ``domain``; when set the DKIM, MAIL FROM, SPF and DMARC records are made."""
+    dmarc_policy: choice(DmarcPolicy)
+    dmarc_report_email: Email | None = None
+    """Where receivers send aggregate DMARC reports (``rua=mailto:``)."""
+    webhook_url: text(checks.https_url, min_length=10, max_length=2048) | None = None
+    """The API's HTTPS endpoint SNS delivers bounce, complaint, delivery and reject events to."""
+
+    @model_validator(mode="after")
+    def _domain(self) -> EmailConfig:
+        if self.enabled and self.domain is None:
+            raise Invalid.at("domain", "is required when email.enabled is true: SES verifies and sends from a domain")
+        return self
+
+
 ProjectName = text(checks.project_name, min_length=1, max_length=100)
 StackName = text(checks.stack_name, min_length=1, max_length=100)
 RegionName = text(checks.region, min_length=1, max_length=32)
+
+
+SnapshotTime = matching(r"([01][0-9]|2[0-3]):[0-5][0-9]", "a UTC time HH:MM such as 05:00", max_length=5)
+
+
+class CacheConfig(Section):
+    """``flowbuilder:cache`` — the ElastiCache Valkey cache the API and worker use (rate limits, job state)."""
+
+    enabled: Bool
+    mode: choice(CacheMode)
+    node_type: matching(
+        r"cache\.[a-z0-9]+\.[a-z0-9]+", "an ElastiCache node type such as cache.t4g.micro", max_length=32
+    )
+    """Node mode only."""
+    node_count: whole(1, 6, "nodes", why="a replication group has a primary and up to 5 replicas")
+    """Node mode only; 2 or more fails over automatically across AZs."""
+    max_data_storage_gb: whole(1, 5000, "GB", why="an ElastiCache Serverless cache stores at most 5,000 GB")
+    """Serverless only: the ceiling AWS stops writes at, which also caps the bill."""
+    max_ecpu_per_second: whole(1000, 15_000_000, "ECPU/s", why="ElastiCache Serverless ECPU limits")
+    """Serverless only."""
+    snapshot_retention_days: whole(0, 35, "days", why="ElastiCache keeps automatic snapshots at most 35 days")
+    """0 takes no automatic snapshot."""
+    snapshot_time: SnapshotTime
+    """Daily snapshot start (UTC); node mode takes a one-hour window from it."""
+    memory_alarm_percent: whole(1, 100, "%")
+    """Alarm when the cache uses more than this share of its memory (node) or of maxDataStorageGb (serverless)."""
+
+
+class VaultLockConfig(Section):
+    """``flowbuilder:backups.vaultLock`` — AWS Backup Vault Lock on the primary vault."""
+
+    enabled: Bool
+    min_retention_days: whole(1, 36500, "days", why="AWS Backup vault lock")
+    max_retention_days: whole(1, 36500, "days", why="AWS Backup vault lock")
+    changeable_for_days: whole(3, 36500, "days", why="AWS Backup's grace time is at least 3 days")
+    """Until then the lock can be removed; afterwards (compliance mode) nobody, root included, can."""
+
+    @model_validator(mode="after")
+    def _range(self) -> VaultLockConfig:
+        if self.max_retention_days < self.min_retention_days:
+            raise Invalid(
+                (
+                    ("maxRetentionDays",),
+                    f"{self.max_retention_days} is below minRetentionDays ({self.min_retention_days})",
+                )
+            )
+        return self
+
+
+class BackupsConfig(Section):
+    """``flowbuilder:backups`` — AWS Backup of the database (and what else carries the stack's backup tag)."""
+
+    enabled: Bool
+    copy_region: RegionName
+    """Where every recovery point is copied; must not be the stack's region."""
+    daily_retention_days: whole(1, 36500, "days", why="AWS Backup lifecycle")
+    weekly_retention_days: whole(1, 36500, "days", why="AWS Backup lifecycle")
+    vault_lock: VaultLockConfig
 
 
 class StackConfig(Section):
@@ -638,7 +970,11 @@ class StackConfig(Section):
     ecs: EcsCommonConfig
     queue: QueueConfig
     scheduler: SchedulerConfig
+    migration: MigrationConfig
     monitoring: MonitoringConfig
+    domain: DomainConfig
+    uploads: UploadsConfig
+    email: EmailConfig
 
     @model_validator(mode="after")
     def _cross_key_rules(self) -> StackConfig:
@@ -678,6 +1014,9 @@ class StandardStackConfig(StackConfig):
     worker: WorkerConfig
     ecs: EcsConfig
     eks: EksConfig
+    waf: WafConfig
+    cache: CacheConfig
+    backups: BackupsConfig
 
 
 class ZeroScaleStackConfig(StackConfig):
@@ -703,7 +1042,38 @@ SECRET_KEYS: dict[str, str] = {
 RETIRED_KEYS: dict[str, str] = {
     "imageTag": "it was replaced by flowbuilder:images, the digest (sha256:...) of each image, which the release "
     "workflow records",
+    "api.certificateArn": "it moved to flowbuilder:domain.certificateArn, beside the domain name the certificate "
+    "is for (docs/front-door.md)",
+    **{
+        f"eks.{key}": f"it was removed: {replacement}"
+        for key, replacement in {
+            "nodeInstanceType": "eks.systemNodes.instanceType sizes the fixed system nodes; Karpenter's NodePools "
+            "(the mesh project) choose the rest",
+            "nodeCount": "eks.systemNodes.count is the fixed system node count; Karpenter adds nodes for the pods",
+            "nodeMaxCount": "Karpenter's NodePool limits (the mesh project) cap the nodes it adds",
+            "spotNodeGroup": "Karpenter's NodePools (the mesh project) choose Spot or on-demand capacity",
+            "spotInstanceTypes": "Karpenter's NodePools (the mesh project) list the instance types",
+            "spotNodeCount": "Karpenter sizes Spot capacity to the pods (the mesh project's NodePools)",
+        }.items()
+    },
     "database.readReplicas": "it was removed: RDS does not create read replicas of an instance whose master "
     "password it manages (docs/database.md)",
 }
 """Keys older stack files may still carry, and what took their place; refused like any unknown key."""
+
+
+def _vocabulary() -> set[str]:
+    """Every key name and enum value of the model: what error messages may always show."""
+    words: set[str] = set()
+    for section in (Section, *_subclasses(Section)):
+        words.update(field.alias or name for name, field in section.model_fields.items())
+    for enum in [value for value in globals().values() if isinstance(value, type) and issubclass(value, StrEnum)]:
+        words.update(member.value for member in enum)
+    return words
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
+
+
+VOCABULARY.update(_vocabulary())

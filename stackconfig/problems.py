@@ -121,11 +121,16 @@ _LONG_TOKEN = re.compile(r"[A-Za-z0-9+=_-]{20,}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+VOCABULARY: set[str] = set()
+"""Words the model itself defines (key names such as ``rateLimitPer5Minutes``, enum values such as
+``ELBSecurityPolicy-TLS13-1-2-2021-06``): never a credential, so never redacted. Filled by the model."""
+
+
 def redact(text: str) -> str:
     """``text`` with anything credential-shaped replaced: the last guard before a message is printed.
 
-    Long tokens are redacted only when they mix letters and digits at high entropy, so key names
-    (``oldestMessageAgeSeconds``) survive.
+    Long tokens are redacted only when they mix letters and digits at high entropy and are not in
+    :data:`VOCABULARY`, so key names (``oldestMessageAgeSeconds``) and allowed values survive.
     """
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
@@ -133,7 +138,7 @@ def redact(text: str) -> str:
     def token(match: re.Match[str]) -> str:
         word = match.group()
         random = re.search("[A-Za-z]", word) and re.search("[0-9]", word) and _entropy(word) >= 3.5
-        return "<redacted>" if random and not _UUID.fullmatch(word) else word
+        return "<redacted>" if random and not _UUID.fullmatch(word) and word not in VOCABULARY else word
 
     return _LONG_TOKEN.sub(token, text)
 

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 from . import arns, cidrs
 from .aws_limits import AUTONAME_SUFFIX_LENGTH, NAME_LIMITS, partition_of
 from .checks import zone_id_prefix
-from .dated_tables import RDS_POSTGRES, RDS_POSTGRES_AS_OF, REGION_ZONES, REGION_ZONES_AS_OF
+from .dated_tables import (
+    EKS_ADDONS,
+    EKS_ADDONS_AS_OF,
+    RDS_POSTGRES,
+    RDS_POSTGRES_AS_OF,
+    REGION_ZONES,
+    REGION_ZONES_AS_OF,
+)
 from .naming import RESERVED_SUFFIX, name_length_problems
 from .problems import Path
 
@@ -143,19 +150,19 @@ def load_balancer_subnets(config: StackConfig) -> Rule:
 
 
 def arns_in_stack_region(config: StackConfig) -> Rule:
-    """ARNs the stack uses must be in its partition, and regional ones in its region (only standard
-    stacks take ARNs)."""
-    if not config.is_standard:
-        return
+    """ARNs the stack uses must be in its partition, and regional ones in its region (the certificate on
+    both topologies; only standard stacks take the others)."""
     partition, _ = partition_of(config.region)
-    if config.api.certificate_arn:
-        arn = arns.certificate(config.api.certificate_arn)
+    if config.domain.certificate_arn:
+        arn = arns.certificate(config.domain.certificate_arn)
         if (arn.partition, arn.region) != (partition, config.region):
             yield (
-                ("api", "certificateArn"),
-                f"the certificate is in {arn.region} ({arn.partition}); the load balancer can only use one in the "
-                f"stack's region {config.region} ({partition})",
+                ("domain", "certificateArn"),
+                f"the certificate is in {arn.region} ({arn.partition}); the load balancer and a regional API "
+                f"domain can only use one in the stack's region {config.region} ({partition})",
             )
+    if not config.is_standard:
+        return
     for name, reference in config.ecs.application_secrets.items():
         arn = arns.secret_reference(reference)
         if (arn.partition, arn.region) != (partition, config.region):
@@ -241,9 +248,73 @@ def database_support(config: StackConfig) -> Rule:
         )
 
 
+def eks_cluster(config: StackConfig) -> Rule:
+    """The cluster's add-ons are pinned per Kubernetes version, and prod keeps every control-plane log."""
+    from .model import ControlPlaneLogType  # the model imports this module
+
+    if not config.is_standard or not config.eks.enabled:
+        return
+    eks = config.eks
+    if eks.kubernetes_version not in EKS_ADDONS:
+        yield (
+            ("eks", "kubernetesVersion"),
+            f"{eks.kubernetes_version} has no pinned add-on versions ({EKS_ADDONS_AS_OF}); allowed: "
+            f"{', '.join(EKS_ADDONS)} (add a row to stackconfig/dated_tables.py EKS_ADDONS to upgrade)",
+        )
+    if config.environment.value == "prod":
+        missing = [kind.value for kind in ControlPlaneLogType if kind not in eks.control_plane_log_types]
+        if missing:
+            yield (
+                ("eks", "controlPlaneLogTypes"),
+                f"prod sends all five control-plane log types; missing: {', '.join(missing)}",
+            )
+
+
 def prod_api_spread(config: StackConfig) -> Rule:
     if config.is_standard and config.environment.value == "prod" and config.api.min_count < 2:
         yield ("api", "minCount"), "prod keeps at least 2 API tasks so one AZ can fail"
+
+
+def https_only(config: StackConfig) -> Rule:
+    """Staging and prod serve the standard API over HTTPS only, so they need a domain to hold a certificate."""
+    if config.is_standard and config.environment.value in ("staging", "prod") and config.domain.name is None:
+        yield (
+            ("domain", "name"),
+            f"{config.environment.value} serves HTTPS only and needs the API's domain name, with hostedZoneId or "
+            "zoneName (a certificate is issued and validated there) or certificateArn; only dev may stay on plain HTTP",
+        )
+
+
+def backups_fit(config: StackConfig) -> Rule:
+    """AWS Backup copies to another region of the same partition, and a vault lock refuses recovery
+    points whose retention lies outside its range."""
+    if not config.is_standard or not config.backups.enabled:
+        return
+    backups = config.backups
+    if backups.copy_region == config.region:
+        yield (
+            ("backups", "copyRegion"),
+            f"{backups.copy_region} is the stack's own region; a copy there survives no regional outage; "
+            "name another region",
+        )
+    elif partition_of(backups.copy_region)[0] != partition_of(config.region)[0]:
+        yield (
+            ("backups", "copyRegion"),
+            f"{backups.copy_region} is in another partition than {config.region}; AWS Backup copies only "
+            "within one partition",
+        )
+    lock = backups.vault_lock
+    if lock.enabled:
+        for key, days in (
+            ("dailyRetentionDays", backups.daily_retention_days),
+            ("weeklyRetentionDays", backups.weekly_retention_days),
+        ):
+            if not lock.min_retention_days <= days <= lock.max_retention_days:
+                yield (
+                    ("backups", key),
+                    f"{days} days is outside vaultLock's {lock.min_retention_days} to {lock.max_retention_days} "
+                    "days; the locked vault would refuse these recovery points",
+                )
 
 
 RULES = (
@@ -259,4 +330,7 @@ RULES = (
     api_burst_fits_concurrency,
     database_support,
     prod_api_spread,
+    https_only,
+    backups_fit,
+    eks_cluster,
 )

@@ -5,8 +5,9 @@ uses (Pass, Choice, Task, Fail): ``{% ... %}`` expressions are evaluated with
 a real JSONata engine, ``Assign`` sets workflow variables, Task ``Retry`` and
 ``Catch`` follow the documented matching rules (first matching retrier,
 ``States.ALL``, ``States.TaskFailed`` matching everything but
-``States.Timeout``). Service integrations are answered by a Python callable,
-so a test can play a Spot interruption, a crash or a throttled API.
+``States.Timeout``). The context holds the execution's ``Id`` and ``Name``.
+Service integrations are answered by a Python callable, so a test can play a
+Spot interruption, a crash or a throttled API.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def run(
         state = states[name]
         execution.path.append(name)
         context = {
-            "Execution": {"Id": EXECUTION_ARN, "Input": execution_input},
+            "Execution": {"Id": EXECUTION_ARN, "Name": EXECUTION_ARN.rsplit(":", 1)[1], "Input": execution_input},
             "State": {"Name": name, "RetryCount": 0},
         }
 

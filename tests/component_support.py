@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from components.context import AwsAccount, KeyRef, StackContext
 from components.database import ContainerSecret, DatabaseConnection
+from components.iam import statement
 from components.images import Image
 from components.queues import QueueRef
 from simulation.harness import StackRun, run_program
@@ -79,6 +80,7 @@ def url_database(
         secret_kind="url",
         environment={"DB_SECRET_ARN": secret, "DB_SECRET_KIND": "url"},
         container_secrets=(ContainerSecret("DATABASE_URL", secret),),
+        grants=(statement(["secretsmanager:GetSecretValue"], [secret], sid="ReadDatabaseSecret"),),
     )
 
 

@@ -28,6 +28,7 @@ SECRET = "hunter2-Zq8vLw3xR7"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/stripe-AbC123"
 ROLE = "arn:aws:iam::123456789012:role/platform-admin"
+CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 
 
 @dataclass
@@ -233,7 +234,7 @@ NAMESPACES = [
         "nested-typo",
         "flowbuilder:network:\n  natStrategey: instance",
         "flowbuilder:network.natStrategey: unknown key; did you mean 'natStrategy'?",
-        "allowed keys here: availabilityZones",
+        "allowed keys here: availabilityZoneIds, availabilityZones",
     ),
     bad("bare-unknown-key", "environmnet: dev", "flowbuilder:environmnet", "did you mean 'environment'?"),
     bad(
@@ -383,6 +384,26 @@ BOUNDS = [
     bad("scheduler-timeout-0", "flowbuilder:scheduler:\n  timeoutSeconds: 0", "scheduler.timeoutSeconds", "1 to 900"),
     bad("scheduler-memory", "flowbuilder:scheduler:\n  memoryMb: 64", "scheduler.memoryMb", "128 to 10240 MB"),
     bad("scheduler-memory-big", "flowbuilder:scheduler:\n  memoryMb: 20000", "scheduler.memoryMb", "128 to 10240"),
+    bad(
+        "migration-timeout",
+        "flowbuilder:migration:\n  timeoutMinutes: 15",
+        "flowbuilder:migration.timeoutMinutes",
+        "1 to 14 minutes",
+        "synchronous Lambda invocation",
+    ),
+    bad("migration-command-empty", "flowbuilder:migration:\n  command: []", "flowbuilder:migration.command"),
+    bad(
+        "migration-command-string",
+        "flowbuilder:migration:\n  command: alembic upgrade head",
+        "flowbuilder:migration.command",
+        "list",
+    ),
+    bad(
+        "migration-command-blank-argument",
+        "flowbuilder:migration:\n  command: ['alembic', '']",
+        "migration.command[1]",
+        "must not be empty",
+    ),
     bad("budget-zero", "flowbuilder:monitoring:\n  monthlyBudgetUsd: 0", "monthlyBudgetUsd", "1 to 1000000000 USD"),
     bad("budget-text-inf", 'flowbuilder:monitoring:\n  monthlyBudgetUsd: "inf"', "monthlyBudgetUsd", "finite"),
     bad("budget-huge", "flowbuilder:monitoring:\n  monthlyBudgetUsd: 1e12", "monthlyBudgetUsd", "1 to 1000000000"),
@@ -418,9 +439,19 @@ BOUNDS = [
     bad("port-big", "flowbuilder:api:\n  containerPort: 70000", "api.containerPort", "allowed: 1 to 65535"),
     bad("keep-images", "flowbuilder:ecs:\n  keepTaggedImages: 0", "ecs.keepTaggedImages", "allowed: 1 to 1000"),
     bad("health-path", "flowbuilder:api:\n  healthCheckPath: health", "api.healthCheckPath", "starting with '/'"),
-    bad("eks-nodes-0", "flowbuilder:eks:\n  nodeCount: 0", "flowbuilder:eks.nodeCount", "1 to 450 nodes"),
-    bad("eks-nodes-500", "flowbuilder:eks:\n  nodeMaxCount: 500", "eks.nodeMaxCount", "1 to 450"),
-    bad("eks-node-order", "flowbuilder:eks:\n  nodeCount: 8\n  nodeMaxCount: 4", "eks.nodeMaxCount", "below nodeCount"),
+    bad(
+        "system-nodes-1",
+        "flowbuilder:eks:\n  systemNodes: {instanceType: t4g.medium, count: 1}",
+        "flowbuilder:eks.systemNodes.count",
+        "allowed: 2 to 10 nodes",
+    ),
+    bad(
+        "system-node-x86",
+        "flowbuilder:eks:\n  systemNodes: {instanceType: t3.medium, count: 2}",
+        "flowbuilder:eks.systemNodes.instanceType",
+        "Graviton",
+        "allowed: t4g.medium, t4g.large",
+    ),
     bad("prometheus-volume", "flowbuilder:eks:\n  prometheusVolumeGb: 20000", "prometheusVolumeGb", "0 to 16384 GiB"),
     bad("prometheus-days", "flowbuilder:eks:\n  prometheusRetentionDays: 0", "prometheusRetentionDays", "1 to 365"),
     bad(
@@ -429,7 +460,53 @@ BOUNDS = [
         "flowbuilder:eks.publicAccessCidrs",
         "has 41 entries; allowed: at most 40",
     ),
-    bad("spot-types-empty", "flowbuilder:eks:\n  spotInstanceTypes: []", "spotInstanceTypes", "needs at least 1"),
+    bad(
+        "control-plane-log-type",
+        "flowbuilder:eks:\n  controlPlaneLogTypes: [api, audits]",
+        "flowbuilder:eks.controlPlaneLogTypes[1]",
+        "allowed: api, audit, authenticator, controllerManager, scheduler",
+    ),
+    bad(
+        "control-plane-log-twice",
+        "flowbuilder:eks:\n  controlPlaneLogTypes: [api, audit, api]",
+        "flowbuilder:eks.controlPlaneLogTypes[2]",
+        "api is listed twice",
+    ),
+    bad(
+        "prod-control-plane-logs",
+        "flowbuilder:eks:\n  controlPlaneLogTypes: [api, audit, authenticator]",
+        "flowbuilder:eks.controlPlaneLogTypes",
+        "prod sends all five control-plane log types; missing: controllerManager, scheduler",
+        base=dict(PROD),
+        stack="prod",
+        file="Pulumi.prod.yaml",
+    ),
+    bad(
+        "eks-version-without-add-ons",
+        "flowbuilder:eks:\n  enabled: true\n  kubernetesVersion: '1.34'",
+        "flowbuilder:eks.kubernetesVersion",
+        "1.34 has no pinned add-on versions",
+        "allowed: 1.35",
+    ),
+    bad(
+        "ci-runner-half",
+        "flowbuilder:eks:\n  ciRunner: {repository: example-org/flowbuilder-infra}",
+        "flowbuilder:eks.ciRunner.connectionArn",
+        "needs both repository and connectionArn",
+    ),
+    bad(
+        "ci-runner-repository",
+        "flowbuilder:eks:\n  ciRunner:\n    repository: 'https://github.com/example-org/x'\n"
+        f"    connectionArn: {CONNECTION}",
+        "flowbuilder:eks.ciRunner.repository",
+        "<owner>/<repository>",
+    ),
+    bad(
+        "ci-runner-connection",
+        "flowbuilder:eks:\n  ciRunner: {repository: example-org/x, connectionArn: 'arn:aws:s3:::bucket'}",
+        "flowbuilder:eks.ciRunner.connectionArn",
+        "a CodeConnections connection ARN",
+    ),
     bad(
         "too-many-emails",
         "flowbuilder:monitoring:\n  alertEmails: [" + ", ".join(f"o{i}@example.com" for i in range(101)) + "]",
@@ -629,39 +706,41 @@ CIDRS = [
 ARNS = [
     bad(
         "cert-wrong-service",
-        "flowbuilder:api:\n  certificateArn: arn:aws:iam::123456789012:server-certificate/x",
-        "flowbuilder:api.certificateArn",
+        "flowbuilder:domain:\n  name: api.example.com\n"
+        "  certificateArn: arn:aws:iam::123456789012:server-certificate/x",
+        "flowbuilder:domain.certificateArn",
         "must be an ARN of acm",
     ),
     bad(
         "cert-wrong-region",
-        f"flowbuilder:api:\n  certificateArn: {CERT.replace('us-east-1', 'eu-west-1')}",
-        "flowbuilder:api.certificateArn",
+        f"flowbuilder:domain:\n  name: api.example.com\n  certificateArn: {CERT.replace('us-east-1', 'eu-west-1')}",
+        "flowbuilder:domain.certificateArn",
         "the certificate is in eu-west-1",
         "stack's region us-east-1",
     ),
     bad(
         "cert-wrong-partition",
-        f"flowbuilder:api:\n  certificateArn: {CERT.replace('arn:aws:', 'arn:aws-cn:')}",
-        "api.certificateArn",
+        f"flowbuilder:domain:\n  name: api.example.com\n  certificateArn: {CERT.replace('arn:aws:', 'arn:aws-cn:')}",
+        "domain.certificateArn",
         "(aws-cn)",
     ),
     bad(
         "cert-bad-partition",
-        f"flowbuilder:api:\n  certificateArn: {CERT.replace('arn:aws:', 'arn:amazon:')}",
-        "api.certificateArn",
+        f"flowbuilder:domain:\n  name: api.example.com\n  certificateArn: {CERT.replace('arn:aws:', 'arn:amazon:')}",
+        "domain.certificateArn",
         "not an AWS partition",
     ),
     bad(
         "cert-bad-id",
-        "flowbuilder:api:\n  certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/abc",
-        "api.certificateArn",
+        "flowbuilder:domain:\n  name: api.example.com\n"
+        "  certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        "domain.certificateArn",
         "lowercase UUID",
     ),
     bad(
         "cert-no-account",
-        "flowbuilder:api:\n  certificateArn: arn:aws:acm:us-east-1:1234:certificate/x",
-        "api.certificateArn",
+        "flowbuilder:domain:\n  name: api.example.com\n  certificateArn: arn:aws:acm:us-east-1:1234:certificate/x",
+        "domain.certificateArn",
         "12-digit account",
     ),
     bad(
@@ -764,10 +843,10 @@ LISTS = [
     bad("nat-not-graviton", "flowbuilder:network:\n  natInstanceType: t3.nano", "natInstanceType", "Graviton"),
     bad("nat-not-ec2", "flowbuilder:network:\n  natInstanceType: t4g.nanoo", "natInstanceType", "allowed t4g sizes"),
     bad(
-        "node-type",
-        "flowbuilder:eks:\n  nodeInstanceType: t5.large",
-        "eks.nodeInstanceType",
-        "not an EC2 instance type",
+        "node-type-retired",
+        "flowbuilder:eks:\n  nodeInstanceType: t4g.large",
+        "flowbuilder:eks.nodeInstanceType: unknown key",
+        "eks.systemNodes.instanceType sizes the fixed system nodes",
     ),
     bad(
         "k8s-extended",
@@ -779,16 +858,10 @@ LISTS = [
     bad("k8s-unknown", 'flowbuilder:eks:\n  kubernetesVersion: "1.99"', "eks.kubernetesVersion", "allowed: 1.33"),
     bad("k8s-number", "flowbuilder:eks:\n  kubernetesVersion: 1.3", "eks.kubernetesVersion", "put it in quotes"),
     bad(
-        "spot-architecture",
-        "flowbuilder:eks:\n  spotInstanceTypes: [t4g.medium, t3.medium]",
-        "flowbuilder:eks.spotInstanceTypes[1]",
-        "same CPU architecture",
-    ),
-    bad(
-        "spot-duplicate",
-        "flowbuilder:eks:\n  spotInstanceTypes: [t4g.medium, t4g.medium]",
-        "eks.spotInstanceTypes[1]",
-        "listed twice",
+        "spot-types-retired",
+        "flowbuilder:eks:\n  spotInstanceTypes: [t4g.medium, c7g.large]",
+        "flowbuilder:eks.spotInstanceTypes: unknown key",
+        "Karpenter's NodePools (the mesh project) list the instance types",
     ),
     bad("flow-logs", "flowbuilder:network:\n  flowLogTraffic: SOME", "flowLogTraffic", "allowed: ALL, ACCEPT, REJECT"),
     bad("nat-strategy", "flowbuilder:network:\n  natStrategy: nat-gw", "natStrategy", "allowed: none, single-gateway"),
@@ -1004,6 +1077,24 @@ IMAGES = [
         "replaced by flowbuilder:images",
     ),
     bad(
+        "api-certificate-retired",
+        f"flowbuilder:api:\n  certificateArn: {CERT}",
+        "flowbuilder:api.certificateArn: unknown key",
+        "moved to flowbuilder:domain.certificateArn",
+    ),
+    bad(
+        "eks-node-count-retired",
+        "flowbuilder:eks:\n  nodeCount: 3",
+        "flowbuilder:eks.nodeCount: unknown key",
+        "eks.systemNodes.count is the fixed system node count",
+    ),
+    bad(
+        "eks-spot-group-retired",
+        "flowbuilder:eks:\n  spotNodeGroup: true",
+        "flowbuilder:eks.spotNodeGroup: unknown key",
+        "Karpenter's NodePools (the mesh project)",
+    ),
+    bad(
         "read-replicas-retired",
         "flowbuilder:database:\n  readReplicas: 0",
         "flowbuilder:database.readReplicas: unknown key",
@@ -1034,7 +1125,11 @@ TOPOLOGY = [
     ultra("zero-scale-database", "flowbuilder:database:\n  multiAz: true", "flowbuilder:database: " + ZERO_SCALE),
     ultra("zero-scale-api-count", "flowbuilder:api:\n  desiredCount: 2", "flowbuilder:api.desiredCount: " + ZERO_SCALE),
     ultra("zero-scale-api-cpu", "flowbuilder:api:\n  cpu: 512", "flowbuilder:api.cpu: " + ZERO_SCALE),
-    ultra("zero-scale-certificate", f"flowbuilder:api:\n  certificateArn: {CERT}", "api.certificateArn: " + ZERO_SCALE),
+    ultra(
+        "zero-scale-certificate",
+        f"flowbuilder:api:\n  certificateArn: {CERT}",
+        "api.certificateArn: unknown key; it moved to flowbuilder:domain.certificateArn",
+    ),
     ultra("zero-scale-worker-max", "flowbuilder:worker:\n  maxCount: 50", "flowbuilder:worker.maxCount: " + ZERO_SCALE),
     ultra("zero-scale-spot-weight", "flowbuilder:worker:\n  onDemandWeight: 1", "worker.onDemandWeight: " + ZERO_SCALE),
     ultra(
@@ -1101,13 +1196,287 @@ TOPOLOGY = [
         "above lambdaReservedConcurrency (10)",
         "allowed: 1 to 10",
     ),
-    bad(
-        "spot-service-without-spot-group",
-        f"flowbuilder:eks:\n  enabled: true\n  services: [{service(spot='true')}]",
-        "flowbuilder:eks.services[0].spot",
-        "has no effect without spotNodeGroup: true",
-    ),
     bad("force-delete-yes", "flowbuilder:ecs:\n  forceDeleteRepositories: yes", "ecs.forceDeleteRepositories", "true"),
+]
+
+STAGING = {"aws:region": "us-east-1", "flowbuilder:environment": "staging", "flowbuilder:topology": "standard"}
+ZONE = "flowbuilder:domain:\n  name: api.example.com\n  zoneName: example.com"
+
+DOMAIN = [
+    bad(
+        "domain-name-upper",
+        "flowbuilder:domain:\n  name: API.example.com\n  zoneName: example.com",
+        "flowbuilder:domain.name",
+        "lowercase letters",
+    ),
+    bad(
+        "domain-name-one-label",
+        "flowbuilder:domain:\n  name: localhost\n  zoneName: localhost",
+        "flowbuilder:domain.name",
+        "two or more labels",
+    ),
+    bad(
+        "domain-name-trailing-dot",
+        "flowbuilder:domain:\n  name: api.example.com.\n  zoneName: example.com",
+        "flowbuilder:domain.name",
+        "without a trailing dot",
+    ),
+    bad(
+        "domain-label-long",
+        f"flowbuilder:domain:\n  name: {'a' * 64}.example.com\n  zoneName: example.com",
+        "flowbuilder:domain.name",
+        "1 to 63",
+    ),
+    bad(
+        "domain-zone-id-shape",
+        "flowbuilder:domain:\n  name: api.example.com\n  hostedZoneId: z123abc",
+        "flowbuilder:domain.hostedZoneId",
+        "Z and up to 32 capital letters and digits",
+    ),
+    bad(
+        "domain-zone-id-and-name",
+        "flowbuilder:domain:\n  name: api.example.com\n  hostedZoneId: Z0123456789ABC\n  zoneName: example.com",
+        "flowbuilder:domain.zoneName",
+        "not both",
+    ),
+    bad(
+        "domain-zone-not-parent",
+        "flowbuilder:domain:\n  name: api.example.com\n  zoneName: example.org",
+        "flowbuilder:domain.zoneName",
+        "does not hold 'api.example.com'",
+    ),
+    bad(
+        "domain-zone-suffix-not-label",
+        "flowbuilder:domain:\n  name: api.myexample.com\n  zoneName: example.com",
+        "flowbuilder:domain.zoneName",
+        "does not hold",
+    ),
+    bad(
+        "domain-name-without-zone",
+        "flowbuilder:domain:\n  name: api.example.com",
+        "flowbuilder:domain.name",
+        "hostedZoneId or zoneName",
+        "certificateArn",
+    ),
+    bad(
+        "domain-zone-without-name",
+        "flowbuilder:domain:\n  zoneName: example.com",
+        "flowbuilder:domain.zoneName",
+        "needs domain.name",
+    ),
+    bad("domain-hsts-short", f"{ZONE}\n  hstsMaxAgeSeconds: 60", "flowbuilder:domain.hstsMaxAgeSeconds", "300"),
+    bad(
+        "domain-hsts-long",
+        f"{ZONE}\n  hstsMaxAgeSeconds: 94608000",
+        "flowbuilder:domain.hstsMaxAgeSeconds",
+        "63072000",
+    ),
+    bad(
+        "domain-tls-policy-old",
+        f"{ZONE}\n  tlsPolicy: ELBSecurityPolicy-2016-08",
+        "flowbuilder:domain.tlsPolicy",
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    ),
+    bad(
+        "domain-unknown-key",
+        f"{ZONE}\n  hostedZone: Z0123456789ABC",
+        "flowbuilder:domain.hostedZone: unknown key",
+        "hostedZoneId",
+    ),
+    bad(
+        "waf-rate-low",
+        "flowbuilder:waf:\n  rateLimitPer5Minutes: 5",
+        "flowbuilder:waf.rateLimitPer5Minutes",
+        "10",
+        "2000000000",
+    ),
+    bad(
+        "waf-rate-high",
+        "flowbuilder:waf:\n  rateLimitPer5Minutes: 3000000000",
+        "flowbuilder:waf.rateLimitPer5Minutes",
+        "2000000000",
+    ),
+    bad("waf-enabled-text", "flowbuilder:waf:\n  enabled: 'yes'", "flowbuilder:waf.enabled", "true or false"),
+    bad(
+        "staging-without-https",
+        "",
+        "flowbuilder:domain.name",
+        "staging serves HTTPS only",
+        base=dict(STAGING),
+        stack="staging",
+        file="Pulumi.staging.yaml",
+    ),
+    bad(
+        "prod-without-https",
+        "",
+        "flowbuilder:domain.name",
+        "prod serves HTTPS only",
+        base=dict(PROD),
+        stack="prod",
+        file="Pulumi.prod.yaml",
+    ),
+    bad(
+        "zero-scale-waf",
+        "flowbuilder:waf:\n  enabled: true",
+        "flowbuilder:waf: ",
+        ZERO_SCALE,
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+]
+
+UPLOADS_EMAIL = [
+    bad(
+        "uploads-origin-http",
+        "flowbuilder:uploads:\n  corsOrigins: [http://app.example.com]",
+        "uploads.corsOrigins[0]",
+        "https origin",
+    ),
+    bad(
+        "uploads-origin-path",
+        "flowbuilder:uploads:\n  corsOrigins: [https://app.example.com/]",
+        "uploads.corsOrigins[0]",
+        "no path",
+    ),
+    bad(
+        "uploads-origin-port",
+        "flowbuilder:uploads:\n  corsOrigins: ['https://app.example.com:70000']",
+        "uploads.corsOrigins[0]",
+        "port above 65535",
+    ),
+    bad(
+        "uploads-origin-twice",
+        "flowbuilder:uploads:\n  corsOrigins: [https://a.example.com, https://a.example.com]",
+        "uploads.corsOrigins[1]",
+        "listed twice",
+    ),
+    bad("uploads-prefix-slash", "flowbuilder:uploads:\n  prefix: uploads", "uploads.prefix", "each ending in '/'"),
+    bad("uploads-prefix-star", "flowbuilder:uploads:\n  prefix: 'up*/'", "uploads.prefix", "S3 key prefix"),
+    bad(
+        "uploads-tier",
+        "flowbuilder:uploads:\n  transitionStorageClass: GLACIER",
+        "uploads.transitionStorageClass",
+        "INTELLIGENT_TIERING",
+    ),
+    bad(
+        "uploads-ia-too-soon",
+        "flowbuilder:uploads:\n  transitionStorageClass: STANDARD_IA\n  transitionAfterDays: 7",
+        "uploads.transitionAfterDays",
+        "30 or more",
+    ),
+    bad(
+        "uploads-noncurrent-0",
+        "flowbuilder:uploads:\n  noncurrentExpiryDays: 0",
+        "uploads.noncurrentExpiryDays",
+        "1 to 36500 days",
+    ),
+    bad("uploads-versioning-text", "flowbuilder:uploads:\n  versioning: 'yes'", "uploads.versioning", "true or false"),
+    bad(
+        "cdn-price-class",
+        "flowbuilder:uploads:\n  cdn: {enabled: true, priceClass: PriceClass_300}",
+        "uploads.cdn.priceClass",
+        "PriceClass_100",
+    ),
+    bad(
+        "cdn-alias-alone",
+        "flowbuilder:uploads:\n  cdn: {enabled: true, alias: media.example.com}",
+        "uploads.cdn.certificateArn",
+        "go together",
+    ),
+    bad(
+        "cdn-certificate-region",
+        "flowbuilder:uploads:\n  cdn: {enabled: true, alias: media.example.com, "
+        "certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b'}",
+        "uploads.cdn.certificateArn",
+        "us-east-1 only",
+    ),
+    bad("email-no-domain", "flowbuilder:email:\n  enabled: true", "email.domain", "required when email.enabled"),
+    bad(
+        "email-domain-shape",
+        "flowbuilder:email:\n  enabled: true\n  domain: Example.COM.",
+        "email.domain",
+        "domain name",
+    ),
+    bad(
+        "email-mail-from",
+        "flowbuilder:email:\n  mailFromSubdomain: mail.out",
+        "email.mailFromSubdomain",
+        "one DNS label",
+    ),
+    bad("email-zone", "flowbuilder:email:\n  hostedZoneId: zone-1", "email.hostedZoneId", "hosted zone id"),
+    bad("email-dmarc", "flowbuilder:email:\n  dmarcPolicy: strict", "email.dmarcPolicy", "quarantine"),
+    bad(
+        "email-webhook-http",
+        "flowbuilder:email:\n  webhookUrl: http://api.example.com/ses",
+        "email.webhookUrl",
+        "https URL",
+    ),
+    bad("email-report-address", "flowbuilder:email:\n  dmarcReportEmail: reports", "email.dmarcReportEmail", "@"),
+    bad(
+        "ecs-secret-uploads-name",
+        f"flowbuilder:ecs:\n  applicationSecrets:\n    UPLOADS_KEY: {SECRET_ARN}",
+        "applicationSecrets",
+        "UPLOADS_*",
+    ),
+]
+
+CACHE_AND_BACKUPS = [
+    bad("cache-mode", "flowbuilder:cache:\n  mode: redis", "flowbuilder:cache.mode", "allowed: serverless, node"),
+    bad("cache-node-type", "flowbuilder:cache:\n  nodeType: t4g.micro", "cache.nodeType", "cache.t4g.micro"),
+    bad("cache-nodes", "flowbuilder:cache:\n  nodeCount: 7", "flowbuilder:cache.nodeCount", "1 to 6 nodes"),
+    bad("cache-storage", "flowbuilder:cache:\n  maxDataStorageGb: 6000", "cache.maxDataStorageGb", "1 to 5000 GB"),
+    bad("cache-snapshot-days", "flowbuilder:cache:\n  snapshotRetentionDays: 36", "snapshotRetentionDays", "0 to 35"),
+    bad("cache-snapshot-time", 'flowbuilder:cache:\n  snapshotTime: "25:00"', "cache.snapshotTime", "HH:MM"),
+    bad(
+        "zero-scale-cache",
+        "flowbuilder:cache:\n  enabled: true",
+        "flowbuilder:cache: ",
+        ZERO_SCALE,
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+    bad(
+        "zero-scale-backups",
+        "flowbuilder:backups:\n  enabled: true",
+        "flowbuilder:backups: ",
+        ZERO_SCALE,
+        base=dict(ULTRA),
+        stack="ultra",
+        file="Pulumi.ultra.yaml",
+    ),
+    bad(
+        "backups-same-region",
+        "flowbuilder:backups:\n  copyRegion: us-east-1",
+        "flowbuilder:backups.copyRegion",
+        "the stack's own region",
+        base=dict(PROD),
+        stack="prod",
+        file="Pulumi.prod.yaml",
+    ),
+    bad("backups-region", "flowbuilder:backups:\n  copyRegion: mars-1", "flowbuilder:backups.copyRegion", "not an AWS"),
+    bad(
+        "vault-lock-range",
+        "flowbuilder:backups:\n  vaultLock: {enabled: true, minRetentionDays: 60, maxRetentionDays: 30}",
+        "flowbuilder:backups.vaultLock.maxRetentionDays",
+        "below minRetentionDays",
+    ),
+    bad(
+        "vault-lock-grace",
+        "flowbuilder:backups:\n  vaultLock: {changeableForDays: 1}",
+        "backups.vaultLock.changeableForDays",
+        "3 to 36500 days",
+    ),
+    bad(
+        "vault-lock-refuses-retention",
+        "flowbuilder:backups:\n  vaultLock: {enabled: true, minRetentionDays: 7, maxRetentionDays: 60}",
+        "flowbuilder:backups.weeklyRetentionDays",
+        "outside vaultLock's 7 to 60 days",
+        base=dict(PROD),
+        stack="prod",
+        file="Pulumi.prod.yaml",
+    ),
 ]
 
 COMMAND_LINE = [
@@ -1140,7 +1509,10 @@ COMMAND_LINE = [
     + WINDOWS
     + NAMES
     + IMAGES
-    + TOPOLOGY,
+    + TOPOLOGY
+    + DOMAIN
+    + UPLOADS_EMAIL
+    + CACHE_AND_BACKUPS,
 )
 def test_bad_stack_file_is_refused_with_file_key_and_what_is_allowed(case: Case, tmp_path, capsys):
     write_project(tmp_path, case)

@@ -141,6 +141,7 @@ ACCOUNT_WIDE_WRITES = {
     "ecs:DeregisterTaskDefinition",
     "kms:CreateKey",
     "acm:RequestCertificate",
+    "route53:CreateHostedZone",
     "backup-storage:MountCapsule",
     "logs:CreateLogDelivery",
     "logs:UpdateLogDelivery",
@@ -616,6 +617,12 @@ MANAGED_POLICY_SERVICES = {
     "AmazonEBSCSIDriverPolicy": {"ec2"},
     "AWSLambdaVPCAccessExecutionRole": {"ec2", "logs"},
     "AWSLambdaBasicExecutionRole": {"logs"},
+    # The AWS Backup policies cover every service Backup supports; the boundary caps them to what this
+    # program backs up (RDS, S3) and what a backup of those calls.
+    "AWSBackupServiceRolePolicyForBackup": {"backup", "rds", "kms", "tag", "ec2"},
+    "AWSBackupServiceRolePolicyForRestores": {"backup", "rds", "kms", "tag", "ec2"},
+    "AWSBackupServiceRolePolicyForS3Backup": {"s3", "kms", "cloudwatch", "events"},
+    "AWSBackupServiceRolePolicyForS3Restore": {"s3", "kms"},
 }
 
 
@@ -641,6 +648,9 @@ def test_the_boundary_leaves_every_role_of_the_program_what_it_is_granted(boot, 
 # How IAM names each resource type the program declares (the ARN its calls authorize on), from the
 # resource's physical name; types named by an AWS-made id are scoped by account and region instead.
 ID_NAMED = (
+    # AWS Backup names a plan (and authorizes its selections) by the plan id it makes.
+    "aws:backup/plan:",
+    "aws:backup/selection:",
     "aws:ec2/",
     "aws:vpc/",
     "aws:appautoscaling/",
@@ -675,6 +685,7 @@ def named_arns(r: RecordedResource, region: str) -> list[str]:
         return f"arn:aws:s3:::{value}"
 
     i = r.inputs
+    r_region = "us-west-2" if r.name.endswith("-copy") else region
     rules = {
         "aws:sqs/queue:Queue": lambda: [arn("sqs", i["name"])],
         "aws:sqs/queuePolicy:QueuePolicy": lambda: [queue_of(i["queueUrl"])],
@@ -737,6 +748,23 @@ def named_arns(r: RecordedResource, region: str) -> list[str]:
         ],
         "aws:codebuild/project:Project": lambda: [arn("codebuild", f"project/{i['name']}")],
         "aws:codebuild/webhook:Webhook": lambda: [arn("codebuild", f"project/{i['projectName']}")],
+        "aws:route53/zone:Zone": lambda: [f"arn:aws:route53:::hostedzone/{r.state['zoneId']}"],
+        "aws:route53/record:Record": lambda: [f"arn:aws:route53:::hostedzone/{i['zoneId']}"],
+        "aws:wafv2/webAcl:WebAcl": lambda: [r.state["arn"]],
+        "aws:wafv2/webAclAssociation:WebAclAssociation": lambda: [i["webAclArn"], i["resourceArn"]],
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": lambda: [i["resourceArn"]],
+        "aws:elasticache/serverlessCache:ServerlessCache": lambda: [arn("elasticache", f"serverlesscache:{i['name']}")],
+        "aws:elasticache/replicationGroup:ReplicationGroup": lambda: [
+            arn("elasticache", f"replicationgroup:{i['replicationGroupId']}")
+        ],
+        "aws:elasticache/subnetGroup:SubnetGroup": lambda: [arn("elasticache", f"subnetgroup:{i['name']}")],
+        "aws:elasticache/user:User": lambda: [arn("elasticache", f"user:{i['userId']}")],
+        "aws:elasticache/userGroup:UserGroup": lambda: [arn("elasticache", f"usergroup:{i['userGroupId']}")],
+        # The copy vault lives in backups.copyRegion; its ARN carries that region.
+        "aws:backup/vault:Vault": lambda: [arn("backup", f"backup-vault:{i['name']}", r_region)],
+        "aws:backup/vaultLockConfiguration:VaultLockConfiguration": lambda: [
+            arn("backup", f"backup-vault:{i['backupVaultName']}")
+        ],
     }
     if r.type.startswith("aws:s3/") and r.type != "aws:s3/bucket:Bucket":
         return [bucket(i["bucket"])]
@@ -761,7 +789,7 @@ def scoped_patterns(documents: list[dict[str, Any]], prefix: str, *, writes_only
 def test_the_deploy_role_may_manage_every_service_and_name_the_program_declares(boot, stack):
     documents = deploy_documents(boot, stack)
     services = {a.split(":")[0] for s in allows(documents) for a in listed(s["Action"])}
-    region = run_stack(stack).one("pulumi:providers:aws").inputs["region"]
+    region = run_stack(stack).one("pulumi:providers:aws", f"{stack}-aws").inputs["region"]
     escaped, unmanaged, unknown = [], [], []
     for run in (run_stack(stack), run_stack(stack, RELEASED)):
         for r in run.resources:
@@ -880,3 +908,24 @@ def test_a_stack_in_another_region_gets_that_regions_patterns_and_hosted_zones_o
     assert by_sid(prod, "SqsStack")["Resource"] == [f"arn:aws:sqs:ap-south-1:{ACCOUNT_ID}:flowbuilder-prod-*"]
     assert by_sid(prod, "Route53Stack")["Resource"] == ["arn:aws:route53:::hostedzone/Z0123456789EXAMPLE"]
     assert "Route53Stack" not in {s["Sid"] for s in statements(*deploy_documents(run, "dev"))}
+
+
+def test_a_stack_that_creates_its_zone_may_change_records_under_that_name_only():
+    stacks = [{"name": "dev"}, {"name": "staging", "zoneNames": ["staging.flowbuilder.example.com"]}]
+    run = run_bootstrap(overrides={"flowbuilder-bootstrap:stacks": stacks})
+    staging = deploy_documents(run, "staging")
+    assert by_sid(staging, "Route53CreateZone")["Action"] == ["route53:CreateHostedZone"]
+    records = by_sid(staging, "Route53CreatedZoneRecords")
+    assert records["Action"] == ["route53:ChangeResourceRecordSets"]
+    assert records["Resource"] == "arn:aws:route53:::hostedzone/*"
+    assert records["Condition"] == {
+        "ForAllValues:StringLike": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                "*.staging.flowbuilder.example.com",
+                "staging.flowbuilder.example.com",
+            ]
+        }
+    }
+    assert "route53:ChangeResourceRecordSets" not in by_sid(staging, "Route53CreatedZones")["Action"]
+    dev = {s["Sid"] for s in statements(*deploy_documents(run, "dev"))}
+    assert not dev & {"Route53CreateZone", "Route53CreatedZones", "Route53CreatedZoneRecords"}

@@ -393,6 +393,8 @@ def test_the_images_block_the_release_writes_is_the_one_the_program_runs(tmp_pat
     assert images == {
         "flowbuilder-dev-api": f"{repository}/api@{DIGESTS['api']}",
         "flowbuilder-dev-worker": f"{repository}/worker@{DIGESTS['worker']}",
+        # The migration runs the api image, the release's own code.
+        "flowbuilder-dev-migrate": f"{repository}/api@{DIGESTS['api']}",
     }
     (scheduler,) = [f for f in run.of_type("aws:lambda/function:Function") if f.inputs.get("packageType") == "Image"]
     assert scheduler.inputs["imageUri"] == f"{repository}/scheduler@{DIGESTS['scheduler']}"

@@ -82,7 +82,7 @@ def documented_rows() -> dict[str, tuple[str, ...]]:
     text = (ROOT / "docs" / "configuration.md").read_text()
     rows = {}
     for line in text.splitlines():
-        match = re.match(r"^\| `([A-Za-z\[\].]+)` \|(.*)\|$", line)
+        match = re.match(r"^\| `([A-Za-z0-9\[\].]+)` \|(.*)\|$", line)
         if match:
             cells = tuple(cell.strip().strip("`") for cell in match.group(2).split(" | "))
             rows[match.group(1)] = cells[: len(COLUMNS)]

@@ -12,7 +12,7 @@ import pulumi
 import pytest
 
 from components import Database, DatabaseArgs, ExternalDatabase, ExternalDatabaseArgs
-from components.database import SECRET_KIND_RDS_MASTER, SECRET_KIND_URL
+from components.database import APPLICATION_ROLE_SQL, SECRET_KIND_RDS_MASTER, SECRET_KIND_URL
 from simulation.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
 from stackconfig import Environment
 from stackconfig.model import DatabaseConfig
@@ -63,15 +63,20 @@ def database_alone(environment: Environment, settings: dict[str, Any]) -> tuple[
             ),
         )
         export_connection(database.connection)
+        export_connection(database.admin_connection, "admin")
 
     run = run_component(build)
     return run, run.outputs
 
 
-def export_connection(connection) -> None:
-    pulumi.export("environment", connection.environment)
-    pulumi.export("ecsSecrets", [secret.entry() for secret in connection.container_secrets])
-    pulumi.export("secretArn", connection.secret_arn)
+def export_connection(connection, prefix: str = "") -> None:
+    def key(name: str) -> str:
+        return f"{prefix}{name[0].upper()}{name[1:]}" if prefix else name
+
+    pulumi.export(key("environment"), connection.environment)
+    pulumi.export(key("ecsSecrets"), [secret.entry() for secret in connection.container_secrets])
+    pulumi.export(key("secretArn"), connection.secret_arn)
+    pulumi.export(key("grants"), list(connection.grants))
 
 
 def primary(run: StackRun) -> RecordedResource:
@@ -204,16 +209,20 @@ def test_prod_performance_insights_and_enhanced_monitoring(prod):
     policy = prod.one(ROLE_POLICY, "-rds-monitoring")
     assert policy.inputs["role"] == role.id
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
-    log_group = "arn:aws:logs:us-east-1:123456789012:log-group:RDSOSMetrics"
-    assert statements["RdsMetricsLogGroup"]["Action"] == ["logs:CreateLogGroup", "logs:PutRetentionPolicy"]
-    assert statements["RdsMetricsLogGroup"]["Resource"] == [log_group]
-    assert statements["RdsMetricsLogStreams"]["Action"] == [
+    # AmazonRDSEnhancedMonitoringRole's statements, in this account and region: RDS creates
+    # RDSOSMetrics itself, and a grant on that exact name alone is refused for CreateLogGroup.
+    log_groups = "arn:aws:logs:us-east-1:123456789012:log-group:RDS*"
+    groups = statements["EnableCreationAndManagementOfRDSCloudwatchLogGroups"]
+    assert groups["Action"] == ["logs:CreateLogGroup", "logs:PutRetentionPolicy"]
+    assert groups["Resource"] == [log_groups]
+    streams = statements["EnableCreationAndManagementOfRDSCloudwatchLogStreams"]
+    assert streams["Action"] == [
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "logs:DescribeLogStreams",
         "logs:GetLogEvents",
     ]
-    assert statements["RdsMetricsLogStreams"]["Resource"] == [f"{log_group}:log-stream:*"]
+    assert streams["Resource"] == [f"{log_groups}:log-stream:*"]
     assert all(s["Effect"] == "Allow" for s in statements.values())
 
 
@@ -289,24 +298,71 @@ def test_ultra_writes_the_configured_url_as_a_secret_version():
 
 
 # -- what clients receive ----------------------------------------------------
-def test_standard_clients_get_credentials_by_json_key_reference():
+def test_standard_applications_log_in_with_iam_as_the_application_user_without_a_password():
     run, outputs = database_alone(Environment.DEV, {})
-    arn = outputs["secretArn"]
-    assert outputs["ecsSecrets"] == [
+    db = primary(run)
+    assert db.inputs["iamDatabaseAuthenticationEnabled"] is True
+    assert outputs["ecsSecrets"] == []
+    assert outputs["environment"] == {
+        "DB_HOST": db.state["address"],
+        "DB_PORT": "5432",
+        "DB_NAME": "flowbuilder",
+        "DB_SSLMODE": "require",
+        "DB_USER": "flowbuilder_app",
+        "DB_IAM_AUTH": "true",
+    }
+    assert outputs["environment"]["DB_HOST"].startswith("flowbuilder-dev-postgres.")
+    resource_id = db.state["resourceId"]
+    assert resource_id.startswith("db-")
+    assert outputs["grants"] == [
+        {
+            "Sid": "ConnectAsApplicationUser",
+            "Effect": "Allow",
+            "Action": ["rds-db:connect"],
+            "Resource": [f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{resource_id}/flowbuilder_app"],
+        }
+    ]
+    assert db.inputs["dbSubnetGroupName"] == "flowbuilder-dev-db"
+    assert db.inputs["vpcSecurityGroupIds"] == ["sg-database"]
+
+
+def test_only_the_migration_connection_carries_the_master_credentials_by_json_key_reference():
+    run, outputs = database_alone(Environment.DEV, {})
+    arn = outputs["adminSecretArn"]
+    assert arn == primary(run).state["masterUserSecrets"][0]["secretArn"]
+    assert outputs["adminEcsSecrets"] == [
         {"name": "DB_USERNAME", "valueFrom": f"{arn}:username::"},
         {"name": "DB_PASSWORD", "valueFrom": f"{arn}:password::"},
     ]
-    assert outputs["environment"] == {
+    assert outputs["adminEnvironment"] == {
         "DB_SECRET_ARN": arn,
         "DB_SECRET_KIND": SECRET_KIND_RDS_MASTER,
+        "DB_APP_USER": "flowbuilder_app",
+        "DB_APP_ROLE_SQL": APPLICATION_ROLE_SQL,
         "DB_HOST": primary(run).state["address"],
         "DB_PORT": "5432",
         "DB_NAME": "flowbuilder",
         "DB_SSLMODE": "require",
     }
-    assert outputs["environment"]["DB_HOST"].startswith("flowbuilder-dev-postgres.")
-    assert primary(run).inputs["dbSubnetGroupName"] == "flowbuilder-dev-db"
-    assert primary(run).inputs["vpcSecurityGroupIds"] == ["sg-database"]
+    assert outputs["adminGrants"] == [
+        {"Sid": "ReadMasterSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
+    ]
+
+
+def test_the_application_role_sql_logs_in_only_with_iam_and_gets_data_rights_not_ownership():
+    statements = [line.strip() for line in APPLICATION_ROLE_SQL.splitlines() if line.strip()]
+    # Idempotent: every release's migration runs it again.
+    assert "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'flowbuilder_app') THEN" in statements
+    assert "CREATE ROLE flowbuilder_app LOGIN;" in statements
+    assert "GRANT rds_iam TO flowbuilder_app;" in statements
+    assert "PASSWORD" not in APPLICATION_ROLE_SQL.upper()
+    assert (
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO flowbuilder_app;"
+        in statements
+    )
+    # Data rights only: no DDL, no superuser-like grants.
+    assert not any(word in APPLICATION_ROLE_SQL for word in ("CREATEDB", "CREATEROLE", "SUPERUSER", "ALL PRIVILEGES"))
+    assert "GRANT CREATE" not in APPLICATION_ROLE_SQL
 
 
 def test_zero_scale_clients_get_the_url_by_reference_only():
@@ -318,6 +374,9 @@ def test_zero_scale_clients_get_the_url_by_reference_only():
     arn = outputs["secretArn"]
     assert outputs["ecsSecrets"] == [{"name": "DATABASE_URL", "valueFrom": arn}]
     assert outputs["environment"] == {"DB_SECRET_ARN": arn, "DB_SECRET_KIND": SECRET_KIND_URL}
+    assert outputs["grants"] == [
+        {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
+    ]
     assert EXTERNAL_URL not in json.dumps(outputs)
 
 

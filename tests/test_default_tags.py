@@ -20,10 +20,12 @@ LAUNCHED_KINDS = {"instance", "volume", "network-interface"}
 
 
 def default_tags(run: StackRun) -> dict[str, str]:
-    """The provider's default tags, checked to be the stack's own."""
-    (provider,) = run.of_type("pulumi:providers:aws")
+    """The default tags of the stack's providers (its region's, and prod's backup-copy region's),
+    checked to be the stack's own and the same on each."""
     # Provider inputs travel as JSON text.
-    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    every = [json.loads(p.inputs["defaultTags"])["tags"] for p in run.of_type("pulumi:providers:aws")]
+    tags = every[0]
+    assert all(other == tags for other in every)
     assert set(tags) == {"project", "stack", "environment", "managed-by", "cost-center"}
     assert (tags["project"], tags["stack"], tags["managed-by"]) == ("flowbuilder", run.stack, "pulumi")
     return tags
@@ -33,10 +35,10 @@ def default_tags(run: StackRun) -> dict[str, str]:
 def test_every_resource_is_declared_through_the_tagging_provider(stack):
     run = committed_run(stack)
     default_tags(run)
-    (provider,) = run.of_type("pulumi:providers:aws")
+    providers = [f"{p.urn}::{p.id}" for p in run.of_type("pulumi:providers:aws")]
     aws_resources = [r for r in run.resources if r.custom and r.type.startswith("aws:")]
     assert aws_resources
-    strays = [r.name for r in aws_resources if not r.provider.startswith(provider.urn)]
+    strays = [r.name for r in aws_resources if r.provider not in providers]
     assert strays == []
 
 

@@ -12,6 +12,7 @@ import pytest
 from preview.report import docs
 from preview.report.diagram import Diagram, build_diagram
 
+from .conftest import committed_run
 from .preview_support import document, program
 
 ACCOUNT = "123456789012"
@@ -370,3 +371,73 @@ def test_ultra_diagram_shows_the_zero_scale_flows():
 def test_flows_read_as_text(standard):
     assert "Internet --> ALB alb  [80]" in standard.flows()
     assert "ECS api Fargate, 1-1 tasks --> SQS work  [send]" in standard.flows()
+
+
+def test_prod_diagram_shows_dns_then_waf_then_alb_then_api():
+    diagram = docs.deployed("prod").diagram
+    assert reaches(diagram, "DNS api.flowbuilder.example.com", "WAF web ACL", "ALB", "ECS api")
+    assert reaches(diagram, "Internet", "WAF web ACL", "ALB")
+    # With a web ACL in front, nothing reaches the load balancer around it.
+    assert not reaches(diagram, "Internet", "ALB")
+    assert_valid_mermaid(diagram)
+
+
+def test_dev_without_a_domain_or_waf_reaches_the_alb_directly():
+    diagram = docs.deployed("dev").diagram
+    assert reaches(diagram, "Internet", "ALB")
+    assert not [node for node in diagram.nodes if node.label.startswith(("DNS ", "WAF "))]
+
+
+def test_http_api_custom_domain_edges():
+    def build():
+        api = aws.apigatewayv2.Api("flowbuilder-ultra-api", name="flowbuilder-ultra-api", protocol_type="HTTP")
+        domain = aws.apigatewayv2.DomainName(
+            "flowbuilder-ultra-api-domain",
+            domain_name="api.example.com",
+            domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
+                certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/x",
+                endpoint_type="REGIONAL",
+                security_policy="TLS_1_2",
+            ),
+        )
+        aws.apigatewayv2.ApiMapping(
+            "flowbuilder-ultra-api-domain", api_id=api.id, domain_name=domain.id, stage="$default"
+        )
+        configuration = domain.domain_name_configuration
+        aws.route53.Record(
+            "flowbuilder-ultra-api-alias-a",
+            zone_id="Z0123456789ABC",
+            name="api.example.com",
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=configuration.apply(lambda c: c.target_domain_name),
+                    zone_id=configuration.apply(lambda c: c.hosted_zone_id),
+                    evaluate_target_health=True,
+                )
+            ],
+        )
+
+    diagram = build_diagram(program(build, stack="ultra"))
+    assert reaches(diagram, "DNS api.example.com", "API domain api.example.com", "API Gateway HTTP")
+    assert ("dns_api_example_com", "apidomain_api_domain", "alias A") in edges(diagram)
+    assert_valid_mermaid(diagram)
+
+
+def test_prod_diagram_shows_the_cache_and_the_backup_chain():
+    diagram = build_diagram(committed_run("prod"))
+    flows = edges(diagram)
+    cache = node_id(diagram, "ElastiCache valkey")
+    assert zone_of(diagram, cache) == "database"
+    for client in ("ecs_api", "ecs_worker"):
+        assert (client, cache, "6379") in flows
+    assert not any(target == cache for source, target, _ in flows if source.startswith("lambda_"))
+    vault, copy = node_id(diagram, "Backup vault backups"), node_id(diagram, "Backup vault backups-copy")
+    assert ("rds_postgres", vault, "daily, weekly") in flows
+    assert (vault, copy, "copy") in flows
+    assert "(us-west-2)" in next(node.label for node in diagram.nodes if node.id == copy)
+
+
+def test_dev_diagram_has_no_cache_and_no_backups():
+    labels = [node.label for node in build_diagram(committed_run("dev")).nodes]
+    assert not [label for label in labels if label.startswith(("ElastiCache", "Backup vault"))]

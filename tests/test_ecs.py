@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.database import ContainerSecret, DatabaseConnection
+from components.database import DatabaseConnection
 from components.ecs import (
     BACKLOG_NAMESPACE,
     ApiService,
@@ -23,6 +23,7 @@ from components.ecs.backlog_sampler import FUNCTION_SOURCE
 from components.ecs.queue_backlog import Sample, Settings, metric_data
 from components.ecs.task_definition import ECS_EXEC_ACTIONS, secret_resource
 from components.front_door import LoadBalancerTarget
+from components.iam import statement
 from components.images import NOT_RELEASED_TAG
 from components.network import Placement
 from simulation.harness import StackRun, run_stack
@@ -87,13 +88,17 @@ def scaling_target(run: StackRun, service: str) -> dict[str, Any]:
 # -- the two services on their own ---------------------------------------------
 
 
+DB_USER_ARN = f"arn:aws:rds-db:us-east-1:{ACCOUNT_ID}:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/flowbuilder_app"
+
+
 def database() -> DatabaseConnection:
-    secret = pulumi.Output.from_input(DB_SECRET)
+    """What the standard database hands the applications: IAM authentication, no password."""
     return DatabaseConnection(
-        secret_arn=secret,
+        secret_arn=pulumi.Output.from_input(DB_SECRET),
         secret_kind="rds-master-json",
-        environment={"DB_SECRET_ARN": secret, "DB_HOST": "db.internal", "DB_PORT": "5432"},
-        container_secrets=(ContainerSecret("DB_PASSWORD", secret.apply(lambda arn: f"{arn}:password::")),),
+        environment={"DB_HOST": "db.internal", "DB_PORT": "5432", "DB_USER": "flowbuilder_app", "DB_IAM_AUTH": "true"},
+        container_secrets=(),
+        grants=(statement(["rds-db:connect"], [DB_USER_ARN], sid="ConnectAsApplicationUser"),),
     )
 
 
@@ -381,18 +386,29 @@ def test_api_maps_its_port_and_the_worker_drains_for_two_minutes(prod):
 
 
 @pytest.mark.parametrize("service", ["api", "worker"])
-def test_database_credentials_arrive_only_as_secret_references(prod, service):
+def test_the_services_log_in_with_iam_as_the_application_user_and_never_see_the_master_secret(prod, service):
     definition = container(prod, service)
-    arn = prod.outputs["databaseSecretArn"]
-    assert definition["secrets"] == [
-        {"name": "DB_PASSWORD", "valueFrom": f"{arn}:password::"},
-        {"name": "DB_USERNAME", "valueFrom": f"{arn}:username::"},
-    ]
+    # The master secret rotates every 7 days and ECS reads secrets only at task start.
+    assert definition["secrets"] == []
     environment = {e["name"]: e["value"] for e in definition["environment"]}
-    assert {"DB_HOST", "DB_PORT", "DB_NAME", "QUEUE_URL", "AWS_REGION", "STACK"} <= set(environment)
+    assert environment["DB_USER"] == "flowbuilder_app"
+    assert environment["DB_IAM_AUTH"] == "true"
+    assert environment["DB_HOST"] == prod.outputs["databaseEndpoint"]
+    assert (environment["DB_NAME"], environment["DB_SSLMODE"]) == ("flowbuilder", "require")
     assert environment["QUEUE_URL"] == prod.outputs["workQueueUrl"]
     assert (environment["AWS_REGION"], environment["STACK"], environment["DB_PORT"]) == ("us-east-1", "prod", "5432")
-    assert not {"DB_PASSWORD", "DB_USERNAME", "DATABASE_URL"} & set(environment)
+    assert not {"DB_PASSWORD", "DB_USERNAME", "DATABASE_URL", "DB_SECRET_ARN"} & set(environment)
+    assert prod.outputs["databaseSecretArn"] not in json.dumps(definition)
+
+
+@pytest.mark.parametrize("role", ["api-task", "worker-task"])
+def test_the_service_roles_may_connect_exactly_as_the_application_user(prod, role):
+    db = prod.one("aws:rds/instance:Instance", "-postgres")
+    (connect,) = [s for s in role_statements(prod, role) if s["Sid"] == "ConnectAsApplicationUser"]
+    assert connect["Action"] == ["rds-db:connect"]
+    assert connect["Resource"] == [
+        f"arn:aws:rds-db:us-east-1:{ACCOUNT_ID}:dbuser:{db.state['resourceId']}/flowbuilder_app"
+    ]
 
 
 def test_no_container_definition_holds_a_plaintext_secret(any_stack):
@@ -405,7 +421,8 @@ def test_no_container_definition_holds_a_plaintext_secret(any_stack):
             for variable in definition["environment"]:
                 assert not secret_name.search(variable["name"]), f"{task.name}: {variable['name']} is plain"
                 assert "postgresql://" not in variable["value"], f"{task.name}: {variable['name']} holds a URL"
-            assert definition["secrets"]
+            # Standard stacks' services authenticate with IAM; zero-scale's worker gets the URL by reference.
+            assert bool(definition["secrets"]) is (any_stack.stack == "ultra")
             for secret in definition["secrets"]:
                 assert secret["valueFrom"].startswith("arn:aws:secretsmanager:"), f"{task.name}: {secret}"
 
@@ -413,13 +430,13 @@ def test_no_container_definition_holds_a_plaintext_secret(any_stack):
 def test_application_secrets_are_injected_by_reference_and_readable_exactly():
     run = api_alone(ecs=json.dumps({"applicationSecrets": {"STRIPE_API_KEY": STRIPE, "SENTRY_DSN": SENTRY}}))
     injected = {s["name"]: s["valueFrom"] for s in container(run, "api")["secrets"]}
-    assert injected == {"DB_PASSWORD": f"{DB_SECRET}:password::", "STRIPE_API_KEY": STRIPE, "SENTRY_DSN": SENTRY}
+    assert injected == {"STRIPE_API_KEY": STRIPE, "SENTRY_DSN": SENTRY}
     assert "STRIPE_API_KEY" not in {e["name"] for e in container(run, "api")["environment"]}
     readable = by_sid(statements(run, "-api-execution"))["ReadInjectedSecrets"]
     assert readable["Action"] == ["secretsmanager:GetSecretValue"]
-    # One ARN per secret, without the JSON key: the database secret once though two variables read it.
+    # One ARN per secret, without the JSON key; never the database's master secret.
     assert readable["Resource"] == sorted(
-        [DB_SECRET, STRIPE, "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W"]
+        [STRIPE, "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowbuilder/observability-Zy9x8W"]
     )
 
 
@@ -429,7 +446,7 @@ def test_an_application_secret_may_not_shadow_a_variable_the_stack_sets(variable
         run_stack("dev", {"flowbuilder:ecs": {"applicationSecrets": {variable: STRIPE}}})
 
 
-@pytest.mark.parametrize("variable", ["QUEUE_URL", "DB_PASSWORD"])
+@pytest.mark.parametrize("variable", ["QUEUE_URL", "DB_HOST"])
 def test_the_api_task_refuses_a_variable_set_twice_whatever_settings_it_is_handed(variable):
     # The config refuses these names (above); the task definition checks again on its own, so a
     # variable the program starts setting later can never silently replace an application secret.
@@ -462,7 +479,10 @@ def test_secret_resource_strips_the_json_key_suffix():
 def test_each_execution_role_pulls_one_image_writes_one_log_group_reads_what_it_injects(stack, service, log_group):
     run = committed_run(stack)
     found = by_sid(statements(run, f"-{service}-execution"))
-    assert set(found) == {"RegistryLogin", "PullImage", "WriteLogs", "ReadInjectedSecrets", "DecryptInjectedSecrets"}
+    # Only zero-scale's worker has a secret to inject (the database URL); standard services use IAM.
+    injects = stack == "ultra"
+    secrets = {"ReadInjectedSecrets", "DecryptInjectedSecrets"} if injects else set()
+    assert set(found) == {"RegistryLogin", "PullImage", "WriteLogs"} | secrets
     assert (found["RegistryLogin"]["Action"], found["RegistryLogin"]["Resource"]) == (
         ["ecr:GetAuthorizationToken"],
         "*",
@@ -479,11 +499,12 @@ def test_each_execution_role_pulls_one_image_writes_one_log_group_reads_what_it_
     assert found["WriteLogs"]["Resource"] == [
         f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:/flowbuilder/{stack}/{log_group}:*"
     ]
-    assert found["ReadInjectedSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
-    assert found["ReadInjectedSecrets"]["Resource"] == [run.outputs["databaseSecretArn"]]
-    # The injected secrets are under the stack key: ECS decrypts them with this role.
-    assert found["DecryptInjectedSecrets"]["Action"] == ["kms:Decrypt"]
-    assert found["DecryptInjectedSecrets"]["Resource"] == [run.outputs["stackKeyArn"]]
+    if injects:
+        assert found["ReadInjectedSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
+        assert found["ReadInjectedSecrets"]["Resource"] == [run.outputs["databaseSecretArn"]]
+        # The injected secrets are under the stack key: ECS decrypts them with this role.
+        assert found["DecryptInjectedSecrets"]["Action"] == ["kms:Decrypt"]
+        assert found["DecryptInjectedSecrets"]["Resource"] == [run.outputs["stackKeyArn"]]
     # The only "*" is the registry login, which AWS cannot narrow.
     assert [s["Sid"] for s in found.values() if "*" in resources_of(s)] == ["RegistryLogin"]
     task = run.one(TASK_DEFINITION, f"-{service}").inputs
@@ -491,14 +512,24 @@ def test_each_execution_role_pulls_one_image_writes_one_log_group_reads_what_it_
     assert task["taskRoleArn"] == run.one(ROLE, f"-{service}-task").state["arn"]
 
 
-def test_api_task_role_may_only_send_to_the_work_queue(prod):
-    (grant,) = role_statements(prod, "api-task")
+def own_statements(run: StackRun, role_name: str) -> list[dict[str, Any]]:
+    """The role's statements without what the uploads bucket, the e-mail identity and the cache grant it
+    (tests/test_uploads_email.py and tests/test_cache.py check those)."""
+    found = role_statements(run, role_name)
+    assert [s["Action"] for s in found if s.get("Sid") == "ConnectToCache"] in ([], [["elasticache:Connect"]])
+    return [s for s in found if s.get("Sid") not in ("UploadsObjects", "SendFromIdentity", "ConnectToCache")]
+
+
+def test_api_task_role_may_only_send_to_the_work_queue_and_connect_to_the_database(prod):
+    grant, connect = own_statements(prod, "api-task")
+    assert connect["Sid"] == "ConnectAsApplicationUser"
     assert grant["Action"] == ["sqs:SendMessage"]
     assert grant["Resource"] == [f"arn:aws:sqs:us-east-1:{ACCOUNT_ID}:flowbuilder-prod-work"]
 
 
-def test_worker_task_role_may_only_consume_the_work_queue(prod):
-    (grant,) = role_statements(prod, "worker-task")
+def test_worker_task_role_may_only_consume_the_work_queue_and_connect_to_the_database(prod):
+    grant, connect = own_statements(prod, "worker-task")
+    assert connect["Sid"] == "ConnectAsApplicationUser"
     assert grant["Action"] == [
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
@@ -758,7 +789,7 @@ def test_backlog_function_is_inline_python_on_arm_every_minute(prod):
     permission = prod.one("aws:lambda/permission:Permission", "-queue-backlog").inputs
     assert (permission["principal"], permission["sourceArn"]) == (
         "events.amazonaws.com",
-        prod.one("aws:cloudwatch/eventRule:EventRule").state["arn"],
+        prod.one("aws:cloudwatch/eventRule:EventRule", "-queue-backlog").state["arn"],
     )
     retries = prod.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "-queue-backlog").inputs
     assert (retries["maximumRetryAttempts"], retries["maximumEventAgeInSeconds"]) == (0, 60)

@@ -14,6 +14,7 @@ from simulation.mocks import ACCOUNT_ID
 from stackconfig.defaults import defaults_for
 from stackconfig.model import EksConfig, Environment, ServiceConfig, Topology
 
+pytestmark = pytest.mark.skip(reason="moved to the mesh project")
 VARIANT_CIDR = "198.51.100.0/24"
 VARIANT_ADMIN = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-oncall"
 PINNED_IMAGE = "ghcr.io/example/worker@sha256:" + "a" * 64

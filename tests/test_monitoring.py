@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -14,7 +16,7 @@ from components.database.rds import database_watch
 from components.ecs import BACKLOG_METRICS as SAMPLER_METRICS
 from components.ecs import BACKLOG_NAMESPACE, ClusterRef
 from components.ecs.api_service import no_healthy_targets
-from components.ecs.queue_worker import sampler_failures_alarm
+from components.ecs.backlog_sampler import sampler_watch
 from components.ecs.service import service_watch
 from components.front_door import LoadBalancerTarget
 from components.front_door.load_balancer import load_balancer_watch
@@ -22,7 +24,7 @@ from components.scheduler_lambda import scheduler_watch
 from components.watch import Watch
 from components.work_queue import queue_watch
 from preview.report.docs import released_overrides
-from simulation.harness import PROJECT, STACKS, RecordedResource, StackRun, run_stack
+from simulation.harness import PROJECT, ROOT, STACKS, RecordedResource, StackRun, run_stack
 from simulation.mocks import ACCOUNT_ID
 from stackconfig.model import MonitoringConfig
 from tests.component_support import run_component, section
@@ -73,7 +75,15 @@ KNOWN_METRICS: dict[str, set[str]] = {
     },
     # HTTP APIs publish 4xx/5xx/Count; 4XXError/5XXError are the REST API names and never have data here.
     "AWS/ApiGateway": {"4xx", "5xx", "Count", "Latency", "IntegrationLatency"},
+    "AWS/WAFV2": {"AllowedRequests", "BlockedRequests", "CountedRequests"},
     BACKLOG_NAMESPACE: set(SAMPLER_METRICS),
+    "AWS/ElastiCache": {
+        "BytesUsedForCache",
+        "DatabaseMemoryUsagePercentage",
+        "Evictions",
+        "ElastiCacheProcessingUnits",
+    },
+    "AWS/Backup": {"NumberOfBackupJobsFailed", "NumberOfCopyJobsFailed"},
 }
 DIMENSIONS: dict[str, set[str]] = {
     "AWS/ECS": {"ClusterName", "ServiceName"},
@@ -86,6 +96,10 @@ DIMENSIONS: dict[str, set[str]] = {
     "AWS/EventBridge/Pipes": {"PipeName"},
     "AWS/States": {"StateMachineArn"},
     "AWS/ApiGateway": {"ApiId", "Stage"},
+    "AWS/WAFV2": {"WebACL", "Region", "Rule"},
+    # Serverless caches are "clusterId"; node-based ones report per member cluster.
+    "AWS/ElastiCache": {"clusterId", "CacheClusterId"},
+    "AWS/Backup": {"BackupVaultName"},
 }
 
 STANDARD_ALARMS = {
@@ -96,15 +110,22 @@ STANDARD_ALARMS = {
     "queue-oldest-message-age",
     "dlq-not-empty",
     "scheduler-dlq-not-empty",
-    "backlog-sampler-failed",
     "api-5xx-rate-warning",
     "api-5xx-rate-critical",
     "api-p95-latency",
     "db-cpu-high",
     "db-free-storage-low",
     "db-freeable-memory-low",
+    # Without samples the worker neither wakes from 0 nor returns to it.
+    "backlog-dlq-not-empty",
+    "backlog-sampler-errors",
 }
 STANDARD_ALARMS_WITH_IMAGE = STANDARD_ALARMS | {"api-no-healthy-targets", "scheduler-errors", "scheduler-throttles"}
+WAF_ALARMS = {"waf-blocked-requests"}
+CACHE_ALARMS = {"cache-memory", "cache-evictions"}
+BACKUP_ALARMS = {"backup-jobs-failed", "backup-copy-jobs-failed"}
+EXTRA_ALARMS = {"dev": set(), "staging": WAF_ALARMS | CACHE_ALARMS, "prod": WAF_ALARMS | CACHE_ALARMS | BACKUP_ALARMS}
+"""What a stack's WAF (staging, prod), cache (staging, prod) and backups (prod) add."""
 ULTRA_ALARMS = {"dlq-not-empty", "scheduler-dlq-not-empty", "worker-pipe-failures", "worker-run-failures"}
 ULTRA_ALARMS_WITH_IMAGE = ULTRA_ALARMS | {"scheduler-errors", "api-5xx", "api-throttles"}
 
@@ -174,6 +195,17 @@ def stack_dimension_values(run: StackRun) -> dict[str, set[str]]:
         "StateMachineArn": values("aws:sfn/stateMachine:StateMachine", "arn", "state"),
         "ApiId": values("aws:apigatewayv2/api:Api", "id", "state"),
         "Stage": values("aws:apigatewayv2/stage:Stage", "name"),
+        "WebACL": values("aws:wafv2/webAcl:WebAcl", "name"),
+        "Region": values("pulumi:providers:aws", "region"),
+        # WAF's own aggregate over every rule of a web ACL.
+        "Rule": {"ALL"} if run.of_type("aws:wafv2/webAcl:WebAcl") else set(),
+        "clusterId": values("aws:elasticache/serverlessCache:ServerlessCache", "name"),
+        "CacheClusterId": {
+            f"{group.inputs['replicationGroupId']}-{member:03d}"
+            for group in run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+            for member in range(1, int(group.inputs.get("numCacheClusters", 1)) + 1)
+        },
+        "BackupVaultName": values("aws:backup/vault:Vault", "name"),
     }
 
 
@@ -258,12 +290,48 @@ def test_every_alarm_metric_names_a_resource_of_the_stack(label):
 # -- which alarms ------------------------------------------------------------
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stack_alarms(stack):
-    assert set(alarms(committed_run(stack))) == STANDARD_ALARMS
+    assert set(alarms(committed_run(stack))) == STANDARD_ALARMS | EXTRA_ALARMS[stack]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_standard_stack_after_first_release_also_watches_api_health_and_scheduler(stack):
-    assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE
+    assert set(alarms(with_image(stack))) == STANDARD_ALARMS_WITH_IMAGE | EXTRA_ALARMS[stack]
+
+
+def documented_alarms(heading: str) -> set[str]:
+    """The alarm keys a table of docs/monitoring.md lists under ``### <heading>``."""
+    text = (Path(ROOT) / "docs" / "monitoring.md").read_text()
+    part = text.split(f"\n### {heading}\n", 1)[1]
+    part = re.split(r"\n##+ ", part, maxsplit=1)[0]
+    return set(re.findall(r"^\| `([a-z0-9-]+)`", part, re.MULTILINE))
+
+
+@pytest.mark.parametrize(("stack", "heading"), [("prod", "Standard stacks"), ("ultra", "Zero-scale (`ultra`)")])
+def test_every_alarm_the_docs_promise_exists_and_every_alarm_is_documented(stack, heading):
+    assert documented_alarms(heading) == set(alarms(with_image(stack)))
+
+
+def test_the_backlog_sampler_pages_on_its_failure_queue_and_its_errors():
+    run = committed_run("dev")
+    found = alarms(run)
+    topic = run.one(TOPIC).state["arn"]
+    failures = found["backlog-dlq-not-empty"].inputs
+    assert (failures["namespace"], failures["metricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert failures["dimensions"] == {"QueueName": "flowbuilder-dev-backlog-dlq"}
+    assert (failures["statistic"], failures["comparisonOperator"], failures["threshold"]) == (
+        "Maximum",
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    assert failures["treatMissingData"] == "ignore"
+    errors = found["backlog-sampler-errors"].inputs
+    assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": "flowbuilder-dev-queue-backlog"}
+    assert (errors["statistic"], errors["threshold"], errors["evaluationPeriods"]) == ("Sum", 1, 1)
+    assert errors["treatMissingData"] == "notBreaching"
+    for alarm in (failures, errors):
+        assert alarm["alarmActions"] == [topic]
+        assert alarm["alarmDescription"].startswith("CRITICAL:")
 
 
 def test_ultra_keeps_only_the_alarms_that_watch_for_lost_work_and_failed_requests():
@@ -455,15 +523,6 @@ def test_queue_alarms_watch_the_work_queue_and_its_dlq():
         assert found[key].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-work"}, key
     assert found["dlq-not-empty"].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-work-dlq"}
     assert found["scheduler-dlq-not-empty"].inputs["dimensions"] == {"QueueName": "flowbuilder-dev-scheduler-dlq"}
-    # The backlog sampler's failed invocations land in its own queue: one is a warning.
-    sampler = found["backlog-sampler-failed"].inputs
-    assert sampler["dimensions"] == {"QueueName": "flowbuilder-dev-backlog-dlq"}
-    assert (sampler["metricName"], sampler["threshold"], sampler["treatMissingData"]) == (
-        "ApproximateNumberOfMessagesVisible",
-        1,
-        "ignore",
-    )
-    assert sampler["alarmDescription"].startswith("WARNING: ")
 
 
 def test_oldest_message_bound_comes_from_config():
@@ -613,7 +672,12 @@ def test_standard_dashboard_covers_the_issue_list():
     ]:
         assert expected in names, expected
     queues = {dict(dims)["QueueName"] for _, metric, dims in present if metric == "ApproximateNumberOfMessagesVisible"}
-    assert queues == {"flowbuilder-prod-work", "flowbuilder-prod-work-dlq", "flowbuilder-prod-scheduler-dlq"}
+    assert queues == {
+        "flowbuilder-prod-work",
+        "flowbuilder-prod-work-dlq",
+        "flowbuilder-prod-scheduler-dlq",
+        "flowbuilder-prod-backlog-dlq",
+    }
     body = json.loads(run.one(DASHBOARD).inputs["dashboardBody"])
     latency = next(w for w in body["widgets"] if w["properties"].get("title", "").startswith("API: target response"))
     assert latency["properties"]["stat"] == "p95"
@@ -660,7 +724,11 @@ def test_topic_is_encrypted_with_the_stack_key_alarms_and_budgets_can_use(stack)
     assert statements["AccountAdministersKey"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
     services = statements["AlertPublishersEncryptToTopic"]
     assert services["Effect"] == "Allow"
-    assert sorted(services["Principal"]["Service"]) == ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
+    assert sorted(services["Principal"]["Service"]) == [
+        "budgets.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "ses.amazonaws.com",
+    ]
     assert sorted(services["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
@@ -798,9 +866,9 @@ def synthetic_watches() -> list[Watch]:
     )
     return [
         service_watch("api", cluster, "s-api", container_insights=True) + Watch((no_healthy_targets(target),)),
-        service_watch("worker", cluster, "s-worker", container_insights=True)
-        + Watch((sampler_failures_alarm("q-backlog-dlq"),)),
+        service_watch("worker", cluster, "s-worker", container_insights=True),
         queue_watch("q-work", "q-dlq", 900),
+        sampler_watch("q-backlog-dlq", "f-queue-backlog"),
         load_balancer_watch(target),
         database_watch("db-main", 40),
         scheduler_watch("q-scheduler-dlq", "f-scheduler", 300),
@@ -819,6 +887,7 @@ SYNTHETIC_NAMES = {
     "f-scheduler",
     "q-scheduler-dlq",
     "q-backlog-dlq",
+    "f-queue-backlog",
 }
 
 
@@ -851,7 +920,7 @@ def test_graphs_of_one_title_are_drawn_as_one_where_the_first_stood():
     assert [line[5] for line in running] == ["s-api", "s-worker"]
     dead_letters = next(w for w in body["widgets"] if w["properties"]["title"] == "Dead-letter queues: messages")
     assert titles.index("Dead-letter queues: messages") == 6
-    assert [line[3] for line in dead_letters["properties"]["metrics"]] == ["q-dlq", "q-scheduler-dlq"]
+    assert [line[3] for line in dead_letters["properties"]["metrics"]] == ["q-dlq", "q-backlog-dlq", "q-scheduler-dlq"]
 
 
 def test_only_the_essential_alarms_where_asked():

@@ -244,6 +244,13 @@ def test_security_group_chain_alb_to_api_to_database(stack):
         for label, gid in ids.items()
         if r.inputs["securityGroupId"] == gid
     }
+    # Where the stack has a cluster, its nodes (the mesh's services) are the database's fourth client.
+    nodes = {
+        ("database", 5432, r.id)
+        for r in run.of_type("aws:ec2/securityGroup:SecurityGroup")
+        if r.name.endswith("-eks-nodes-sg")
+    }
+    assert bool(nodes) == run.config.eks.enabled
     assert rules == {
         ("alb", 80, "0.0.0.0/0"),
         ("alb", 80, "::/0"),
@@ -253,11 +260,18 @@ def test_security_group_chain_alb_to_api_to_database(stack):
         ("database", 5432, ids["api"]),
         ("database", 5432, ids["worker"]),
         ("database", 5432, ids["scheduler"]),
+        *nodes,
     }
     assert egress_of(run, "alb") == {("tcp", 8080, 8080, ids["api"])}
-    # The database's clients leave on HTTPS (AWS APIs, the registry) and reach PostgreSQL in its group only.
+    # The database's clients leave on HTTPS (AWS APIs, the registry) and reach PostgreSQL in its group
+    # only; where the stack has a cache (staging, prod) the API and worker also reach Valkey in its group.
+    cache = [g.id for g in run.of_type("aws:ec2/securityGroup:SecurityGroup") if g.name.endswith("-cache-sg")]
     for client in ("api", "worker", "scheduler"):
-        assert egress_of(run, client) == {("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 5432, 5432, ids["database"])}
+        expected = {("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 5432, 5432, ids["database"])}
+        if cache and client != "scheduler":
+            expected.add(("tcp", 6379, 6379, cache[0]))
+        assert egress_of(run, client) == expected
+    assert bool(cache) == (stack in ("staging", "prod"))
     assert egress_of(run, "database") == set()
 
 
@@ -318,7 +332,7 @@ def test_zero_scale_adopts_a_named_vpc():
 
 
 def test_every_aws_resource_uses_the_stack_provider_with_default_tags(any_stack):
-    provider = any_stack.one("pulumi:providers:aws")
+    provider = any_stack.one("pulumi:providers:aws", "-aws")
     tags = json.loads(provider.inputs["defaultTags"])["tags"]
     assert tags == {
         "project": "flowbuilder",
@@ -328,6 +342,11 @@ def test_every_aws_resource_uses_the_stack_provider_with_default_tags(any_stack)
         "cost-center": "flowbuilder-platform",
     }
     assert provider.inputs["region"] == "us-east-1"
+    # Backups' copy-region provider is the only other one, and carries the same tags.
+    providers = {p.urn: p for p in any_stack.of_type("pulumi:providers:aws")}
+    for other in providers.values():
+        assert json.loads(other.inputs["defaultTags"])["tags"] == tags, other.name
+        assert other is provider or other.inputs["region"] == "us-west-2"
     for resource in any_stack.resources:
         if resource.custom and resource.type.startswith("aws:"):
-            assert resource.provider.startswith(provider.urn), resource.name
+            assert resource.provider.rsplit("::", 1)[0] in providers, resource.name

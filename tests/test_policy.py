@@ -209,6 +209,7 @@ def listener(name: str, protocol: str, **changes: Any) -> Res:
             "certificateArn": "arn:aws:acm:us-east-1:1:certificate/x",
             "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
             "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}],
+            "routingHttpResponseStrictTransportSecurityHeaderValue": "max-age=31536000; includeSubDomains",
         }
     else:
         props |= {
@@ -217,6 +218,31 @@ def listener(name: str, protocol: str, **changes: Any) -> Res:
             ]
         }
     return Res("aws:lb/listener:Listener", name, {**props, **changes})
+
+
+WEB_ACL_ARN = "arn:aws:wafv2:us-east-1:1:regional/webacl/api/0f1e2d3c"
+
+
+def web_acl() -> Res:
+    return Res("aws:wafv2/webAcl:WebAcl", "waf", {"name": "api", "scope": "REGIONAL"}, {"arn": WEB_ACL_ARN})
+
+
+def waf_association() -> Res:
+    return Res(
+        "aws:wafv2/webAclAssociation:WebAclAssociation", "waf", {"webAclArn": WEB_ACL_ARN, "resourceArn": LB_ARN}
+    )
+
+
+def waf_logging(*headers: str) -> Res:
+    return Res(
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+        "waf",
+        {
+            "resourceArn": WEB_ACL_ARN,
+            "logDestinationConfigs": ["arn:aws:logs:us-east-1:1:log-group:aws-waf-logs-x"],
+            "redactedFields": [{"singleHeader": {"name": header}} for header in headers],
+        },
+    )
 
 
 def queue(name: str, **props: Any) -> Res:
@@ -283,12 +309,20 @@ def function(**changes: Any) -> Res:
 
 def eks(**changes: Any) -> Res:
     props = {
-        "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+        "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
         "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:us-east-1:1:key/k"}},
         "vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True},
         "upgradePolicy": {"supportType": "STANDARD"},
     }
     return Res("aws:eks/cluster:Cluster", "mesh", {**props, **changes})
+
+
+def launch_template(**changes: Any) -> Res:
+    props = {
+        "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeType": "gp3", "encrypted": "true"}}],
+    }
+    return Res("aws:ec2/launchTemplate:LaunchTemplate", "nodes", {**props, **changes})
 
 
 def k8s_container(**changes: Any) -> dict[str, Any]:
@@ -410,6 +444,120 @@ def case(
         expect,
         id or rule,
     )
+
+
+# -- S3 buckets and SES identities ----------------------------------------------------------
+NAME = "flowbuilder-test-uploads-123456789012"
+ARN = f"arn:aws:s3:::{NAME}"
+TLS_DENY = {
+    "Sid": "DenyInsecureTransport",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": [ARN, f"{ARN}/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def bucket_resources(**changes: Any) -> list[Res]:
+    """A bucket with every setting the rules ask for; ``changes`` replaces one (None drops it)."""
+    settings = {
+        "block": Res(
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "block",
+            {
+                "bucket": NAME,
+                "blockPublicAcls": True,
+                "blockPublicPolicy": True,
+                "ignorePublicAcls": True,
+                "restrictPublicBuckets": True,
+            },
+        ),
+        "ownership": Res(
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "ownership",
+            {"bucket": NAME, "rule": {"objectOwnership": "BucketOwnerEnforced"}},
+        ),
+        "encryption": Res(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "encryption",
+            {"bucket": NAME, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+        ),
+        "policy": Res(
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "policy",
+            {"bucket": NAME, "policy": json.dumps({"Version": "2012-10-17", "Statement": [TLS_DENY]})},
+        ),
+    }
+    for key, value in changes.items():
+        settings[key] = value
+    bucket = Res("aws:s3/bucket:Bucket", "uploads", {"bucket": NAME}, {"arn": ARN, "id": NAME})
+    return [bucket, *(res for res in settings.values() if res is not None)]
+
+
+def identity(configuration_set: str | None) -> Res:
+    props: dict[str, Any] = {"emailIdentity": "example.com"}
+    if configuration_set:
+        props["configurationSetName"] = configuration_set
+    return Res("aws:sesv2/emailIdentity:EmailIdentity", "email", props)
+
+
+CONFIGURATION_SET = Res(
+    "aws:sesv2/configurationSet:ConfigurationSet", "email", {"configurationSetName": "flowbuilder-test-email"}
+)
+DESTINATION = Res(
+    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination",
+    "email",
+    {"configurationSetName": "flowbuilder-test-email", "eventDestinationName": "backend-events"},
+)
+
+
+def distribution(viewer_policy: str, access_control: str | None = "oac-1") -> Res:
+    origin = {"originId": "uploads", "domainName": f"{NAME}.s3.us-east-1.amazonaws.com"}
+    if access_control:
+        origin["originAccessControlId"] = access_control
+    return Res(
+        "aws:cloudfront/distribution:Distribution",
+        "cdn",
+        {"defaultCacheBehavior": {"viewerProtocolPolicy": viewer_policy}, "origins": [origin]},
+    )
+
+
+def bucket_without(key: str) -> list[Res]:
+    return bucket_resources(**{key: None})
+
+
+def replication_group(**changes: Any) -> Res:
+    props = {
+        "engine": "valkey",
+        "atRestEncryptionEnabled": True,
+        "transitEncryptionEnabled": True,
+        "transitEncryptionMode": "required",
+        "userGroupIds": ["users"],
+    }
+    return Res("aws:elasticache/replicationGroup:ReplicationGroup", "valkey", {**props, **changes})
+
+
+def serverless_cache(**changes: Any) -> Res:
+    return Res(
+        "aws:elasticache/serverlessCache:ServerlessCache",
+        "cache",
+        {"engine": "valkey", "userGroupId": "users", **changes},
+    )
+
+
+def backup_plan_selecting(tag_value: str) -> list[Res]:
+    return [
+        Res("aws:backup/plan:Plan", "plan", {"name": "plan"}, {"id": "plan-id"}),
+        Res(
+            "aws:backup/selection:Selection",
+            "tagged",
+            {
+                "planId": "plan-id",
+                "selectionTags": [{"type": "STRINGEQUALS", "key": "backup-plan", "value": tag_value}],
+            },
+        ),
+    ]
 
 
 CASES = [
@@ -614,11 +762,66 @@ CASES = [
     ),
     case("alb-prod-protection", [alb(accessLogs={"enabled": False, "bucket": "alb-logs"})], [alb()], "access logs"),
     case(
-        "alb-https-in-prod",
+        "alb-https-outside-dev",
         [alb(), listener("http", "HTTP", defaultActions=[{"type": "forward", "targetGroupArn": "tg"}])],
         [alb(), listener("http", "HTTP", defaultActions=[{"type": "forward", "targetGroupArn": "tg"}])],
-        "serves plain HTTP only",
-        good_env="staging",
+        "the staging environment serves plain HTTP only; set flowbuilder:domain",
+        env="staging",
+        good_env="dev",
+    ),
+    case(
+        "alb-https-outside-dev",
+        [alb(), listener("http", "HTTP", defaultActions=[{"type": "forward", "targetGroupArn": "tg"}])],
+        [alb(), listener("https", "HTTPS"), listener("http", "HTTP")],
+        "the prod environment serves plain HTTP only",
+        id="alb-https-outside-dev-prod",
+    ),
+    case(
+        "alb-hsts",
+        [alb(), listener("https", "HTTPS", routingHttpResponseStrictTransportSecurityHeaderValue=None)],
+        [alb(), listener("https", "HTTPS")],
+        "without Strict-Transport-Security of at least 300 s",
+    ),
+    case(
+        "alb-hsts",
+        [alb(), listener("https", "HTTPS", routingHttpResponseStrictTransportSecurityHeaderValue="max-age=0")],
+        [alb(), listener("https", "HTTPS", routingHttpResponseStrictTransportSecurityHeaderValue="max-age=300")],
+        "is max-age=0",
+        id="alb-hsts-max-age-zero",
+    ),
+    case(
+        "alb-tls-policy-current",
+        [alb(), listener("https", "HTTPS", sslPolicy="ELBSecurityPolicy-TLS-1-2-2017-01")],
+        [alb(), listener("https", "HTTPS", sslPolicy="ELBSecurityPolicy-TLS13-1-3-2021-06")],
+        "does not offer TLS 1.3",
+    ),
+    # WAF
+    case(
+        "waf-associated",
+        [web_acl()],
+        [web_acl(), waf_association()],
+        "associated with nothing",
+    ),
+    case(
+        "waf-on-public-load-balancers",
+        [alb(), web_acl()],
+        [alb(), web_acl(), waf_association()],
+        "has no WAF web ACL",
+        env="staging",
+    ),
+    case(
+        "waf-on-public-load-balancers",
+        [alb()],
+        [alb()],
+        "the prod environment has no WAF web ACL",
+        good_env="dev",
+        id="waf-on-public-load-balancers-dev-exempt",
+    ),
+    case(
+        "waf-logs-redact-credentials",
+        [waf_logging("authorization")],
+        [waf_logging("authorization", "cookie")],
+        "carry the cookie header",
     ),
     # SQS / SNS
     case(
@@ -855,6 +1058,47 @@ CASES = [
     ),
     case("eks-standard-support", [eks(upgradePolicy=None)], [eks()], "unset (EKS defaults to EXTENDED)"),
     case(
+        "eks-prod-control-plane-logging",
+        [eks(enabledClusterLogTypes=["api", "audit", "authenticator"])],
+        [eks()],
+        "controllerManager, scheduler are off",
+    ),
+    case(
+        "eks-prod-control-plane-logging",
+        [eks(enabledClusterLogTypes=["api", "audit", "authenticator"])],
+        [eks(enabledClusterLogTypes=["api", "audit", "authenticator"])],
+        "the prod environment sends every control-plane log type",
+        good_env="staging",
+        id="eks-prod-control-plane-logging-staging-keeps-three",
+    ),
+    case(
+        "eks-private-endpoint",
+        [eks(vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]})],
+        [
+            eks(
+                vpcConfig={
+                    "endpointPublicAccess": True,
+                    "publicAccessCidrs": ["198.51.100.0/24"],
+                    "endpointPrivateAccess": True,
+                }
+            )
+        ],
+        "endpointPrivateAccess is off",
+    ),
+    case(
+        "launch-template-imdsv2-encrypted",
+        [launch_template(metadataOptions={"httpTokens": "optional"})],
+        [launch_template()],
+        "httpTokens must be 'required'",
+    ),
+    case(
+        "launch-template-imdsv2-encrypted",
+        [launch_template(blockDeviceMappings=[{"deviceName": "/dev/xvda", "ebs": {"volumeType": "gp3"}}])],
+        [launch_template()],
+        "the volume /dev/xvda is not encrypted",
+        id="launch-template-unencrypted-volume",
+    ),
+    case(
         "eks-standard-support",
         [eks(upgradePolicy={"supportType": "EXTENDED"})],
         [eks()],
@@ -975,6 +1219,71 @@ CASES = [
         "the managed master password: encrypted with an AWS-managed or AWS-owned key",
         id="stack-key-rds-master-secret",
     ),
+    case("s3-public-access-blocked", bucket_without("block"), bucket_resources(), "no public access block"),
+    case("s3-owner-enforced", bucket_without("ownership"), bucket_resources(), "BucketOwnerEnforced"),
+    case("s3-encrypted", bucket_without("encryption"), bucket_resources(), "no default encryption"),
+    case("s3-tls-only", bucket_without("policy"), bucket_resources(), "aws:SecureTransport is false"),
+    case(
+        "cloudfront-https-only",
+        [distribution("allow-all", access_control=None)],
+        [distribution("redirect-to-https")],
+        "plain HTTP (viewerProtocolPolicy allow-all)",
+    ),
+    case(
+        "ses-configuration-set",
+        [identity(None), CONFIGURATION_SET, DESTINATION],
+        [identity("flowbuilder-test-email"), CONFIGURATION_SET, DESTINATION],
+        "no default configuration set",
+    ),
+    # Cache and backups
+    case(
+        "cache-encryption",
+        [replication_group(atRestEncryptionEnabled=False)],
+        [replication_group()],
+        "atRestEncryptionEnabled must be true",
+        id="cache-encryption-at-rest",
+    ),
+    case(
+        "cache-encryption",
+        [replication_group(transitEncryptionMode="preferred")],
+        [replication_group()],
+        "still admits plain-text clients",
+        id="cache-encryption-in-transit",
+    ),
+    case(
+        "cache-authentication",
+        [replication_group(userGroupIds=[])],
+        [replication_group()],
+        "neither userGroupIds nor authToken",
+        id="cache-authentication-node",
+    ),
+    case(
+        "cache-authentication",
+        [serverless_cache(userGroupId=None)],
+        [serverless_cache()],
+        "without a user group",
+        id="cache-authentication-serverless",
+    ),
+    case(
+        "cache-user-authenticates",
+        [Res("aws:elasticache/user:User", "u", {"authenticationMode": {"type": "no-password-required"}})],
+        [Res("aws:elasticache/user:User", "u", {"authenticationMode": {"type": "iam"}})],
+        "needs no password",
+    ),
+    case(
+        "prod-database-backup-plan",
+        [rds(tags={"backup-plan": "flowbuilder-prod"}), *backup_plan_selecting("flowbuilder-staging")],
+        [rds(tags={"backup-plan": "flowbuilder-prod"}), *backup_plan_selecting("flowbuilder-prod")],
+        "in no AWS Backup plan",
+    ),
+    case(
+        "prod-database-backup-plan",
+        [rds()],
+        [rds()],
+        "in no AWS Backup plan",
+        good_env="staging",
+        id="prod-database-backup-plan-prod-only",
+    ),
 ]
 
 
@@ -1046,7 +1355,8 @@ def test_rules_have_unique_names_and_an_explicit_level():
         "rds-performance-insights-prod",
         "ecs-exec-off-in-prod",
         "ecs-container-insights-prod",
-        "alb-https-in-prod",
+        "alb-tls-policy-current",
+        "waf-on-public-load-balancers",
         "sqs-dlq-outlives-source",
         "iam-trust-source-condition",
         "k8s-pinned-images",
@@ -1324,3 +1634,23 @@ def test_the_scheduler_is_not_exempt_even_beside_an_http_api():
     ]
     findings = findings_of("lambda-failure-destination", Scenario(stack, topology="zero-scale"))
     assert [(f.name, f.mandatory) for f in findings] == [("scheduler", True)]
+
+
+# -- lambda-failure-destination: a function only pulumi up invokes (the migration runner) -------
+def migration_invocation() -> Res:
+    return Res("aws:lambda/invocation:Invocation", "migrate", {"functionName": API_FUNCTION_NAME, "input": "{}"})
+
+
+def test_a_function_only_a_pulumi_invocation_invokes_needs_no_failure_destination():
+    assert findings_of("lambda-failure-destination", Scenario([api_function(), migration_invocation()])) == []
+
+
+def test_an_invocation_does_not_exempt_a_function_something_else_may_invoke_asynchronously():
+    stack = [api_function(), migration_invocation(), invoke_permission("events.amazonaws.com", name="rule-invoke")]
+    (finding,) = findings_of("lambda-failure-destination", Scenario(stack))
+    assert finding.name == "api"
+
+
+def test_without_an_invoker_the_rule_holds():
+    (finding,) = findings_of("lambda-failure-destination", Scenario([api_function()]))
+    assert finding.name == "api"

@@ -11,6 +11,7 @@ import pytest
 from preview.cost import PriceTable, estimate, spot_share
 from preview.report import docs
 
+from .conftest import committed_run
 from .preview_support import program, resource, runs_of
 
 HOURS = 730
@@ -61,8 +62,15 @@ def test_price_table_is_dated_sourced_and_covers_both_regions():
         "dashboard-month",
         "alarm-metric-month",
         "kms-key-month",
+        "elasticache-valkey-serverless-gb-hour",
+        "elasticache-valkey:cache.t4g.micro",
+        "backup-rds-gb-month",
+        "cross-region-transfer-gb",
     ]
     assert [key for key in required if key not in table.keys()] == []
+    # Backup copies default to us-west-2: what they bill there is priced too.
+    for key in ("kms-key-month", "backup-rds-gb-month", "cross-region-transfer-gb"):
+        assert table.get(key, "us-west-2") is not None, key
 
 
 @pytest.mark.parametrize(
@@ -181,6 +189,60 @@ def test_multi_az_rds_doubles_instance_and_storage_and_counts_its_managed_secret
     assert monthly(result, "db.t4g.medium Multi-AZ") == round(0.065 * HOURS * 2, 2) == 94.9
     assert monthly(result, "gp3 storage 100 GB Multi-AZ") == round(0.115 * 100 * 2, 2) == 23.0
     assert monthly(result, "RDS-managed master password") == 0.40
+
+
+def test_serverless_valkey_bills_its_100_mb_minimum_and_is_cheaper_idle_than_one_micro_node():
+    def build():
+        aws.elasticache.ServerlessCache("cache", engine="valkey", name="cache")
+        aws.elasticache.ReplicationGroup(
+            "nodes", description="x", engine="valkey", node_type="cache.t4g.micro", num_cache_clusters=2
+        )
+
+    result = estimate(program(build))
+    serverless = monthly(result, "Serverless Valkey minimum storage 100 MB")
+    assert serverless == round(0.1 * 0.084 * HOURS, 2) == 6.13
+    assert monthly(result, "cache.t4g.micro x 2") == round(0.0128 * HOURS * 2, 2) == 18.69
+    assert serverless < round(0.0128 * HOURS, 2) == 9.34
+    assert any("Valkey ECPUs $0.0023/million" in text for text in result.left_out)
+
+
+def test_backups_price_one_full_copy_of_the_selected_database_per_vault_and_its_transfer():
+    def build():
+        aws.rds.Instance(
+            "db",
+            engine="postgres",
+            instance_class="db.t4g.micro",
+            allocated_storage=80,
+            username="app",
+            tags={"backup-plan": "flowbuilder-dev"},
+        )
+        aws.rds.Instance("other", engine="postgres", instance_class="db.t4g.micro", allocated_storage=500, username="x")
+        copy = aws.backup.Vault("copy", name="copy")
+        plan = aws.backup.Plan(
+            "plan",
+            name="plan",
+            rules=[
+                aws.backup.PlanRuleArgs(
+                    rule_name="daily",
+                    target_vault_name="main",
+                    copy_actions=[aws.backup.PlanRuleCopyActionArgs(destination_vault_arn=copy.arn)],
+                )
+            ],
+        )
+        aws.backup.Selection(
+            "tagged",
+            name="tagged",
+            plan_id=plan.id,
+            iam_role_arn="arn:aws:iam::123456789012:role/backup",
+            selection_tags=[
+                aws.backup.SelectionSelectionTagArgs(type="STRINGEQUALS", key="backup-plan", value="flowbuilder-dev")
+            ],
+        )
+
+    result = estimate(program(build))
+    assert monthly(result, "AWS Backup RDS snapshots 80 GB") == round(80 * 0.095, 2) == 7.6
+    assert monthly(result, "AWS Backup RDS snapshot copies 80 GB") == 7.6
+    assert monthly(result, "cross-region copy transfer 80 GB") == round(80 * 0.02, 2) == 1.6
 
 
 def test_single_az_micro_database():
@@ -568,3 +630,56 @@ def test_ultra_idle_cost_has_no_compute_or_network_and_fits_one_dollar_but_for_t
     assert billed <= {"secret-month", "kms-key-month", "alarm-metric-month", "alarm-high-resolution-metric-month"}
     assert _without_alert_key(cost) <= 1.0
     assert cost.jobs and all(job.spot_usd < 0.01 for job in cost.jobs)
+
+
+def test_front_door_hosted_zone_certificate_and_waf():
+    def build():
+        aws.route53.Zone("zone", name="example.com")
+        aws.acm.Certificate("certificate", domain_name="api.example.com", validation_method="DNS")
+        visibility = aws.wafv2.WebAclRuleVisibilityConfigArgs(
+            cloudwatch_metrics_enabled=True, metric_name="m", sampled_requests_enabled=True
+        )
+        aws.wafv2.WebAcl(
+            "waf",
+            scope="REGIONAL",
+            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True, metric_name="acl", sampled_requests_enabled=True
+            ),
+            rules=[
+                aws.wafv2.WebAclRuleArgs(
+                    name=f"group-{index}",
+                    priority=index,
+                    override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
+                        none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
+                    ),
+                    statement=aws.wafv2.WebAclRuleStatementArgs(
+                        managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
+                            vendor_name="AWS", name=f"group-{index}"
+                        )
+                    ),
+                    visibility_config=visibility,
+                )
+                for index in range(4)
+            ],
+        )
+
+    result = estimate(program(build))
+    assert sorted((line.item, line.quantity, round(line.monthly_usd, 2)) for line in result.lines) == [
+        ("ACM public certificate", 1, 0.0),
+        ("Route 53 hosted zone", 1, 0.5),
+        ("WAF rules and managed rule groups (4)", 4, 4.0),
+        ("WAF web ACL", 1, 5.0),
+    ]
+    assert "WAF requests inspected $0.6/million" in result.left_out
+    assert (
+        "Route 53 queries $0.4/million (alias queries to the load balancer or API domain are free)" in result.left_out
+    )
+
+
+@pytest.mark.parametrize("stack, front_door", [("dev", 0.0), ("staging", 10.5), ("prod", 10.5)])
+def test_committed_stacks_price_their_front_door(stack, front_door):
+    result = estimate(committed_run(stack))
+    # Web ACL $5 + five rules (IP reputation, rate limit, common, known bad inputs, SQLi) + the zone.
+    found = [line.monthly_usd for line in result.lines if line.type.startswith(("aws:wafv2/", "aws:route53/"))]
+    assert round(sum(found), 2) == front_door

@@ -11,9 +11,11 @@ ROLE = "aws:iam/role:Role"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT_ID}:policy/flowbuilder-permissions-boundary"
 
 
-# dev: flow logs, two execution and two task roles, sampler, scheduler, schedule; staging adds the mesh's
-# five; prod the database's enhanced monitoring; ultra: execution, task, state machine, pipe, API, scheduler, schedule.
-@pytest.mark.parametrize(("stack", "count"), [("dev", 8), ("staging", 13), ("prod", 14), ("ultra", 7)])
+# dev: flow logs, two execution and two task roles, sampler, scheduler, schedule, and the migration's
+# execution, task and runner roles; staging adds the cluster's six (control plane, system nodes, EBS CSI,
+# External Secrets, Karpenter's nodes and controller); prod the database's enhanced monitoring and AWS
+# Backup; ultra: execution, task, state machine, pipe, API, scheduler, schedule and the migration's three.
+@pytest.mark.parametrize(("stack", "count"), [("dev", 11), ("staging", 17), ("prod", 19), ("ultra", 10)])
 def test_every_role_carries_the_permissions_boundary(stack, count):
     roles = released_run(stack).of_type(ROLE)
     assert len(roles) == count

@@ -105,7 +105,13 @@ def test_environment_names_the_queue_and_the_secret_never_a_password(stack):
     run = with_image(stack)
     variables = run.one(FUNCTION, "-scheduler").inputs["environment"]["variables"]
     assert variables["QUEUE_URL"] == run.outputs["workQueueUrl"]
-    assert variables["DB_SECRET_ARN"] == run.outputs["databaseSecretArn"]
+    if stack == "ultra":
+        # The external database: the function reads the URL secret by ARN.
+        assert variables["DB_SECRET_ARN"] == run.outputs["databaseSecretArn"]
+    else:
+        # IAM database authentication: a token per connection, no secret to read.
+        assert (variables["DB_USER"], variables["DB_IAM_AUTH"]) == ("flowbuilder_app", "true")
+        assert "DB_SECRET_ARN" not in variables
     assert variables["STACK"] == stack
     assert not any("PASSWORD" in key or key == "DATABASE_URL" for key in variables)
     assert not any(str(value).startswith("postgres") for value in variables.values())
@@ -250,14 +256,22 @@ def test_schedule_role_invokes_only_the_scheduler_function():
 
 
 @pytest.mark.parametrize("stack", [*STANDARD, "ultra"])
-def test_function_role_sends_to_its_queues_and_reads_one_secret(stack):
+def test_function_role_sends_to_its_queues_and_reaches_the_database_one_way(stack):
     run = committed_run(stack)
     statements = statements_of(run, "-scheduler")
     assert statements["EnqueueWork"]["Action"] == ["sqs:SendMessage"]
     assert statements["EnqueueWork"]["Resource"] == [run.one(QUEUE, "-work").state["arn"]]
     assert statements["RecordFailedRuns"]["Resource"] == [run.one(QUEUE, "-scheduler-dlq").state["arn"]]
-    assert statements["ReadDatabaseSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
-    assert statements["ReadDatabaseSecret"]["Resource"] == [run.outputs["databaseSecretArn"]]
+    if stack == "ultra":
+        assert statements["ReadDatabaseSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
+        assert statements["ReadDatabaseSecret"]["Resource"] == [run.outputs["databaseSecretArn"]]
+    else:
+        resource_id = run.one("aws:rds/instance:Instance", "-postgres").state["resourceId"]
+        assert "ReadDatabaseSecret" not in statements
+        assert statements["ConnectAsApplicationUser"]["Action"] == ["rds-db:connect"]
+        assert statements["ConnectAsApplicationUser"]["Resource"] == [
+            f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{resource_id}/flowbuilder_app"
+        ]
     log_group = run.one(LOG_GROUP, "-scheduler-logs").state["arn"]
     assert statements["WriteLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert statements["WriteLogs"]["Resource"] == [f"{log_group}:*"]

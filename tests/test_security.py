@@ -57,9 +57,12 @@ def test_one_rotating_key_per_stack_under_its_alias(stack):
     assert alias.inputs["name"] == f"alias/flowbuilder-{stack}"
     assert alias.inputs["targetKeyId"] == key.state["keyId"]
     assert run.outputs["stackKeyArn"] == key.state["arn"]
-    # The alert topic's key is gone: the only other key is the EKS cluster's envelope key.
-    others = [k.name for k in run.of_type(KEY) if k is not key]
-    assert others == ([f"flowbuilder-{stack}-eks-secrets"] if stack in ("staging", "prod") else [])
+    # The alert topic's key is gone: the only other keys are the EKS cluster's envelope key and the
+    # backup vaults' (the copy vault's lives in another region; docs/security.md).
+    others = sorted(k.name for k in run.of_type(KEY) if k is not key)
+    eks = [f"flowbuilder-{stack}-eks-secrets"] if stack in ("staging", "prod") else []
+    vaults = [f"flowbuilder-{stack}-backups", f"flowbuilder-{stack}-backups-copy"] if stack == "prod" else []
+    assert others == sorted(eks + vaults)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -124,10 +127,12 @@ def test_cloudwatch_logs_may_use_the_key_for_this_accounts_log_groups_only(prod)
     }
 
 
-def test_only_alarms_and_budgets_may_publish_encrypted_and_nothing_else_is_granted(prod):
+def test_only_alarms_budgets_and_ses_may_publish_encrypted_and_nothing_else_is_granted(prod):
     statements = key_statements(prod)
     publishers = statements["AlertPublishersEncryptToTopic"]
-    assert publishers["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]}
+    assert publishers["Principal"] == {
+        "Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "ses.amazonaws.com"]
+    }
     assert publishers["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
     assert set(statements) == {
         "AccountAdministersKey",
@@ -159,7 +164,7 @@ def test_every_function_environment_and_the_schedule_payload_are_under_the_stack
     run = released_run(stack)
     arn = stack_key(run).state["arn"]
     functions = run.of_type(FUNCTION)
-    expected = {"scheduler"} | ({"api"} if stack == "ultra" else {"queue-backlog"})
+    expected = {"scheduler", "migrate-runner"} | ({"api"} if stack == "ultra" else {"queue-backlog"})
     assert {f.name.removeprefix(f"flowbuilder-{stack}-") for f in functions} == expected
     assert {f.name: f.inputs["kmsKeyArn"] for f in functions} == {f.name: arn for f in functions}
     (schedule,) = run.of_type(SCHEDULE)
@@ -207,11 +212,11 @@ def test_every_role_that_reads_a_secret_or_runs_a_function_may_decrypt_with_the_
             # The schedule's role decrypts the payload it delivers; nothing else reaches for the stack key.
             assert role.name.endswith("-scheduler-invoke"), role.name
             assert [(s["Action"], s["Resource"]) for s in decrypts] == [(["kms:Decrypt"], [arn])]
-    # Execution roles of the API and worker (or the zero-scale worker), and every function's role.
-    # Standard: the API and worker execution roles, the scheduler's and the backlog sampler's (and
-    # External Secrets where EKS runs); zero-scale: the worker's execution role, the API function's
-    # and the scheduler's.
-    assert readers == {"dev": 4, "staging": 5, "prod": 5, "ultra": 3}[stack]
+    # Standard: the scheduler's and the backlog sampler's function roles, the migration runner's, the
+    # migration task's role and execution role (the only readers of the master secret; the API and
+    # worker log in with IAM), and External Secrets where EKS runs; zero-scale: the worker's task and
+    # execution roles (the URL secret), the API function's, the scheduler's and the migration's three.
+    assert readers == {"dev": 5, "staging": 6, "prod": 6, "ultra": 7}[stack]
 
 
 # -- failures of asynchronous invocations ------------------------------------------------
@@ -302,7 +307,7 @@ def test_preview_lists_the_keys_users_and_the_stacks_exceptions():
     assert users[(TOPIC, "flowbuilder-dev-alerts")] == ["kmsMasterKeyId"]
     assert users[(DATABASE, "flowbuilder-dev-postgres")] == ["kmsKeyId", "masterUserSecretKmsKeyId"]
     assert users[(SCHEDULE, "flowbuilder-dev-scheduler")] == ["kmsKeyArn"]
-    assert users[(ROLE_POLICY, "flowbuilder-dev-api-execution")] == ["policy"]
+    assert users[(ROLE_POLICY, "flowbuilder-dev-migrate-execution")] == ["policy"]
     assert {name for (kind, name) in users if kind == LOG_GROUP} == {g.name for g in run.of_type(LOG_GROUP)}
     assert (KEY, "flowbuilder-dev-stack") not in users and not any(kind == ALIAS for kind, _ in users)
     names = [d["name"] for d in section["deviations"]]

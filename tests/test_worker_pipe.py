@@ -32,6 +32,8 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 QUEUE = "aws:sqs/queue:Queue"
 
 RUN_TASK = "arn:aws:states:::ecs:runTask.sync"
+LIST_TASKS = "arn:aws:states:::aws-sdk:ecs:listTasks"
+STOP_TASK = "arn:aws:states:::aws-sdk:ecs:stopTask"
 SEND_MESSAGE = "arn:aws:states:::sqs:sendMessage"
 BODY = json.dumps({"flowId": "f-42", "step": "render", "payload": {"text": 'say "hi"\n'}})
 
@@ -90,7 +92,7 @@ def definition_of(run: StackRun) -> dict[str, Any]:
 
 
 def container_of(run: StackRun) -> dict[str, Any]:
-    (container,) = json.loads(run.one(TASK_DEFINITION).inputs["containerDefinitions"])
+    (container,) = json.loads(run.one(TASK_DEFINITION, "-worker").inputs["containerDefinitions"])
     return container
 
 
@@ -160,8 +162,9 @@ def test_pipe_runs_once_the_worker_digest_is_recorded():
     assert pipe_alone().one(PIPE).inputs["desiredState"] == "RUNNING"
 
 
-def test_pipe_role_reads_only_its_queue_and_starts_only_its_state_machine(ultra):
+def test_pipe_role_reads_only_its_queue_starts_only_its_state_machine_and_writes_only_its_logs(ultra):
     statements = by_sid(policy_of(ultra, "pipe"))
+    pipe_logs = ultra.one(LOG_GROUP, "-pipe-logs").state["arn"]
     assert statements == {
         "ConsumeWorkQueue": {
             "Sid": "ConsumeWorkQueue",
@@ -175,7 +178,15 @@ def test_pipe_role_reads_only_its_queue_and_starts_only_its_state_machine(ultra)
             "Action": ["states:StartExecution"],
             "Resource": [ultra.one(STATE_MACHINE).state["arn"]],
         },
+        # Without it the pipe's log group stays empty: Pipes delivers with the pipe's role.
+        "WritePipeLogs": {
+            "Sid": "WritePipeLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{pipe_logs}:*"],
+        },
     }
+    assert ultra.one(PIPE).inputs["logConfiguration"]["cloudwatchLogsLogDestination"]["logGroupArn"] == pipe_logs
     trust = trust_of(ultra, "pipe")
     assert trust["Principal"] == {"Service": "pipes.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
@@ -200,7 +211,7 @@ def test_cluster_offers_fargate_spot(ultra):
 
 
 def test_worker_task_definition(ultra):
-    task = ultra.one(TASK_DEFINITION)
+    task = ultra.one(TASK_DEFINITION, "-worker")
     assert task.inputs["family"] == "flowbuilder-ultra-worker"
     assert (task.inputs["cpu"], task.inputs["memory"]) == ("1024", "2048")
     assert task.inputs["requiresCompatibilities"] == ["FARGATE"]
@@ -236,7 +247,7 @@ def test_worker_gets_the_database_url_by_reference_only(ultra):
 
 def test_x86_workers_when_configured():
     run = pipe_alone(CpuArchitecture.X86_64)
-    assert run.one(TASK_DEFINITION).inputs["runtimePlatform"]["cpuArchitecture"] == "X86_64"
+    assert run.one(TASK_DEFINITION, "-worker").inputs["runtimePlatform"]["cpuArchitecture"] == "X86_64"
 
 
 def test_execution_role_pulls_only_the_worker_image_and_reads_only_its_secret(ultra):
@@ -258,8 +269,15 @@ def test_execution_role_pulls_only_the_worker_image_and_reads_only_its_secret(ul
     assert wildcards == ["RegistryLogin"]
 
 
-def test_task_role_may_only_read_executions_of_its_state_machine(ultra):
-    (entry,) = policy_of(ultra, "worker-task")
+def test_task_role_may_only_read_executions_of_its_state_machine_and_the_database_url(ultra):
+    entry, url, decrypt = policy_of(ultra, "worker-task")
+    assert (decrypt["Action"], decrypt["Resource"]) == (["kms:Decrypt"], [ultra.outputs["stackKeyArn"]])
+    assert url == {
+        "Sid": "ReadDatabaseSecret",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": [ultra.outputs["databaseSecretArn"]],
+    }
     assert entry["Action"] == ["states:DescribeExecution"]
     assert entry["Resource"] == ["arn:aws:states:us-east-1:123456789012:execution:flowbuilder-ultra-worker-run:*"]
 
@@ -334,7 +352,7 @@ def test_run_worker_uses_spot_public_subnets_and_explicit_cpu_memory(ultra):
     assert run_worker["Resource"] == RUN_TASK
     arguments = run_worker["Arguments"]
     assert arguments["Cluster"] == ultra.one(CLUSTER).state["arn"]
-    assert arguments["TaskDefinition"] == ultra.one(TASK_DEFINITION).state["arn"]
+    assert arguments["TaskDefinition"] == ultra.one(TASK_DEFINITION, "-worker").state["arn"]
     assert arguments["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 100}]
     assert "LaunchType" not in arguments
     assert arguments["NetworkConfiguration"] == {
@@ -353,16 +371,23 @@ def test_retry_order_timeouts_and_catch(ultra):
     api, task = run_worker["Retry"]
     # States.TaskFailed also matches API errors, so the API retrier must come first.
     assert api["ErrorEquals"] == ["ECS.AmazonECSException", "AmazonECS.Unknown"]
-    assert task["ErrorEquals"] == ["States.TaskFailed", "States.Timeout"]
+    # A timeout is never retried: the timed-out task may still run, and a retry would overlap it.
+    assert task["ErrorEquals"] == ["States.TaskFailed"]
     assert task["MaxAttempts"] == 2  # queue.maxReceiveCount 3 = 1 run + 2 retries
     assert run_worker["TimeoutSeconds"] == 15 * 60 + TASK_START_SECONDS
     assert run_worker["Catch"] == [
         {
+            "ErrorEquals": ["States.Timeout"],
+            "Assign": {"error": "{% $states.errorOutput %}"},
+            "Next": "FindTimedOutTask",
+        },
+        {
             "ErrorEquals": ["States.ALL"],
             "Assign": {"error": "{% $states.errorOutput %}"},
             "Next": "SendToDeadLetterQueue",
-        }
+        },
     ]
+    assert run_worker["Arguments"]["StartedBy"] == "{% $states.context.Execution.Name %}"
 
 
 def test_execution_outlasts_every_state_timeout_and_wait(ultra):
@@ -405,15 +430,25 @@ def test_dead_letter_step_sends_the_original_body_to_the_work_dlq(ultra):
 # -- a message's life, played on the definition -------------------------------
 
 
-def ecs_script(*outcomes: str):
-    """Services answering RunTask with the given outcomes in turn ('ok', 'spot', 'crash', 'throttle')."""
+TIMED_OUT_TASK = "arn:aws:ecs:us-east-1:123456789012:task/flowbuilder-ultra-cluster/0a1b2c3d4e5f"
+
+
+def ecs_script(*outcomes: str, still_running: list[str] | None = None):
+    """Services answering RunTask with the given outcomes in turn ('ok', 'spot', 'crash', 'throttle',
+    'timeout'); ListTasks answers ``still_running`` (the timed-out task by default)."""
     remaining = list(outcomes)
 
     def services(resource: str, arguments: Any, _: int) -> Any:
         if resource == SEND_MESSAGE:
             return {"MessageId": "d1d1d1d1-0000-4000-8000-000000000001"}
+        if resource == LIST_TASKS:
+            return {"TaskArns": [TIMED_OUT_TASK] if still_running is None else still_running}
+        if resource == STOP_TASK:
+            return {"Task": {"TaskArn": arguments["Task"], "DesiredStatus": "STOPPED"}}
         assert resource == RUN_TASK
         outcome = remaining.pop(0)
+        if outcome == "timeout":
+            raise asl.TaskError("States.Timeout", "")
         if outcome == "spot":
             raise asl.TaskError(
                 "States.TaskFailed", json.dumps({"StopCode": "SpotInterruption", "Containers": [{"ExitCode": 143}]})
@@ -453,6 +488,7 @@ def test_happy_path_runs_one_task_with_the_message_in_its_environment(ultra):
         "MESSAGE_ID": "059f36b4-87a3-44ab-83d2-661975830a7d",
         "MESSAGE_ATTEMPT": "1",
         "EXIT_AFTER_COMPLETION": "true",
+        "MAX_RUN_SECONDS": "900",
         "MESSAGE_BODY": BODY,
     }
     (override,) = call.arguments["Overrides"]["ContainerOverrides"]
@@ -494,6 +530,49 @@ def test_a_message_that_keeps_crashing_goes_to_the_dlq_with_its_original_body(ul
         "executionArn": asl.EXECUTION_ARN,
     }
     assert "059f36b4-87a3-44ab-83d2-661975830a7d" in execution.cause
+
+
+def test_a_run_past_its_budget_is_stopped_and_dead_lettered_never_retried_beside_it(ultra):
+    execution = play(ultra, BODY, "timeout")
+    assert execution.status == "FAILED"
+    (run_task,) = execution.calls_to(RUN_TASK)
+    assert environment_of(run_task)["MAX_RUN_SECONDS"] == str(15 * 60)
+    execution_name = asl.EXECUTION_ARN.rsplit(":", 1)[1]
+    assert run_task.arguments["StartedBy"] == execution_name
+    cluster = ultra.one(CLUSTER).state["arn"]
+    (listed,) = execution.calls_to(LIST_TASKS)
+    assert listed.arguments == {"Cluster": cluster, "StartedBy": execution_name, "DesiredStatus": "RUNNING"}
+    (stopped,) = execution.calls_to(STOP_TASK)
+    assert stopped.arguments == {
+        "Cluster": cluster,
+        "Task": TIMED_OUT_TASK,
+        "Reason": "worker run exceeded worker.maxRunMinutes",
+    }
+    (send,) = execution.calls_to(SEND_MESSAGE)
+    assert send.arguments["MessageBody"] == BODY
+    assert send.arguments["MessageAttributes"]["error"]["StringValue"] == "States.Timeout"
+    # Stopped before the message is dead-lettered.
+    assert execution.path.index("StopTimedOutTask") < execution.path.index("SendToDeadLetterQueue")
+
+
+def test_a_timed_out_run_whose_task_already_stopped_goes_straight_to_the_dlq(ultra):
+    execution = asl.run(definition_of(ultra), [asl.sqs_record(BODY)], ecs_script("timeout", still_running=[]))
+    assert execution.calls_to(STOP_TASK) == []
+    assert len(execution.calls_to(SEND_MESSAGE)) == 1
+    assert execution.error == "WorkerFailed"
+
+
+def test_the_state_machine_may_find_and_stop_only_tasks_on_its_cluster(ultra):
+    statements = by_sid(policy_of(ultra, "worker-run"))
+    cluster_arn = ultra.one(CLUSTER).state["arn"]
+    assert statements["FindTimedOutTasks"]["Action"] == ["ecs:ListTasks"]
+    assert statements["FindTimedOutTasks"]["Resource"] == [
+        "arn:aws:ecs:us-east-1:123456789012:container-instance/flowbuilder-ultra-cluster/*"
+    ]
+    assert statements["FindTimedOutTasks"]["Condition"] == {"ArnEquals": {"ecs:cluster": cluster_arn}}
+    assert statements["WatchWorkerTasks"]["Resource"] == [
+        "arn:aws:ecs:us-east-1:123456789012:task/flowbuilder-ultra-cluster/*"
+    ]
 
 
 def test_a_failing_dead_letter_send_is_retried(ultra):
@@ -558,3 +637,15 @@ def test_worker_resources_belong_to_their_components(ultra, resource_type, compo
     resource: RecordedResource = ultra.one(resource_type)
     owner = ultra.component_of(resource)
     assert owner is not None and owner.type == f"flowbuilder:index:{component}"
+
+
+def test_an_execution_started_before_a_deploy_can_still_run_its_pinned_revision(ultra):
+    # Each execution's definition names one revision; a deploy registers a new one. Deregistering
+    # the old one would make a retry's RunTask fail and dead-letter its message, so old revisions
+    # stay ACTIVE and the role may run every revision of the family.
+    task = ultra.one(TASK_DEFINITION, "-worker")
+    assert task.inputs["skipDestroy"] is True
+    run_worker = definition_of(ultra)["States"]["RunWorker"]
+    assert run_worker["Arguments"]["TaskDefinition"] == task.state["arn"]
+    statements = by_sid(policy_of(ultra, "worker-run"))
+    assert statements["RunWorkerTask"]["Resource"] == [f"{task.state['arnWithoutRevision']}:*"]

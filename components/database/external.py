@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..context import StackContext
+from ..iam import statement
 from ..secrets import secret
 from .connection import SECRET_KIND_URL, ContainerSecret, DatabaseConnection
 
@@ -58,5 +59,7 @@ class ExternalDatabase(pulumi.ComponentResource):
             secret_kind=SECRET_KIND_URL,
             environment={"DB_SECRET_ARN": url_secret.arn, "DB_SECRET_KIND": SECRET_KIND_URL},
             container_secrets=(ContainerSecret("DATABASE_URL", url_secret.arn),),
+            # Nobody rotates this secret; a function reads it by ARN, a task gets it injected.
+            grants=(statement(["secretsmanager:GetSecretValue"], [url_secret.arn], sid="ReadDatabaseSecret"),),
         )
         self.register_outputs({"secret_arn": url_secret.arn})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -15,7 +16,13 @@ from ..context import StackContext
 from ..iam import role_policy, service_role, statement
 from ..logs import log_group
 from ..watch import Alarm, Graph, Metric, MissingData, Severity, Watch
-from .connection import SECRET_KIND_RDS_MASTER, ContainerSecret, DatabaseConnection
+from .connection import (
+    APPLICATION_DB_USER,
+    APPLICATION_ROLE_SQL,
+    SECRET_KIND_RDS_MASTER,
+    ContainerSecret,
+    DatabaseConnection,
+)
 
 LOG_EXPORTS = ("postgresql", "upgrade")
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
@@ -39,6 +46,8 @@ class DatabaseArgs:
     database: DatabaseConfig
     subnet_group_name: pulumi.Input[str]
     security_group_id: pulumi.Input[str]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the instance beyond the provider's defaults: ``backup-plan`` selects it into Backups' plan."""
 
 
 class Database(pulumi.ComponentResource):
@@ -76,6 +85,11 @@ class Database(pulumi.ComponentResource):
     """
 
     connection: DatabaseConnection
+    """How the applications connect: IAM authentication as ``flowbuilder_app``, no password."""
+    admin_connection: DatabaseConnection
+    """How the migration task connects: the master user, its password from the managed secret."""
+    application_user_arn: pulumi.Output[str]
+    """``arn:<partition>:rds-db:<region>:<account>:dbuser:<DbiResourceId>/flowbuilder_app``."""
     endpoint: pulumi.Output[str]
     """DNS name of the primary, without the port."""
     port: pulumi.Output[int]
@@ -162,6 +176,7 @@ class Database(pulumi.ComponentResource):
             skip_final_snapshot=not database.final_snapshot,
             final_snapshot_identifier=f"{identifier}-final" if database.final_snapshot else None,
             delete_automated_backups=not database.final_snapshot,
+            tags=dict(args.tags) or None,
             opts=self._child(protect=database.deletion_protection, depends_on=log_groups),
         )
 
@@ -171,22 +186,44 @@ class Database(pulumi.ComponentResource):
         self.database_name = database.database_name
         self.instance_identifier = primary.identifier
         self.watch = database_watch(primary.identifier, database.allocated_storage_gb)
+        settings = {
+            "DB_HOST": primary.address,
+            "DB_PORT": primary.port.apply(str),
+            "DB_NAME": database.database_name,
+            "DB_SSLMODE": "require",
+        }
+        # The master secret rotates every 7 days and ECS reads it only at task start, so the
+        # applications never use it: they sign a 15-minute IAM token for every new connection.
+        self.application_user_arn = pulumi.Output.concat(
+            f"arn:{args.context.account.partition}:rds-db:{args.context.region}:{args.context.account.account}:dbuser:",
+            primary.resource_id,
+            f"/{APPLICATION_DB_USER}",
+        )
         self.connection = DatabaseConnection(
             secret_arn=secret_arn,
             secret_kind=SECRET_KIND_RDS_MASTER,
+            environment={**settings, "DB_USER": APPLICATION_DB_USER, "DB_IAM_AUTH": "true"},
+            container_secrets=(),
+            grants=(statement(["rds-db:connect"], [self.application_user_arn], sid="ConnectAsApplicationUser"),),
+        )
+        # Only the migration task logs in as the master user; it starts, migrates and stops within
+        # minutes of ECS reading the secret, and may re-read it if a rotation happened meanwhile.
+        self.admin_connection = DatabaseConnection(
+            secret_arn=secret_arn,
+            secret_kind=SECRET_KIND_RDS_MASTER,
             environment={
+                **settings,
                 "DB_SECRET_ARN": secret_arn,
                 "DB_SECRET_KIND": SECRET_KIND_RDS_MASTER,
-                "DB_HOST": primary.address,
-                "DB_PORT": primary.port.apply(str),
-                "DB_NAME": database.database_name,
-                "DB_SSLMODE": "require",
+                "DB_APP_USER": APPLICATION_DB_USER,
+                "DB_APP_ROLE_SQL": APPLICATION_ROLE_SQL,
             },
             # ECS extracts one JSON key per variable: <secret-arn>:<json-key>::
             container_secrets=tuple(
                 ContainerSecret(variable, pulumi.Output.concat(secret_arn, f":{key}::"))
                 for variable, key in (("DB_USERNAME", "username"), ("DB_PASSWORD", "password"))
             ),
+            grants=(statement(["secretsmanager:GetSecretValue"], [secret_arn], sid="ReadMasterSecret"),),
         )
         self.register_outputs(
             {
@@ -195,6 +232,7 @@ class Database(pulumi.ComponentResource):
                 "port": self.port,
                 "database_name": self.database_name,
                 "instance_identifier": self.instance_identifier,
+                "application_user_arn": self.application_user_arn,
             }
         )
 
@@ -203,7 +241,6 @@ class Database(pulumi.ComponentResource):
 
     def _monitoring_role(self) -> aws.iam.Role:
         account = self._context.account
-        metrics_log_group = account.arn("logs", "log-group:RDSOSMetrics")
         role = service_role(
             f"{self._name}-rds-monitoring",
             self._context,
@@ -211,21 +248,22 @@ class Database(pulumi.ComponentResource):
             "Lets RDS enhanced monitoring publish OS metrics to CloudWatch Logs",
             self._child(),
         )
-        # The statements of AWS's AmazonRDSEnhancedMonitoringRole, narrowed to the one
-        # log group RDS writes (RDSOSMetrics) in this account and region.
+        # The statements of AWS's AmazonRDSEnhancedMonitoringRole (log groups RDS*), in this
+        # account and region: RDS creates RDSOSMetrics itself on first delivery and sets its
+        # retention, and IAM matches CreateLogGroup against the group's ARN with and without ":*".
         role_policy(
             f"{self._name}-rds-monitoring",
             role,
             [
                 statement(
                     ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
-                    [metrics_log_group],
-                    sid="RdsMetricsLogGroup",
+                    [account.arn("logs", "log-group:RDS*")],
+                    sid="EnableCreationAndManagementOfRDSCloudwatchLogGroups",
                 ),
                 statement(
                     ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"],
-                    [f"{metrics_log_group}:log-stream:*"],
-                    sid="RdsMetricsLogStreams",
+                    [account.arn("logs", "log-group:RDS*:log-stream:*")],
+                    sid="EnableCreationAndManagementOfRDSCloudwatchLogStreams",
                 ),
             ],
             self._child(),

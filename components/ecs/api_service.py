@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -50,6 +51,10 @@ class ApiServiceArgs:
     queue: QueueRef
     """The work queue the API sends to."""
     database: DatabaseConnection
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before the service rolls to a new revision: the release's migration."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity, the cache's ``CACHE_*``)."""
 
 
 class ApiService(pulumi.ComponentResource):
@@ -57,15 +62,16 @@ class ApiService(pulumi.ComponentResource):
 
     Creates:
 
-    * the task role ``<name>-api-task`` (``sqs:SendMessage`` on the work queue only; ECS Exec's
-      channels while ``ecs.execEnabled``);
+    * the task role ``<name>-api-task`` (``sqs:SendMessage`` on the work queue only, the database's
+      grants (``rds-db:connect`` as ``flowbuilder_app``); ECS Exec's channels while ``ecs.execEnabled``);
     * the task definition ``<name>-api`` (see :mod:`components.ecs.task_definition`):
       ``api.cpu``/``api.memory``, image ``<api repository>@<digest>``, port ``api.containerPort``
       (8080), logs in ``/flowbuilder/<stack>/ecs/api``, the database settings as plain environment
-      and its credentials and ``ecs.applicationSecrets`` as ECS secrets;
+      (IAM authentication: no password) and ``ecs.applicationSecrets`` as ECS secrets;
     * the service ``<name>-api`` in the private subnets, no public IP, on-demand Fargate only
       (Spot's 2-minute reclaim would drop requests), registered in the front door's target group
-      with a 60 s health-check grace, AZ rebalancing, circuit breaker with rollback;
+      with a 60 s health-check grace, AZ rebalancing, circuit breaker with rollback, rolled only
+      after ``after`` (the migration) succeeded;
     * CPU and memory target tracking at 70 % between ``api.minCount`` and ``api.maxCount``.
 
     While ``flowbuilder:images`` has no api digest the service runs 0 tasks and its scaling is
@@ -96,8 +102,8 @@ class ApiService(pulumi.ComponentResource):
         role = task_role(
             f"{name}-api",
             context,
-            "API tasks: send work to the queue",
-            [statement(["sqs:SendMessage"], [args.queue.arn], sid="SendWork")],
+            "API tasks: send work to the queue, connect to the database",
+            [statement(["sqs:SendMessage"], [args.queue.arn], sid="SendWork"), *args.database.grants],
             child,
             exec_log_group=args.cluster.exec_log_group if ecs.exec_enabled else None,
         )
@@ -113,7 +119,9 @@ class ApiService(pulumi.ComponentResource):
                 memory=api.memory,
                 architecture=ecs.architecture,
                 environment={
+                    **args.environment,
                     **service_environment(context, args.queue, args.database),
+                    **args.environment,
                     "PORT": str(api.container_port),
                 },
                 secrets=service_secrets(args.database, ecs),
@@ -140,6 +148,7 @@ class ApiService(pulumi.ComponentResource):
             placement=args.placement,
             exec_enabled=ecs.exec_enabled,
             opts=child,
+            depends_on=list(args.after),
             desired_count=api.desired_count if released else 0,
             capacity_provider_strategies=[
                 # The API serves traffic: on-demand only, Spot's 2-minute reclaim would drop requests.

@@ -8,7 +8,7 @@ and publishes what scaling needs (see :mod:`components.ecs.queue_backlog`, its s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pulumi
@@ -17,7 +17,8 @@ import pulumi_aws as aws
 from ..context import StackContext
 from ..iam import role_policy, statement
 from ..lambdas import function_log_group, function_role, logs_and_traces, stack_key_decrypt
-from ..queues import QueueRef, encrypted_queue
+from ..queues import QueueRef, dead_letter_alarm, dead_letter_graph, encrypted_queue
+from ..watch import Alarm, Metric, MissingData, Severity, Watch
 
 BACKLOG_NAMESPACE = "Flowbuilder/Worker"
 """CloudWatch namespace of the sampler's metrics (dimensions ClusterName, ServiceName)."""
@@ -64,6 +65,9 @@ class BacklogSampler(pulumi.ComponentResource):
     publishes ``Flowbuilder/Worker`` metrics; its role may read that queue's attributes, that one
     service, write its logs and traces, and publish to that namespace only; failed samples go to
     ``<name>-backlog-dlq`` (not retried: a stale sample is worthless).
+
+    ``watch``: the failure queue not empty, and any error of the function (critical both: without
+    samples the worker neither wakes from 0 nor returns to it); the failure queue's graph line.
     """
 
     metrics: BacklogMetrics
@@ -71,6 +75,7 @@ class BacklogSampler(pulumi.ComponentResource):
     failure_queue: QueueRef
     """Where failed samples are recorded; not empty means the worker's scaling is blind."""
     log_group_name: pulumi.Output[str]
+    watch: Watch
 
     def __init__(self, name: str, args: BacklogSamplerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowbuilder:index:BacklogSampler", name, None, opts)
@@ -185,6 +190,7 @@ class BacklogSampler(pulumi.ComponentResource):
         self.function_name = function.name
         self.failure_queue = QueueRef.of(failures)
         self.log_group_name = log_group.name
+        self.watch = sampler_watch(failures.name, function_name)
         self.register_outputs(
             {
                 "metrics": self.metrics.as_output(),
@@ -192,3 +198,39 @@ class BacklogSampler(pulumi.ComponentResource):
                 "log_group_name": self.log_group_name,
             }
         )
+
+
+def sampler_watch(failure_queue_name: pulumi.Input[str], function_name: str) -> Watch:
+    """Scaling is blind while the sampler fails: page on its failure queue and on its errors."""
+    runbook = (
+        "Read /aws/lambda/<prefix>-queue-backlog and the failed event in <prefix>-backlog-dlq; until samples "
+        "resume the worker neither starts from 0 nor returns to it. Purge the queue once understood."
+    )
+    return Watch(
+        (
+            # A failed sample loses no work: not one of the few alarms a zero-scale stack keeps.
+            replace(
+                dead_letter_alarm(
+                    "backlog-dlq-not-empty",
+                    failure_queue_name,
+                    "A backlog sample failed: the worker's scaling had no signal for that minute.",
+                    runbook,
+                ),
+                essential=False,
+            ),
+            Alarm(
+                "backlog-sampler-errors",
+                severity=Severity.CRITICAL,
+                summary="The backlog sampler failed: the worker's scaling is blind while it does.",
+                runbook=runbook,
+                metric=Metric("AWS/Lambda", "Errors", {"FunctionName": function_name}),
+                statistic="Sum",
+                comparison="GreaterThanOrEqualToThreshold",
+                threshold=1,
+                evaluation_periods=1,
+                # The sampler runs every minute: no Errors datapoint means no error.
+                treat_missing_data=MissingData.NOT_BREACHING,
+            ),
+        ),
+        (dead_letter_graph(failure_queue_name, "backlog sampler failures"),),
+    )

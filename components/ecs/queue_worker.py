@@ -11,7 +11,8 @@ Its scaling reads the backlog sampler's metrics, not SQS's own:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -24,8 +25,8 @@ from ..database import DatabaseConnection
 from ..iam import statement
 from ..images import Image
 from ..network import Placement
-from ..queues import QueueRef, visible_messages
-from ..watch import Alarm, Graph, Metric, MissingData, Severity, Watch
+from ..queues import QueueRef
+from ..watch import Graph, Metric, Watch
 from .backlog_sampler import BacklogSampler, BacklogSamplerArgs
 from .cluster import ClusterRef, capacity_strategy
 from .service import (
@@ -57,22 +58,28 @@ class QueueWorkerArgs:
     database: DatabaseConnection
     failure_retention_days: int
     """``queue.dlqRetentionDays``: how long the sampler's failed samples are kept."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must succeed before the service rolls to a new revision: the release's migration."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings of the parts the stack turns on (the uploads bucket, the e-mail identity, the cache's ``CACHE_*``)."""
 
 
 class QueueWorker(pulumi.ComponentResource):
     """The worker tasks and their 0 <-> N scaling (module docstring).
 
     Creates the task role ``<name>-worker-task`` (receive, delete, change visibility and get
-    attributes on the work queue only; ECS Exec's channels while ``ecs.execEnabled``), the task
+    attributes on the work queue only, the database's grants (``rds-db:connect`` as
+    ``flowbuilder_app``); ECS Exec's channels while ``ecs.execEnabled``), the task
     definition ``<name>-worker`` (``worker.cpu``/``worker.memory``, ``stopTimeout``
     ``worker.stopTimeoutSeconds`` (120, the Spot warning), logs in ``/flowbuilder/<stack>/ecs/worker``),
-    the service ``<name>-worker`` at 0 tasks on the stack's Spot / on-demand weights, the
+    the service ``<name>-worker`` at 0 tasks on the stack's Spot / on-demand weights (rolled only
+    after ``after``, the migration, succeeded), the
     :class:`BacklogSampler`, and the scaling target, policies and the two alarms that drive them.
 
     While ``flowbuilder:images`` has no worker digest scaling is capped at 0.
 
-    ``watch``: CPU above 80 % for 10 minutes; any failed backlog sample in the sampler's failure
-    queue (``backlog-sampler-failed``, warning); CPU, memory, (with Container Insights) running
+    ``watch``: CPU above 80 % for 10 minutes (the sampler's own alarms are on ``sampler.watch``);
+    CPU, memory, (with Container Insights) running
     tasks, and the sampler's backlog: without Container Insights ECS publishes no task count, and
     the backlog is the closest signal of whether the worker keeps up.
     """
@@ -109,7 +116,8 @@ class QueueWorker(pulumi.ComponentResource):
                     ],
                     [args.queue.arn],
                     sid="ConsumeWork",
-                )
+                ),
+                *args.database.grants,
             ],
             self._child,
             exec_log_group=args.cluster.exec_log_group if ecs.exec_enabled else None,
@@ -125,7 +133,7 @@ class QueueWorker(pulumi.ComponentResource):
                 cpu=worker.cpu,
                 memory=worker.memory,
                 architecture=ecs.architecture,
-                environment=service_environment(context, args.queue, args.database),
+                environment={**args.environment, **service_environment(context, args.queue, args.database)},
                 secrets=service_secrets(args.database, ecs),
                 exec_enabled=ecs.exec_enabled,
                 # Fargate Spot's reclaim notice is 2 minutes; stopTimeout is how long SIGTERM lasts before SIGKILL.
@@ -142,6 +150,7 @@ class QueueWorker(pulumi.ComponentResource):
             placement=args.placement,
             exec_enabled=ecs.exec_enabled,
             opts=self._child,
+            depends_on=list(args.after),
             desired_count=0,
             capacity_provider_strategies=[
                 aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider=provider, weight=weight, base=0)
@@ -176,7 +185,6 @@ class QueueWorker(pulumi.ComponentResource):
         self.image_uri = args.image.uri
         metrics = self.sampler.metrics
         self.watch = service_watch("worker", args.cluster, self.service_name, ecs.container_insights) + Watch(
-            alarms=(sampler_failures_alarm(self.sampler.failure_queue.name),),
             graphs=(
                 Graph(
                     "Worker backlog (sampler)",
@@ -302,22 +310,3 @@ class QueueWorker(pulumi.ComponentResource):
             opts=self._child,
             **settings,
         )
-
-
-def sampler_failures_alarm(failure_queue_name: pulumi.Input[str]) -> Alarm:
-    """Warning as soon as one failed sample sits in the sampler's failure queue: a sample lost now
-    and then only delays scaling, but a sampler that keeps failing leaves the worker at 0 tasks."""
-    return Alarm(
-        "backlog-sampler-failed",
-        severity=Severity.WARNING,
-        summary="The queue-backlog function failed a sample; the worker scales on its metrics.",
-        runbook="Read the failed invocation record in the queue and the queue-backlog log group; "
-        "purge the queue once understood.",
-        metric=visible_messages(failure_queue_name),
-        statistic="Maximum",
-        comparison="GreaterThanOrEqualToThreshold",
-        threshold=1,
-        evaluation_periods=1,
-        # Kept in the queue until purged: the last state holds while SQS stops publishing.
-        treat_missing_data=MissingData.IGNORE,
-    )

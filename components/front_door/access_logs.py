@@ -1,5 +1,6 @@
 """The load balancer's access-log bucket: SSE-S3 (the only encryption ALB delivers to), private,
-expiring after the stack's retention, writable by Elastic Load Balancing alone."""
+versioned, logs and non-current versions expiring after the stack's retention, incomplete uploads
+aborted after a day, writable by Elastic Load Balancing alone."""
 
 from __future__ import annotations
 
@@ -114,6 +115,14 @@ def access_log_bucket(
         ],
         opts=opts,
     )
+    # Versioned, so a log overwritten or deleted (by mistake or to hide a trace) stays recoverable
+    # as a non-current version for the stack's retention.
+    versioning = aws.s3.BucketVersioning(
+        f"{name}-alb-logs",
+        bucket=bucket.bucket,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+        opts=opts,
+    )
     aws.s3.BucketLifecycleConfiguration(
         f"{name}-alb-logs",
         bucket=bucket.bucket,
@@ -123,12 +132,24 @@ def access_log_bucket(
                 status="Enabled",
                 filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=f"{ALB_LOG_PREFIX}/"),
                 expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=context.log_retention_days),
+            ),
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="versions-and-uploads",
+                status="Enabled",
+                # The whole bucket: whatever lands outside alb/ is cleaned up the same way.
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=context.log_retention_days
+                ),
+                # Expired logs leave delete markers behind; drop them once no version is left under them.
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(expired_object_delete_marker=True),
                 abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                     days_after_initiation=1
                 ),
-            )
+            ),
         ],
-        opts=opts,
+        # S3 reads the versioning state when it evaluates non-current rules.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[versioning])),
     )
     policy = aws.s3.BucketPolicy(
         f"{name}-alb-logs",

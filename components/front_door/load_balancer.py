@@ -1,4 +1,4 @@
-"""FrontDoor: the standard topology's public entry point, the ALB in front of the API service."""
+"""FrontDoor: the standard topology's public entry point, the ALB (with its domain and WAF) in front of the API."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from stackconfig.model import ApiConfig
+from stackconfig.model import ApiConfig, DomainConfig, WafConfig
 
 from ..constants import HTTP_PORT, HTTPS_PORT
 from ..context import StackContext
 from ..watch import Alarm, Graph, Metric, MissingData, Query, Severity, Watch, expression
 from .access_logs import ALB_LOG_PREFIX, access_log_bucket
+from .domain import DomainNames, alias_records, domain_names
+from .waf import Firewall, load_balancer_firewall
 
-# TLS 1.3 and 1.2 only; the ELB policy AWS recommends for new HTTPS listeners.
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HEALTHY_THRESHOLD = 5
 UNHEALTHY_THRESHOLD = 2
 HEALTH_CHECK_INTERVAL_SECONDS = 30
@@ -31,6 +31,13 @@ MIN_REQUESTS_FOR_ERROR_RATE = 10
 night is not an outage, and the no-healthy-targets alarm covers a dead API."""
 LATENCY_P95_SECONDS = 2
 ELB = "AWS/ApplicationELB"
+ALIAS_RECORD_TYPES = ("A",)
+"""IPv4 only: the ALB is not dual-stack (the VPC has no IPv6 block), so an AAAA alias would answer nothing."""
+
+
+def hsts_header(max_age_seconds: int) -> str:
+    """The ``Strict-Transport-Security`` value the HTTPS listener adds to every response."""
+    return f"max-age={max_age_seconds}; includeSubDomains"
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,9 @@ class FrontDoorArgs:
 
     context: StackContext
     api: ApiConfig
-    """``containerPort``, ``healthCheckPath`` and ``certificateArn`` are used."""
+    """``containerPort`` and ``healthCheckPath`` are used."""
+    domain: DomainConfig
+    waf: WafConfig
     vpc_id: pulumi.Input[str]
     public_subnet_ids: pulumi.Input[list[str]]
     security_group_id: pulumi.Input[str]
@@ -60,27 +69,45 @@ class FrontDoorArgs:
     deletion_protection: bool
     access_logs: bool
     """Access logs to an SSE-S3 bucket of their own."""
+    strictest_desync_mitigation: bool
+    """``strictest`` (prod) refuses every request that does not follow RFC 7230; else ``defensive``."""
 
 
 class FrontDoor(pulumi.ComponentResource):
-    """The internet-facing load balancer of the API.
+    """The standard topology's public entry point: DNS -> WAF -> ALB -> the API's target group.
 
-    Creates an ALB ``<name>-api`` in the public subnets (invalid headers dropped; deletion
-    protection and access logs where asked: prod), a target group of type ip on
-    ``api.containerPort`` (8080) checking ``GET /health`` (healthy 5, unhealthy 2, every 30 s, 5 s
-    timeout, 200) with a 60 s deregistration delay, and its listeners: with ``api.certificateArn``
-    an HTTPS listener (TLS 1.2+) and an HTTP -> HTTPS redirect, without one a plain HTTP listener
-    (``endpoint_note`` says so).
+    Creates an ALB ``<name>-api`` in the public subnets (invalid headers dropped, desync mitigation
+    ``strictest`` where asked (prod) else ``defensive``; deletion protection and access logs where
+    asked: prod), a target group of type ip on ``api.containerPort`` (8080) checking ``GET /health``
+    (healthy 5, unhealthy 2, every 30 s, 5 s timeout, 200) with a 60 s deregistration delay, and its
+    listeners.
+
+    With ``domain.name``: the hosted zone (``domain.zoneName`` creates one, Pulumi ``protect`` where
+    deletion protection is asked: prod), the ACM certificate
+    (issued with DNS validation unless ``domain.certificateArn`` names one), an HTTPS listener with
+    ``domain.tlsPolicy`` (TLS 1.3 and 1.2) that sends ``Strict-Transport-Security: max-age=
+    <domain.hstsMaxAgeSeconds>; includeSubDomains`` itself, an HTTP listener answering 301 to HTTPS,
+    and the alias A record of the name (when a zone is known). Without a domain (dev only) one plain
+    HTTP listener, and ``endpoint_note`` says so.
+
+    With ``waf.enabled`` (staging, prod): the web ACL of :mod:`.waf` associated with the ALB.
 
     ``watch``: the 5xx rate (targets and load balancer) above 1 % for 15 minutes (warning) and 5 %
-    for 5 minutes (critical), the p95 response time above 2 s for 10 minutes; requests, 5xx, the
-    rate, latency and target health graphs.
+    for 5 minutes (critical), the p95 response time above 2 s for 10 minutes, 500 or more requests
+    blocked by the WAF in 5 minutes; requests, 5xx, the rate, latency, target health and WAF graphs.
     """
 
     target: LoadBalancerTarget
     dns_name: pulumi.Output[str]
     url: pulumi.Output[str]
     endpoint_note: str
+    domain_name: str | None
+    """The API's host name, for components that put names beside it."""
+    hosted_zone_id: pulumi.Output[str] | None
+    """The zone holding ``domain_name``, for components that add records to it."""
+    names: DomainNames | None
+    """The name, certificate and zone together."""
+    firewall: Firewall | None
     watch: Watch
 
     def __init__(self, name: str, args: FrontDoorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -100,6 +127,7 @@ class FrontDoor(pulumi.ComponentResource):
             security_groups=[args.security_group_id],
             subnets=args.public_subnet_ids,
             drop_invalid_header_fields=True,
+            desync_mitigation_mode="strictest" if args.strictest_desync_mitigation else "defensive",
             enable_deletion_protection=args.deletion_protection,
             access_logs=access_logs,
             opts=pulumi.ResourceOptions(parent=self, depends_on=log_dependencies),
@@ -126,39 +154,18 @@ class FrontDoor(pulumi.ComponentResource):
             opts=child,
         )
         forward = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
-        if api.certificate_arn:
-            listeners = [
-                aws.lb.Listener(
-                    f"{name}-https",
-                    load_balancer_arn=alb.arn,
-                    port=HTTPS_PORT,
-                    protocol="HTTPS",
-                    ssl_policy=TLS_POLICY,
-                    certificate_arn=api.certificate_arn,
-                    default_actions=[forward],
-                    opts=child,
-                ),
-                aws.lb.Listener(
-                    f"{name}-http",
-                    load_balancer_arn=alb.arn,
-                    port=HTTP_PORT,
-                    protocol="HTTP",
-                    default_actions=[
-                        aws.lb.ListenerDefaultActionArgs(
-                            type="redirect",
-                            redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                                protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
-                            ),
-                        )
-                    ],
-                    opts=child,
-                ),
-            ]
-            scheme = "https"
-            self.endpoint_note = (
-                "HTTPS (TLS 1.2+) with the configured certificate; HTTP redirects to HTTPS. Point the "
-                "certificate's domain at albDnsName: the ALB's own name does not match the certificate."
-            )
+        names = domain_names(name, args.domain, child, protect_zone=args.deletion_protection)
+        if names is not None:
+            listeners = self._https_listeners(name, alb, forward, names, args.domain)
+            if names.zone_id is not None:
+                alias_records(name, names.zone_id, names.name, alb.dns_name, alb.zone_id, ALIAS_RECORD_TYPES, child)
+                self.endpoint_note = f"HTTPS only at https://{names.name} (TLS 1.2+, HSTS); HTTP redirects to HTTPS."
+            else:
+                self.endpoint_note = (
+                    f"HTTPS only (TLS 1.2+, HSTS) with the configured certificate; no hosted zone is configured, so "
+                    f"point {names.name} at albDnsName (a CNAME, or an alias in the zone that holds it)."
+                )
+            self.url = pulumi.Output.from_input(f"https://{names.name}")
         else:
             listeners = [
                 aws.lb.Listener(
@@ -170,11 +177,14 @@ class FrontDoor(pulumi.ComponentResource):
                     opts=child,
                 )
             ]
-            scheme = "http"
+            self.url = pulumi.Output.concat("http://", alb.dns_name)
             self.endpoint_note = (
-                "plain HTTP: no certificateArn configured. Set flowbuilder:api.certificateArn to an ACM "
-                "certificate to serve HTTPS and redirect HTTP."
+                "plain HTTP: no domain configured (dev only). Set flowbuilder:domain.name with hostedZoneId, "
+                "zoneName or certificateArn to serve HTTPS and redirect HTTP."
             )
+        self.domain_name = names.name if names else None
+        self.hosted_zone_id = names.zone_id if names else None
+        self.names = names
         self.target = LoadBalancerTarget(
             target_group_arn=pulumi.Output.all(target_group.arn, *(listener.arn for listener in listeners)).apply(
                 lambda arns: arns[0]
@@ -183,10 +193,58 @@ class FrontDoor(pulumi.ComponentResource):
             load_balancer_arn_suffix=alb.arn_suffix,
             container_port=api.container_port,
         )
-        self.watch = load_balancer_watch(self.target)
+        self.firewall = load_balancer_firewall(name, context, args.waf, alb.arn, child) if args.waf.enabled else None
+        self.watch = load_balancer_watch(self.target) + (self.firewall.watch if self.firewall else Watch())
         self.dns_name = alb.dns_name
-        self.url = pulumi.Output.concat(f"{scheme}://", alb.dns_name)
-        self.register_outputs({"dns_name": self.dns_name, "url": self.url, "endpoint_note": self.endpoint_note})
+        self.register_outputs(
+            {
+                "dns_name": self.dns_name,
+                "url": self.url,
+                "endpoint_note": self.endpoint_note,
+                "domain_name": self.domain_name,
+                "hosted_zone_id": self.hosted_zone_id,
+                "certificate_arn": names.certificate_arn if names else None,
+            }
+        )
+
+    def _https_listeners(
+        self,
+        name: str,
+        alb: aws.lb.LoadBalancer,
+        forward: aws.lb.ListenerDefaultActionArgs,
+        names: DomainNames,
+        domain: DomainConfig,
+    ) -> list[aws.lb.Listener]:
+        child = pulumi.ResourceOptions(parent=self)
+        return [
+            aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=HTTPS_PORT,
+                protocol="HTTPS",
+                ssl_policy=domain.tls_policy.value,
+                certificate_arn=names.certificate_arn,
+                default_actions=[forward],
+                # The load balancer sends HSTS itself, so no API response can leave it out.
+                routing_http_response_strict_transport_security_header_value=hsts_header(domain.hsts_max_age_seconds),
+                opts=child,
+            ),
+            aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="redirect",
+                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                            protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
+                        ),
+                    )
+                ],
+                opts=child,
+            ),
+        ]
 
 
 def error_rate_queries(balancer: Mapping[str, pulumi.Input[str]]) -> tuple[Query, ...]:

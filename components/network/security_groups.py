@@ -3,7 +3,8 @@
 Every group starts with no rule at all (the provider removes the default allow-all egress), so a
 group allows exactly the rules declared here. Clients of the database leave the VPC on HTTPS only
 (AWS APIs, the image registry, through NAT or endpoints) and reach PostgreSQL only in the
-database group.
+database group. Where a stack has a cache, the Cache component adds the API's and worker's
+egress on 6379 to the cache's own group, next to that group's ingress.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -52,6 +53,8 @@ class NetworkingArgs:
     network: NetworkConfig
     api_port: int
     """``api.containerPort``: what the load balancer forwards to and the API group admits."""
+    private_subnet_tags: Mapping[str, str] = field(default_factory=dict)
+    """Extra tags of the private subnets (Karpenter's discovery tag where the stack has a cluster)."""
 
 
 class Networking(pulumi.ComponentResource):
@@ -93,6 +96,7 @@ class Networking(pulumi.ComponentResource):
         self._name = name
         self._context = args.context
         self._network = args.network
+        self._extra_tags = {"private": dict(args.private_subnet_tags)}
         self._create_vpc(args.api_port)
         self.register_outputs(
             {
@@ -186,7 +190,7 @@ class Networking(pulumi.ComponentResource):
                 cidr_block=cidr,
                 availability_zone_id=zone_id,
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{self._name}-{tier}-{zone_name[-1]}", "tier": tier},
+                tags={"Name": f"{self._name}-{tier}-{zone_name[-1]}", "tier": tier, **self._extra_tags.get(tier, {})},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for (zone_id, zone_name), cidr in zip(self._zones, cidrs, strict=False)

@@ -8,19 +8,22 @@ The pack's entry point (``policy/__main__.py``) assembles :data:`POLICIES`;
 docs/policy.md explains each rule.
 """
 
-from . import alb, cost, ecs, eks, encryption, iam, kubernetes, messaging, rds, serverless
+from . import alb, cost, data, ecs, eks, encryption, iam, kubernetes, messaging, rds, serverless, storage, waf
 
 POLICIES = [
     *rds.POLICIES,
     *ecs.POLICIES,
     *alb.POLICIES,
+    *waf.POLICIES,
     *messaging.POLICIES,
     *encryption.POLICIES,
+    *storage.POLICIES,
     *iam.POLICIES,
     *serverless.POLICIES,
     *eks.POLICIES,
     *kubernetes.POLICIES,
     *cost.POLICIES,
+    *data.POLICIES,
 ]
 
 __all__ = ["POLICIES"]

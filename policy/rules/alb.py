@@ -1,4 +1,4 @@
-"""ALB: TLS 1.2+ on HTTPS, HTTP redirected, invalid headers dropped, prod deletion protection and access logs."""
+"""ALB: TLS 1.2+ on HTTPS with HSTS, HTTP redirected, HTTPS outside dev, invalid headers dropped, prod protection."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ LISTENERS = ("aws:lb/listener:Listener",)
 # ELBSecurityPolicy-TLS13-1-2-..., -TLS-1-2-..., -FS-1-2-...). The API's default,
 # ELBSecurityPolicy-2016-08, still accepts TLS 1.0.
 TLS12_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)-")
+# The current generation: TLS 1.3 offered, nothing below 1.2 accepted.
+TLS13_POLICY = re.compile(r"^ELBSecurityPolicy-TLS13-1-[23]-")
+HSTS_MAX_AGE = re.compile(r"max-age=(\d+)")
+HSTS_MIN_AGE_SECONDS = 300
+"""Shorter than five minutes and a browser forgets HTTPS-only between two visits."""
 
 
 def _application(lb: Subject | PolicyResource) -> bool:
@@ -88,14 +93,40 @@ def _http_redirects(stack: StackView) -> Iterator[tuple[str, str | None]]:
                 )
 
 
-def _https_in_prod(stack: StackView) -> Iterator[tuple[str, str | None]]:
-    if excepted("http-without-certificate-outside-prod", stack.facts):
+def _https_outside_dev(stack: StackView) -> Iterator[tuple[str, str | None]]:
+    if excepted("http-in-dev", stack.facts):
         return
     for lb, listeners in _listeners_by_balancer(stack).values():
         if peek(lb.props, "internal") is True:
             continue
         if listeners and not any(peek(item.props, "protocol") == "HTTPS" for item in listeners):
-            yield "the internet-facing prod load balancer serves plain HTTP only; set api.certificateArn", lb.urn
+            yield (
+                f"the internet-facing load balancer of {stack.facts.describe()} serves plain HTTP only; "
+                "set flowbuilder:domain (docs/front-door.md)",
+                lb.urn,
+            )
+
+
+def _hsts(listener: Subject) -> Iterator[str]:
+    if listener.get("protocol") != "HTTPS":
+        return
+    value = listener.peek("routingHttpResponseStrictTransportSecurityHeaderValue")
+    if value is UNKNOWN:
+        return
+    match = HSTS_MAX_AGE.search(str(value or ""))
+    if not match or int(match.group(1)) < HSTS_MIN_AGE_SECONDS:
+        yield (
+            f"HTTPS listener without Strict-Transport-Security of at least {HSTS_MIN_AGE_SECONDS} s "
+            f"(routing.http.response.strict_transport_security.header_value is {value or 'unset'})"
+        )
+
+
+def _tls_policy_current(listener: Subject) -> Iterator[str]:
+    if listener.get("protocol") not in ("HTTPS", "TLS"):
+        return
+    policy = listener.get("sslPolicy")
+    if policy and TLS12_POLICY.match(str(policy)) and not TLS13_POLICY.match(str(policy)):
+        yield f"sslPolicy {policy} does not offer TLS 1.3; use ELBSecurityPolicy-TLS13-1-2-2021-06 or newer"
 
 
 POLICIES = [
@@ -137,11 +168,32 @@ POLICIES = [
         severity=Severity.MEDIUM,
     ),
     stack_rule(
-        "alb-https-in-prod",
-        "An internet-facing prod load balancer should serve HTTPS.",
-        _https_in_prod,
-        mandatory=False,
-        remediation="Set api.certificateArn to an ACM certificate in the prod stack file.",
+        "alb-https-outside-dev",
+        "An internet-facing load balancer outside dev (staging, prod) must serve HTTPS.",
+        _https_outside_dev,
+        mandatory=True,
+        remediation="Set flowbuilder:domain.name with hostedZoneId, zoneName or certificateArn in the stack file.",
         tags=["alb", "tls"],
+    ),
+    resource_rule(
+        "alb-hsts",
+        "HTTPS listeners must send Strict-Transport-Security themselves (listener response-header attribute).",
+        LISTENERS,
+        _hsts,
+        mandatory=True,
+        remediation="Set routing_http_response_strict_transport_security_header_value='max-age=31536000; "
+        "includeSubDomains' on the HTTPS listener.",
+        tags=["alb", "tls"],
+        severity=Severity.MEDIUM,
+    ),
+    resource_rule(
+        "alb-tls-policy-current",
+        "HTTPS listeners should use a current security policy, one that offers TLS 1.3.",
+        LISTENERS,
+        _tls_policy_current,
+        mandatory=False,
+        remediation="Set flowbuilder:domain.tlsPolicy to an ELBSecurityPolicy-TLS13-1-2-... or -TLS13-1-3-... policy.",
+        tags=["alb", "tls"],
+        severity=Severity.LOW,
     ),
 ]

@@ -1,4 +1,5 @@
-"""EKS: control-plane logs, secrets encryption, no open API endpoint, standard support only."""
+"""EKS: control-plane logs (all five in prod), secrets encryption, a private endpoint and none open to
+the internet, standard support only; node launch templates require IMDSv2 and encrypt their volumes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from ._support import Subject, resource_rule
 CLUSTER = "aws:eks/cluster:Cluster"
 CLUSTERS = (CLUSTER,)
 REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
+PROD_LOG_TYPES = (*REQUIRED_LOG_TYPES, "controllerManager", "scheduler")
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 OPEN = ("0.0.0.0/0", "::/0")
 
 
@@ -19,6 +22,36 @@ def _logging(cluster: Subject) -> Iterator[str]:
     missing = [kind for kind in REQUIRED_LOG_TYPES if kind not in enabled]
     if missing:
         yield f"control-plane log types {', '.join(missing)} are off; audit trails start here"
+
+
+def _prod_logging(cluster: Subject) -> Iterator[str]:
+    if not cluster.facts.is_prod:
+        return
+    enabled = set(cluster.get("enabledClusterLogTypes", default=[]))
+    missing = [kind for kind in PROD_LOG_TYPES if kind not in enabled]
+    if missing:
+        yield (
+            f"{cluster.facts.describe()} sends every control-plane log type; {', '.join(missing)} "
+            "are off (the scheduler's and controller manager's decisions are what a post-mortem reads)"
+        )
+
+
+def _private_endpoint(cluster: Subject) -> Iterator[str]:
+    if (cluster.get("vpcConfig") or {}).get("endpointPrivateAccess") is not True:
+        yield (
+            "endpointPrivateAccess is off: nodes and the in-VPC CI runner would reach the API over the "
+            "internet, and the endpoint could only be closed by opening it"
+        )
+
+
+def _launch_template(template: Subject) -> Iterator[str]:
+    metadata = template.get("metadataOptions") or {}
+    if metadata.get("httpTokens") != "required":
+        yield "metadataOptions.httpTokens must be 'required' (IMDSv2 only): IMDSv1 hands credentials to any SSRF"
+    for mapping in template.get("blockDeviceMappings", default=[]) or []:
+        ebs = mapping.get("ebs") or {}
+        if str(ebs.get("encrypted", "")).lower() != "true":
+            yield f"the volume {mapping.get('deviceName', '?')} is not encrypted (ebs.encrypted must be true)"
 
 
 def _secrets_encryption(cluster: Subject) -> Iterator[str]:
@@ -58,6 +91,35 @@ POLICIES = [
         mandatory=True,
         remediation="Set enabled_cluster_log_types=['api', 'audit', 'authenticator'].",
         tags=["eks", "logging"],
+    ),
+    resource_rule(
+        "eks-prod-control-plane-logging",
+        "Prod EKS clusters must send all five control-plane log types to CloudWatch.",
+        CLUSTERS,
+        _prod_logging,
+        mandatory=True,
+        remediation="Leave eks.controlPlaneLogTypes at prod's default (api, audit, authenticator, controllerManager, "
+        "scheduler).",
+        tags=["eks", "logging"],
+        severity=Severity.MEDIUM,
+    ),
+    resource_rule(
+        "eks-private-endpoint",
+        "EKS clusters must have the private API endpoint on.",
+        CLUSTERS,
+        _private_endpoint,
+        mandatory=True,
+        remediation="Set vpc_config.endpoint_private_access=True.",
+        tags=["eks", "network"],
+    ),
+    resource_rule(
+        "launch-template-imdsv2-encrypted",
+        "Launch templates must require IMDSv2 and encrypt every volume they define.",
+        (LAUNCH_TEMPLATE,),
+        _launch_template,
+        mandatory=True,
+        remediation="Set metadata_options.http_tokens='required' and ebs.encrypted='true' on each block device.",
+        tags=["ec2", "encryption"],
     ),
     resource_rule(
         "eks-secrets-encryption",

@@ -70,14 +70,15 @@ DEVIATIONS: tuple[Deviation, ...] = (
         stacks="dev, staging",
     ),
     Deviation(
-        "http-without-certificate-outside-prod",
-        what="the ALB may serve plain HTTP while api.certificateArn is unset",
-        why="no domain yet: a stack must come up before its certificate exists; the apiEndpointNote output says so",
-        where="flowbuilder:api.certificateArn",
-        applies=_standard_outside_prod,
-        rule="alb-https-in-prod",
+        "http-in-dev",
+        what="the ALB may serve plain HTTP while flowbuilder:domain is unset",
+        why="dev may come up before it has a domain; the apiEndpointNote output says so (staging and prod are "
+        "refused without one)",
+        where="flowbuilder:domain",
+        applies=_standard_dev,
+        rule="alb-https-outside-dev",
         controls=("ELB.1",),
-        stacks="dev, staging",
+        stacks="dev",
     ),
     Deviation(
         "container-insights-outside-prod",

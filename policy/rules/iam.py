@@ -72,6 +72,19 @@ WILDCARD_RESOURCE_ACTIONS = frozenset(
         "ecs:DescribeTaskDefinition",
         "ecs:ListTaskDefinitions",
         "ecs:ListClusters",
+        # Karpenter's discovery: EC2 Describe calls and the Price List API take no resource (its
+        # reference policy narrows them to the region with aws:RequestedRegion).
+        "ec2:DescribeCapacityReservations",
+        "ec2:DescribeImages",
+        "ec2:DescribeInstanceStatus",
+        "ec2:DescribeInstanceTypeOfferings",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribePlacementGroups",
+        "ec2:DescribeSpotPriceHistory",
+        "pricing:GetProducts",
+        # Karpenter reads the cluster's zonal-shift status; the cluster is named in the condition
+        # (arc-zonal-shift:ResourceIdentifier), as Karpenter's reference policy does.
+        "arc-zonal-shift:GetManagedResource",
         # EKS cluster autoscaler's discovery calls.
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeAutoScalingInstances",

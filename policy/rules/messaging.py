@@ -75,10 +75,18 @@ def _redrive(queue: PolicyResource) -> dict | None:
     return policy if isinstance(policy, dict) else None
 
 
+EVENT_BUFFER_SECONDS = 300
+"""A queue keeping messages at most this long is an event buffer (Karpenter's interruption queue):
+a message is stale before a dead-letter queue could help."""
+
+
 def _work_queues_have_dlq(stack: StackView) -> Iterator[tuple[str, str | None]]:
     dead_letter = _dead_letter_queues(stack)
     for queue in stack.of_type(QUEUE):
         if queue.urn in dead_letter:
+            continue
+        retention = peek(queue.props, "messageRetentionSeconds")
+        if retention is not UNKNOWN and retention is not None and number(retention) <= EVENT_BUFFER_SECONDS:
             continue
         redrive = _redrive(queue)
         if not redrive or not redrive.get("deadLetterTargetArn"):

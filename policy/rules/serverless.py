@@ -14,6 +14,7 @@ FUNCTION = "aws:lambda/function:Function"
 EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 PERMISSION = "aws:lambda/permission:Permission"
 HTTP_API_INTEGRATION = "aws:apigatewayv2/integration:Integration"
+INVOCATION = "aws:lambda/invocation:Invocation"
 REST_API_INTEGRATION = "aws:apigateway/integration:Integration"
 
 
@@ -27,10 +28,12 @@ def _reserved_concurrency(function: Subject) -> Iterator[str]:
 
 
 def _only_synchronous(stack: StackView, function: PolicyResource) -> bool:
-    """Whether the stack shows an HTTP API invoking the function, and nothing that could invoke it asynchronously.
+    """Whether the stack shows an HTTP API or ``pulumi up`` itself (an ``Invocation``) invoking the
+    function, and nothing that could invoke it asynchronously.
 
     A dead-letter queue or destination only ever receives asynchronous invocations. An HTTP API's
-    AWS_PROXY integration invokes synchronously and hands the error to its client. Any other invoker
+    AWS_PROXY integration invokes synchronously and hands the error to its client; an Invocation
+    invokes synchronously and fails the update with the function's error. Any other invoker
     the stack declares keeps the rule: a permission for another principal (S3, SNS, EventBridge), a
     REST API integration (which can ask for an asynchronous call), or an identity policy naming the
     function (how EventBridge Scheduler, Step Functions or Pipes invoke one).
@@ -40,7 +43,7 @@ def _only_synchronous(stack: StackView, function: PolicyResource) -> bool:
         peek(integration.props, "integrationType") == "AWS_PROXY"
         and stack.references(integration, "integrationUri", function, *ids)
         for integration in stack.of_type(HTTP_API_INTEGRATION)
-    ):
+    ) and not any(stack.references(call, "functionName", function, *ids) for call in stack.of_type(INVOCATION)):
         return False
     other_invokers = (
         [
@@ -106,7 +109,8 @@ POLICIES = [
         mandatory=True,
         remediation=(
             "Set dead_letter_config.target_arn, or add a FunctionEventInvokeConfig with destination_config.on_failure. "
-            "A function only an HTTP API invokes is exempt: its callers get the error synchronously."
+            "A function only an HTTP API or a Pulumi Invocation invokes is exempt: its callers get the error "
+            "synchronously."
         ),
         tags=["lambda", "reliability"],
         severity=Severity.MEDIUM,

@@ -107,6 +107,7 @@ NAMED_TYPES: dict[str, tuple[str, str, str | None]] = {
     "aws:cloudwatch/eventRule:EventRule": ("event-rule", "name", "namePrefix"),
     "aws:eks/cluster:Cluster": ("eks-cluster", "name", None),
     "aws:eks/nodeGroup:NodeGroup": ("eks-nodegroup", "nodeGroupName", "nodeGroupNamePrefix"),
+    "aws:codebuild/project:Project": ("codebuild-project", "name", None),
     "aws:s3/bucket:Bucket": ("s3-bucket", "bucket", "bucketPrefix"),
     "aws:budgets/budget:Budget": ("budget", "name", "namePrefix"),
     "aws:cloudwatch/dashboard:Dashboard": ("dashboard", "dashboardName", None),

@@ -72,6 +72,12 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "ALB capacity units {price}/LCU-h (one LCU all month: {month})",
     ),
     (("aws:apigatewayv2/api:Api",), "apigw-http-requests-million", "API Gateway HTTP API requests {price}/million"),
+    (("aws:wafv2/webAcl:WebAcl",), "waf-requests-million", "WAF requests inspected {price}/million"),
+    (
+        ("aws:route53/zone:Zone",),
+        "route53-queries-million",
+        "Route 53 queries {price}/million (alias queries to the load balancer or API domain are free)",
+    ),
     (("aws:sqs/queue:Queue",), "sqs-requests-million", "SQS requests {price}/million (first million a month free)"),
     (("aws:pipes/pipe:Pipe",), "pipes-requests-million", "EventBridge Pipes requests {price}/million"),
     (
@@ -87,6 +93,32 @@ LEFT_OUT: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("aws:cloudwatch/logGroup:LogGroup",), "logs-ingested-gb", "CloudWatch Logs ingestion {price}/GB plus storage"),
     (("aws:ecr/repository:Repository",), "ecr-storage-gb-month", "ECR image storage {price}/GB-month"),
     (("aws:s3/bucket:Bucket",), "s3-standard-gb-month", "S3 Standard storage {price}/GB-month plus requests"),
+    (
+        ("aws:cloudfront/distribution:Distribution",),
+        "cloudfront-transfer-out-gb",
+        "CloudFront transfer to viewers {price}/GB plus requests (no charge at idle)",
+    ),
+    (("aws:sesv2/emailIdentity:EmailIdentity",), "ses-emails-thousand", "SES e-mail {price}/1,000 sent"),
+    (
+        ("aws:sns/topic:Topic",),
+        "sns-requests-million",
+        "SNS publishes {price}/million (first million a month free) plus deliveries",
+    ),
+    (
+        ("aws:elasticache/serverlessCache:ServerlessCache",),
+        "elasticache-valkey-ecpu-million",
+        "ElastiCache Serverless Valkey ECPUs {price}/million, storage above 100 MB per GB-hour",
+    ),
+    (
+        ("aws:backup/plan:Plan",),
+        "backup-rds-gb-month",
+        "AWS Backup storage of daily and weekly increments {price}/GB-month, restores per GB",
+    ),
+    (
+        ("aws:codebuild/project:Project",),
+        "codebuild-arm1-small-minute",
+        "CI runner jobs (CodeBuild arm1.small) {price}/build-minute; nothing while no job runs",
+    ),
 )
 
 
@@ -117,6 +149,10 @@ def _left_out(run: StackRun, pricing: Pricing) -> list[str]:
         ),
         (("aws:kms/key:Key",), "KMS requests ($0.03 per 10,000)"),
         (("aws:rds/instance:Instance",), "RDS backup storage beyond the database's size, and snapshots"),
+        (
+            ("aws:cloudwatch/eventRule:EventRule",),
+            "EventBridge rules: AWS service events on the default bus are free; custom events $1/million",
+        ),
     ):
         if not present.isdisjoint(tokens):
             notes.append(text)
@@ -200,7 +236,7 @@ def _jobs(run: StackRun, pricing: Pricing, minutes: float) -> list[JobCost]:
         jobs.append(
             JobCost(
                 runner=f"{runner.type.split(':')[-1]} {runner.name}"
-                + (f" ({where})" if where.startswith("definition") else ""),
+                + (f" ({where})" if where.startswith("definition") or where == "once per release" else ""),
                 task_definition=definition.name if definition else "?",
                 architecture=size[2] if size else "?",
                 vcpu=size[0] if size else 0.0,

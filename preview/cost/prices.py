@@ -40,7 +40,10 @@ class PriceTable:
 
     @property
     def regions(self) -> list[str]:
-        return sorted({region for entry in self._entries.values() for region in entry["usd"]})
+        """The regions every price covers: where a stack can run. A few entries also price a second
+        region some resources live in (backup copies in us-west-2)."""
+        covered = [set(entry["usd"]) for entry in self._entries.values()]
+        return sorted(set.intersection(*covered)) if covered else []
 
     def keys(self) -> list[str]:
         return list(self._entries)

@@ -323,12 +323,24 @@ def _node_group(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLi
     count = number(dig(inputs, "scalingConfig.desiredSize"))
     instance_type = (inputs.get("instanceTypes") or [pricing.prices.defaults["eks_node_instance_type"]])[0]
     disk = (
-        0.0
+        _launch_template_volume_gb(pricing, inputs["launchTemplate"])
         if inputs.get("launchTemplate")
         else number(inputs.get("diskSize"), pricing.prices.defaults["eks_node_disk_gb"])
     )
     spot = inputs.get("capacityType") == "SPOT"
     yield from _nodes(resource, pricing, instance_type, count, disk, spot=spot)
+
+
+def _launch_template_volume_gb(pricing: Pricing, reference: dict[str, Any]) -> float:
+    """The EBS volumes a node group's launch template gives each node (0 when it is not in the run)."""
+    for template in pricing.run.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        if template.id == reference.get("id"):
+            return sum(
+                number(dig(mapping, "ebs.volumeSize"))
+                for mapping in template.inputs.get("blockDeviceMappings") or []
+                if dig(mapping, "ebs.volumeSize")
+            )
+    return 0.0
 
 
 def _nodes(
@@ -388,6 +400,96 @@ def _kms_key(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]
     yield pricing.line(resource, "KMS customer managed key", "kms-key-month", 1, "key-month")
 
 
+def _hosted_zone(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
+    yield pricing.line(resource, "Route 53 hosted zone", "route53-hosted-zone-month", 1, "zone-month")
+
+
+def _certificate(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
+    yield pricing.line(resource, "ACM public certificate", "acm-public-certificate-month", 1, "certificate-month")
+
+
+def _web_acl(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
+    yield pricing.line(resource, "WAF web ACL", "waf-web-acl-month", 1, "web-ACL-month")
+    rules = len(resource.inputs.get("rules") or [])
+    if rules:
+        yield pricing.line(
+            resource, f"WAF rules and managed rule groups ({rules})", "waf-rule-month", rules, "rule-month"
+        )
+
+
+GB_PER_MB = 1 / 1000
+SERVERLESS_VALKEY_MINIMUM_GB = 100 * GB_PER_MB
+"""ElastiCache Serverless for Valkey bills at least 100 MB of data storage per cache."""
+RDS_INSTANCE = "aws:rds/instance:Instance"
+BACKUP_PLAN = "aws:backup/plan:Plan"
+BACKUP_VAULT = "aws:backup/vault:Vault"
+
+
+def _serverless_cache(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
+    if resource.inputs.get("engine") != "valkey":
+        pricing.unpriced.append(f"{resource.name}: serverless {resource.inputs.get('engine')} cache")
+        return
+    yield pricing.line(
+        resource,
+        f"ElastiCache Serverless Valkey minimum storage {SERVERLESS_VALKEY_MINIMUM_GB * 1000:g} MB",
+        "elasticache-valkey-serverless-gb-hour",
+        SERVERLESS_VALKEY_MINIMUM_GB * pricing.hours,
+        "GB-h",
+        note="ECPUs bill per request (left out)",
+    )
+
+
+def _replication_group(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
+    inputs = resource.inputs
+    nodes = number(inputs.get("numCacheClusters"), 1)
+    node_type = inputs.get("nodeType", "")
+    engine = inputs.get("engine") or "redis"
+    yield pricing.line(
+        resource,
+        f"ElastiCache {engine} {node_type} x {nodes:g}",
+        f"elasticache-{engine}:{node_type}",
+        pricing.hours * nodes,
+        "node-h",
+    )
+
+
+def _backup_selection(resource: RecordedResource, pricing: Pricing) -> Iterator[CostLine]:
+    """One full copy of each selected database in the vault and in every copy vault, and the
+    transfer of that copy: RDS snapshots after the first are incremental, so this is the floor."""
+    wanted = {(tag.get("key"), tag.get("value")) for tag in resource.inputs.get("selectionTags") or []}
+    size = sum(
+        number(instance.inputs.get("allocatedStorage"))
+        for instance in pricing.run.of_type(RDS_INSTANCE)
+        if wanted & set((instance.inputs.get("tags") or {}).items())
+    )
+    if not size:
+        return
+    plan = pricing.refs.find(resource.inputs.get("planId"), BACKUP_PLAN)
+    rules = (plan.inputs.get("rules") or []) if plan else []
+    copies = {action.get("destinationVaultArn") for rule in rules for action in rule.get("copyActions") or []}
+    yield pricing.line(
+        resource, f"AWS Backup RDS snapshots {size:g} GB (one full copy)", "backup-rds-gb-month", size, "GB-month"
+    )
+    for arn in sorted(copies):
+        vault = pricing.refs.find(arn, BACKUP_VAULT)
+        region = pricing.refs.region(vault, pricing.region) if vault else pricing.region
+        copy_line = pricing.line(
+            vault or resource,
+            f"AWS Backup RDS snapshot copies {size:g} GB in {region}",
+            "backup-rds-gb-month",
+            size,
+            "GB-month",
+        )
+        yield copy_line
+        yield pricing.line(
+            resource,
+            f"cross-region copy transfer {size:g} GB a month (about one full copy)",
+            "cross-region-transfer-gb",
+            size,
+            "GB",
+        )
+
+
 RULES: dict[str, Rule] = {
     "aws:ec2/natGateway:NatGateway": _nat_gateway,
     "aws:ec2/eip:Eip": _elastic_ip,
@@ -402,5 +504,11 @@ RULES: dict[str, Rule] = {
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:kms/key:Key": _kms_key,
+    "aws:route53/zone:Zone": _hosted_zone,
+    "aws:acm/certificate:Certificate": _certificate,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
+    "aws:elasticache/serverlessCache:ServerlessCache": _serverless_cache,
+    "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
+    "aws:backup/selection:Selection": _backup_selection,
 }
 """Type token -> the lines it bills at idle. Types not listed bill only on use (or nothing)."""

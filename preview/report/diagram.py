@@ -4,12 +4,20 @@ Nothing is drawn by hand: nodes come from resource types (services, queues,
 pipes, functions, databases ...), placed in the tier of the subnets they run
 in; edges come from what the resources say about each other:
 
-* internet -> load balancer -> service: listeners and target groups;
+* internet -> DNS name -> (WAF ->) load balancer -> service: alias records, the web ACL's association,
+  listeners and target groups; DNS name -> API domain -> HTTP API: the custom domain's API mapping;
 * X -> database: security-group rules that admit X's group on the database's port;
 * X -> queue and queue -> Y: IAM statements allowing ``sqs:SendMessage`` / ``sqs:ReceiveMessage`` on the queue;
 * queue -> pipe -> task: the pipe's source and ECS target;
 * schedule -> function: schedule and event-rule targets;
+* release -> migration runner -> migration task -> what waits for it: an Invocation that starts a
+  task, and the resources that depend on that Invocation;
 * queue -> dead-letter queue: the redrive policy; alarms -> topic: alarm actions;
+* X -> bucket and X -> SES: IAM statements allowing ``s3:PutObject`` under the bucket or ``ses:SendEmail``
+  on the identity; internet -> CDN -> bucket: the distribution's origin;
+* SES -> topic -> webhook: the configuration set's event destination and the topic's HTTPS subscriptions;
+* X -> cache: security-group rules that admit X's group on the cache's port;
+* database -> backup vault -> copy vault: backup selections by tag, their plan's rules and copy actions;
 * private subnets -> NAT -> internet, and tasks with a public IP -> internet.
 """
 
@@ -28,6 +36,8 @@ from simulation.refs import Refs, as_document, dig, number, physical_name, strin
 from ..launches import TaskLaunch, task_launches
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+API_DOMAIN = "aws:apigatewayv2/domainName:DomainName"
 ROLE = "aws:iam/role:Role"
 ZONES: dict[str, str] = {
     "public": "Public subnets",
@@ -142,6 +152,14 @@ def _nodes(b: _Builder) -> None:
             "private" if lb.inputs.get("internal") else "public",
             security_groups=list(strings(lb.inputs.get("securityGroups"))),
         )
+    for acl in run.of_type(WEB_ACL):
+        rules = len(acl.inputs.get("rules") or [])
+        b.add(acl, f"waf_{b.short(acl)}", f"WAF web ACL<br/>{rules} rules", "aws", "hex")
+    for domain in run.of_type(API_DOMAIN):
+        b.add(domain, f"apidomain_{b.short(domain)}", f"API domain {domain.inputs.get('domainName', '')}", "aws")
+    for record in _alias_records(run):
+        name = str(record.inputs.get("name", ""))
+        b.add(record, f"dns_{name}", f"DNS {name}", "aws", "stadium")
     for nat in run.of_type("aws:ec2/natGateway:NatGateway"):
         b.add(
             nat,
@@ -157,6 +175,12 @@ def _nodes(b: _Builder) -> None:
         b.add(None, "endpoints", "VPC endpoints<br/>" + ", ".join(endpoints), "private", "hex")
     for database in run.of_type("aws:rds/instance:Instance"):
         _database(b, database)
+    _caches(b)
+    for vault in run.of_type("aws:backup/vault:Vault"):
+        region = b.refs.region(vault, b.refs.stack_region(""))
+        home = b.refs.stack_region("")
+        where = f" ({region})" if region and region != home else ""
+        b.add(vault, f"backup_{b.short(vault)}", f"Backup vault {b.short(vault)}{where}", "aws", "db")
     for queue in run.of_type("aws:sqs/queue:Queue"):
         b.add(queue, f"sqs_{b.short(queue)}", f"SQS {b.short(queue)}", "aws", "queue")
     for secret in run.of_type("aws:secretsmanager/secret:Secret"):
@@ -198,6 +222,18 @@ def _nodes(b: _Builder) -> None:
         b.add(schedule, f"schedule_{b.short(schedule)}", f"schedule {_schedule_expression(schedule)}", "aws", "stadium")
     for topic in run.of_type("aws:sns/topic:Topic"):
         b.add(topic, f"sns_{b.short(topic)}", f"SNS {b.short(topic)}", "aws", "queue")
+    for bucket in run.of_type("aws:s3/bucket:Bucket"):
+        b.add(bucket, f"s3_{b.short(bucket)}", f"S3 {b.short(bucket)}", "aws", "db")
+    for distribution in run.of_type("aws:cloudfront/distribution:Distribution"):
+        b.add(
+            distribution,
+            f"cdn_{b.short(distribution)}",
+            f"CloudFront {b.short(distribution)}<br/>{distribution.inputs.get('priceClass', '')}",
+            "aws",
+            "stadium",
+        )
+    for identity in run.of_type("aws:sesv2/emailIdentity:EmailIdentity"):
+        b.add(identity, f"ses_{b.short(identity)}", f"SES {identity.inputs.get('emailIdentity', '')}", "aws", "stadium")
     alarms, dashboards = (
         run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"),
         run.of_type("aws:cloudwatch/dashboard:Dashboard"),
@@ -218,7 +254,32 @@ def _nodes(b: _Builder) -> None:
         b.add(None, "ecr", "ECR<br/>" + ", ".join(b.short(r) for r in repositories), "aws")
     for cluster in run.of_type("aws:eks/cluster:Cluster"):
         b.add(
-            cluster, f"eks_{b.short(cluster)}", f"EKS control plane {cluster.inputs.get('version', '')}".strip(), "eks"
+            cluster,
+            f"eks_{b.short(cluster)}",
+            f"EKS control plane {cluster.inputs.get('version', '')}".strip(),
+            "eks",
+            security_groups=list(strings(dig(cluster.inputs, "vpcConfig.securityGroupIds"))),
+        )
+    templates = {t.id: t for t in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+    for group in run.of_type("aws:eks/nodeGroup:NodeGroup"):
+        template = templates.get(dig(group.inputs, "launchTemplate.id"))
+        size = dig(group.inputs, "scalingConfig.desiredSize")
+        b.add(
+            group,
+            f"nodes_{b.short(group)}",
+            f"EKS nodes {', '.join(strings(group.inputs.get('instanceTypes')))} x {number(size):g}",
+            "eks",
+            security_groups=list(strings(template.inputs.get("vpcSecurityGroupIds"))) if template else [],
+        )
+    for project in run.of_type("aws:codebuild/project:Project"):
+        vpc = project.inputs.get("vpcConfig") or {}
+        b.add(
+            project,
+            f"codebuild_{b.short(project)}",
+            f"CodeBuild runner {b.short(project)}",
+            b.zone(vpc.get("subnets")) if vpc.get("subnets") else "aws",
+            "round",
+            security_groups=list(strings(vpc.get("securityGroupIds"))),
         )
     for workload in run.resources:
         if workload.type in ("kubernetes:apps/v1:Deployment", "kubernetes:helm.sh/v3:Release"):
@@ -263,6 +324,64 @@ def _database(b: _Builder, database: RecordedResource) -> None:
         "db",
         security_groups=list(strings(inputs.get("vpcSecurityGroupIds"))),
     )
+
+
+def _caches(b: _Builder) -> None:
+    for cache in b.run.of_type("aws:elasticache/serverlessCache:ServerlessCache"):
+        inputs = cache.inputs
+        b.add(
+            cache,
+            f"cache_{b.short(cache)}",
+            f"ElastiCache {inputs.get('engine', '')}<br/>serverless",
+            b.zone(inputs.get("subnetIds")),
+            "db",
+            security_groups=list(strings(inputs.get("securityGroupIds"))),
+        )
+    for cache in b.run.of_type("aws:elasticache/replicationGroup:ReplicationGroup"):
+        inputs = cache.inputs
+        group = next(
+            (
+                g
+                for g in b.run.of_type("aws:elasticache/subnetGroup:SubnetGroup")
+                if physical_name(g) == inputs.get("subnetGroupName")
+            ),
+            None,
+        )
+        nodes = number(inputs.get("numCacheClusters"), 1)
+        b.add(
+            cache,
+            f"cache_{b.short(cache)}",
+            f"ElastiCache {inputs.get('engine', '')}<br/>{inputs.get('nodeType', '')} x {nodes:g}",
+            b.zone(group.inputs.get("subnetIds")) if group else "database",
+            "db",
+            security_groups=list(strings(inputs.get("securityGroupIds"))),
+        )
+
+
+def _backup_edges(b: _Builder) -> None:
+    run, refs = b.run, b.refs
+    vaults = {physical_name(v): v for v in run.of_type("aws:backup/vault:Vault")}
+    for selection in run.of_type("aws:backup/selection:Selection"):
+        plan = refs.find(selection.inputs.get("planId"), "aws:backup/plan:Plan")
+        if plan is None:
+            continue
+        wanted = {(t.get("key"), t.get("value")) for t in selection.inputs.get("selectionTags") or []}
+        selected = [
+            r
+            for r in run.resources
+            if r.custom and isinstance(r.inputs.get("tags"), dict) and wanted & set(r.inputs["tags"].items())
+        ]
+        for rule in plan.inputs.get("rules") or []:
+            vault = vaults.get(rule.get("targetVaultName"))
+            names = ", ".join(
+                str(r.get("ruleName"))
+                for r in plan.inputs["rules"]
+                if r.get("targetVaultName") == rule.get("targetVaultName")
+            )
+            for resource in selected:
+                b.link(b.node_of(resource), b.node_of(vault), names)
+            for action in rule.get("copyActions") or []:
+                b.link(b.node_of(vault), b.node_of(refs.find(action.get("destinationVaultArn"))), "copy")
 
 
 def _service(b: _Builder, service: RecordedResource) -> None:
@@ -334,12 +453,21 @@ def _edges(b: _Builder) -> None:
         ports.setdefault(listener.inputs.get("loadBalancerArn"), []).append(f"{number(listener.inputs.get('port')):g}")
     for lb in run.of_type("aws:lb/loadBalancer:LoadBalancer"):
         if not lb.inputs.get("internal"):
-            b.link("internet", b.node_of(lb), ", ".join(sorted(ports.get(lb.state.get("arn"), []))))
+            listening = ", ".join(sorted(ports.get(lb.state.get("arn"), [])))
+            firewall = _firewall_of(b, lb)
+            if firewall:
+                # The web ACL inspects every request before the load balancer routes it.
+                b.link("internet", firewall, listening)
+                b.link(firewall, b.node_of(lb), "allowed")
+            else:
+                b.link("internet", b.node_of(lb), listening)
+    _dns_edges(b)
     for service in run.of_type("aws:ecs/service:Service"):
         for attachment in service.inputs.get("loadBalancers") or []:
             for lb in _balancers_of(run, refs, attachment.get("targetGroupArn")):
                 b.link(b.node_of(lb), b.node_of(service), f"{number(attachment.get('containerPort')):g}")
     _security_group_edges(b)
+    _backup_edges(b)
     for api in run.of_type("aws:apigatewayv2/api:Api"):
         b.link("internet", b.node_of(api), "HTTPS")
     for integration in run.of_type("aws:apigatewayv2/integration:Integration"):
@@ -357,9 +485,14 @@ def _edges(b: _Builder) -> None:
     _queue_edges(b)
     for schedule in run.of_type("aws:scheduler/schedule:Schedule"):
         b.link(b.node_of(schedule), b.node_of(refs.find(dig(schedule.inputs, "target.arn"))), "invoke")
+    scheduled = {physical_name(r) for r in _schedules(run)}
     for target in run.of_type("aws:cloudwatch/eventTarget:EventTarget"):
         rule = next((r for r in _schedules(run) if physical_name(r) == target.inputs.get("rule")), None)
         b.link(b.node_of(rule), b.node_of(refs.find(target.inputs.get("arn"))), "invoke")
+        if target.inputs.get("rule") not in scheduled:
+            # AWS events (Spot interruptions, instance state, Health) delivered to a queue.
+            b.add(None, "aws_events", "EventBridge<br/>AWS events", "aws", "stadium")
+            b.link("aws_events", b.node_of(refs.find(target.inputs.get("arn"))), "event")
     for queue in run.of_type("aws:sqs/queue:Queue"):
         try:
             redrive = as_document(queue.inputs.get("redrivePolicy") or "{}")
@@ -371,6 +504,8 @@ def _edges(b: _Builder) -> None:
         for action in strings(alarm.inputs.get("alarmActions")):
             b.link(b.node_of(alarm), b.node_of(refs.find(action)), "alarm", dotted=True)
     _secret_edges(b)
+    _release_edges(b)
+    _uploads_and_email_edges(b)
     if "nat" in b.nodes:
         if any(node.zone == "private" for node in b.nodes.values()):
             b.link("private", "nat", "egress", dotted=True)
@@ -378,6 +513,64 @@ def _edges(b: _Builder) -> None:
     for node in list(b.nodes.values()):
         if node.public_ip:
             b.link(node.id, "internet", "egress (public IP)", dotted=True)
+
+
+def _release_edges(b: _Builder) -> None:
+    """``pulumi up`` invokes the migration runner, which runs the migration task; what runs the new
+    code waits for that invocation."""
+    for launch in task_launches(b.run):
+        invocation = launch.invocation
+        if invocation is None:
+            continue
+        release = b.add(None, "release", "release (pulumi up)", "outside", "stadium")
+        b.link(release.id, b.node_of(launch.runner), "invoke, once per api digest")
+        task = b.node_of(b.refs.find(launch.task_definition, TASK_DEFINITION))
+        for resource in b.run.resources:
+            if invocation.urn in resource.depends_on:
+                b.link(task, b.node_of(resource), "exit 0, then rolls", dotted=True)
+
+
+def _alias_records(run: StackRun) -> list[RecordedResource]:
+    return [r for r in run.of_type("aws:route53/record:Record") if r.inputs.get("aliases")]
+
+
+def _firewall_of(b: _Builder, lb: RecordedResource) -> str | None:
+    """The node of the web ACL associated with ``lb``, if any."""
+    for association in b.run.of_type("aws:wafv2/webAclAssociation:WebAclAssociation"):
+        if association.inputs.get("resourceArn") == lb.state.get("arn"):
+            return b.node_of(b.refs.find(association.inputs.get("webAclArn"), WEB_ACL))
+    return None
+
+
+def _dns_edges(b: _Builder) -> None:
+    """A name resolves to its alias target; an API domain serves the API its mapping names."""
+    run, refs = b.run, b.refs
+    for record in _alias_records(run):
+        target = str(record.inputs["aliases"][0].get("name", "")).rstrip(".").lower()
+        by_name = [lb for lb in run.of_type("aws:lb/loadBalancer:LoadBalancer") if lb.state.get("dnsName") == target]
+        by_name += [
+            domain
+            for domain in run.of_type(API_DOMAIN)
+            if dig(domain.state, "domainNameConfiguration.targetDomainName") == target
+        ]
+        for resource in by_name:
+            b.link("internet", b.node_of(record), "resolve", dotted=True)
+            # Requests to the name meet the web ACL before the load balancer.
+            entry = (_firewall_of(b, resource) if resource.type.startswith("aws:lb/") else None) or b.node_of(resource)
+            b.link(b.node_of(record), entry, f"alias {record.inputs.get('type', '')}")
+    for mapping in run.of_type("aws:apigatewayv2/apiMapping:ApiMapping"):
+        domain = next(
+            (
+                d
+                for d in run.of_type(API_DOMAIN)
+                if mapping.inputs.get("domainName") in (d.id, d.inputs.get("domainName"))
+            ),
+            None,
+        )
+        api = refs.find(mapping.inputs.get("apiId"), "aws:apigatewayv2/api:Api")
+        if domain is not None:
+            b.link("internet", b.node_of(domain), "HTTPS")
+            b.link(b.node_of(domain), b.node_of(api), f"mapping {mapping.inputs.get('stage', '')}")
 
 
 def _balancers_of(run: StackRun, refs: Refs, target_group_arn: Any) -> Iterator[RecordedResource]:
@@ -451,6 +644,46 @@ def _queue_edges(b: _Builder) -> None:
                 b.link(node.id, b.node_of(queue), "send")
             if _allows(granted, "sqs:ReceiveMessage", arn):
                 b.link(b.node_of(queue), node.id, "receive")
+
+
+def _uploads_and_email_edges(b: _Builder) -> None:
+    """Who writes the uploads bucket and sends e-mail (by their grants), the CDN's origin, and where
+    SES events go."""
+    run, statements = b.run, _statements(b)
+    buckets = run.of_type("aws:s3/bucket:Bucket")
+    identities = run.of_type("aws:sesv2/emailIdentity:EmailIdentity")
+    for node in list(b.nodes.values()):
+        role = b.refs.find(node.role, ROLE) if node.role else None
+        granted = statements.get(role.urn, []) if role else []
+        for bucket in buckets:
+            arn = bucket.state.get("arn", "-")
+            if any(
+                _allows([s], "s3:PutObject", resource) and resource.startswith(f"{arn}/")
+                for s in granted
+                for resource in strings(s.get("Resource"))
+            ):
+                b.link(node.id, b.node_of(bucket), "put/get objects")
+        for identity in identities:
+            if _allows(granted, "ses:SendEmail", identity.state.get("arn", "-")):
+                b.link(node.id, b.node_of(identity), "send")
+    for distribution in run.of_type("aws:cloudfront/distribution:Distribution"):
+        b.link("internet", b.node_of(distribution), "HTTPS")
+        for origin in distribution.inputs.get("origins") or []:
+            bucket = next(
+                (x for x in buckets if x.state.get("bucketRegionalDomainName") == origin.get("domainName")), None
+            )
+            b.link(b.node_of(distribution), b.node_of(bucket), "read (origin access control)")
+    for destination in run.of_type("aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination"):
+        topic = b.refs.find(dig(destination.inputs, "eventDestination.snsDestination.topicArn"))
+        for identity in identities:
+            if identity.inputs.get("configurationSetName") == destination.inputs.get("configurationSetName"):
+                events = dig(destination.inputs, "eventDestination.matchingEventTypes") or []
+                b.link(b.node_of(identity), b.node_of(topic), ", ".join(str(e).lower() for e in events))
+    for subscription in run.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        if subscription.inputs.get("protocol") == "https":
+            host = str(subscription.inputs.get("endpoint", "")).removeprefix("https://").split("/", 1)[0]
+            webhook = b.add(None, f"webhook_{host}", f"webhook {host}", "outside", "round")
+            b.link(b.node_of(b.refs.find(subscription.inputs.get("topic"))), webhook.id, "HTTPS")
 
 
 def _secret_edges(b: _Builder) -> None:

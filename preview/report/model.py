@@ -72,9 +72,29 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:ecs/service:Service": ("name", "desiredCount", "enableExecuteCommand", "healthCheckGracePeriodSeconds"),
     "aws:appautoscaling/target:Target": ("resourceId", "minCapacity", "maxCapacity"),
     "aws:appautoscaling/policy:Policy": ("policyType", "resourceId"),
-    "aws:lb/listener:Listener": ("port", "protocol", "sslPolicy"),
+    "aws:lb/listener:Listener": (
+        "port",
+        "protocol",
+        "sslPolicy",
+        "routingHttpResponseStrictTransportSecurityHeaderValue",
+    ),
     "aws:lb/targetGroup:TargetGroup": ("name", "targetType", "port", "deregistrationDelay"),
-    "aws:lb/loadBalancer:LoadBalancer": ("name", "internal", "dropInvalidHeaderFields", "enableDeletionProtection"),
+    "aws:lb/loadBalancer:LoadBalancer": (
+        "name",
+        "internal",
+        "dropInvalidHeaderFields",
+        "desyncMitigationMode",
+        "enableDeletionProtection",
+    ),
+    "aws:route53/zone:Zone": ("name",),
+    "aws:route53/record:Record": ("name", "type", "ttl", "records"),
+    "aws:acm/certificate:Certificate": ("domainName", "validationMethod"),
+    "aws:acm/certificateValidation:CertificateValidation": ("validationRecordFqdns",),
+    "aws:wafv2/webAcl:WebAcl": ("name", "scope", "defaultAction"),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ("resourceArn",),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": ("logDestinationConfigs",),
+    "aws:apigatewayv2/domainName:DomainName": ("domainName", "domainNameConfiguration"),
+    "aws:apigatewayv2/apiMapping:ApiMapping": ("apiId", "stage"),
     "aws:pipes/pipe:Pipe": ("name", "desiredState", "sourceParameters", "targetParameters"),
     "aws:sfn/stateMachine:StateMachine": ("name", "type"),
     "aws:lambda/function:Function": (
@@ -100,6 +120,32 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
         "treatMissingData",
     ),
     "aws:sns/topic:Topic": ("name", "kmsMasterKeyId"),
+    "aws:s3/bucket:Bucket": ("bucket", "forceDestroy"),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": (),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (),
+    "aws:s3/bucketPolicy:BucketPolicy": (),
+    "aws:s3/bucketVersioning:BucketVersioning": (),
+    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": (),
+    "aws:cloudfront/distribution:Distribution": ("priceClass", "aliases", "httpVersion"),
+    "aws:cloudfront/originAccessControl:OriginAccessControl": (
+        "name",
+        "originAccessControlOriginType",
+        "signingBehavior",
+    ),
+    "aws:sesv2/emailIdentity:EmailIdentity": ("emailIdentity", "configurationSetName", "dkimSigningAttributes"),
+    "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes": (
+        "mailFromDomain",
+        "behaviorOnMxFailure",
+    ),
+    "aws:sesv2/configurationSet:ConfigurationSet": (
+        "configurationSetName",
+        "deliveryOptions",
+        "reputationOptions",
+        "suppressionOptions",
+    ),
+    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": ("eventDestinationName",),
+    "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint", "rawMessageDelivery"),
     "aws:budgets/budget:Budget": ("limitAmount", "limitUnit", "timeUnit", "costFilters"),
 }
 
@@ -137,9 +183,120 @@ def _default_tags(provider: RecordedResource) -> dict[str, Any]:
     return {f"tag:{key}": value for key, value in tags.items()}
 
 
+def _web_acl_rules(acl: RecordedResource) -> dict[str, Any]:
+    """Each rule by priority: the managed group (with rules it only counts) or the rate limit."""
+    shown: dict[str, Any] = {}
+    for rule in sorted(acl.inputs.get("rules") or [], key=lambda r: r.get("priority", 0)):
+        statement = rule.get("statement") or {}
+        managed, rate = statement.get("managedRuleGroupStatement"), statement.get("rateBasedStatement")
+        if managed:
+            counted = [
+                o["name"] for o in managed.get("ruleActionOverrides") or [] if "count" in o.get("actionToUse", {})
+            ]
+            text = f"{managed.get('vendorName')}/{managed.get('name')}" + (
+                f" (count only: {', '.join(counted)})" if counted else ""
+            )
+        elif rate:
+            text = (
+                f"block over {float(rate.get('limit', 0)):g} requests per {rate.get('aggregateKeyType')} "
+                f"in {float(rate.get('evaluationWindowSec', 300)):g} s"
+            )
+        else:
+            text = rule.get("name")
+        shown[f"rule {float(rule.get('priority', 0)):g}"] = text
+    return shown
+
+
+def _alias(record: RecordedResource) -> dict[str, Any]:
+    aliases = record.inputs.get("aliases") or []
+    return {"alias": aliases[0].get("name")} if aliases else {}
+
+
+def _redacted(logging: RecordedResource) -> dict[str, Any]:
+    fields = logging.inputs.get("redactedFields") or []
+    headers = [f["singleHeader"]["name"] for f in fields if "singleHeader" in f]
+    return {"redactedHeaders": headers}
+
+
+def _days(value: Any) -> str:
+    return f"{float(value):g} d" if isinstance(value, int | float) else f"{value} d"
+
+
+def _bucket_settings(resource: RecordedResource) -> dict[str, Any]:
+    """What an S3 bucket sub-resource sets, which its nested inputs hide."""
+    inputs = resource.inputs
+    shown: dict[str, Any] = {}
+    if "tags" in inputs and inputs["tags"]:
+        shown["tags"] = inputs["tags"]
+    if "rule" in inputs:
+        shown["objectOwnership"] = (inputs["rule"] or {}).get("objectOwnership")
+    for rule in inputs.get("rules") or []:
+        default = rule.get("applyServerSideEncryptionByDefault")
+        if default:
+            shown["sseAlgorithm"] = default.get("sseAlgorithm")
+            shown["bucketKeyEnabled"] = rule.get("bucketKeyEnabled")
+            continue
+        steps = [f"{t.get('storageClass')} after {_days(t.get('days'))}" for t in rule.get("transitions") or []]
+        if rule.get("abortIncompleteMultipartUpload"):
+            days = _days(rule["abortIncompleteMultipartUpload"].get("daysAfterInitiation"))
+            steps.append(f"abort multipart after {days}")
+        if rule.get("noncurrentVersionExpiration"):
+            steps.append(
+                f"noncurrent versions expire after {_days(rule['noncurrentVersionExpiration'].get('noncurrentDays'))}"
+            )
+        if (rule.get("expiration") or {}).get("days"):
+            steps.append(f"expire after {_days(rule['expiration']['days'])}")
+        shown[str(rule.get("id"))] = f"{(rule.get('filter') or {}).get('prefix') or '(all)'}: {', '.join(steps)}"
+    if "versioningConfiguration" in inputs:
+        shown["status"] = (inputs["versioningConfiguration"] or {}).get("status")
+    for rule in inputs.get("corsRules") or []:
+        shown["allowedOrigins"] = rule.get("allowedOrigins")
+        shown["allowedMethods"] = rule.get("allowedMethods")
+    if "policy" in inputs:
+        try:
+            statements = json.loads(inputs["policy"]).get("Statement", [])
+        except (TypeError, ValueError):
+            statements = []
+        shown["statements"] = [f"{st.get('Sid')} ({st.get('Effect')})" for st in statements]
+    return {key: value for key, value in shown.items() if value is not None}
+
+
+def _distribution_settings(resource: RecordedResource) -> dict[str, Any]:
+    behavior = resource.inputs.get("defaultCacheBehavior") or {}
+    certificate = resource.inputs.get("viewerCertificate") or {}
+    origins = resource.inputs.get("origins") or []
+    return {
+        "viewerProtocolPolicy": behavior.get("viewerProtocolPolicy"),
+        "allowedMethods": behavior.get("allowedMethods"),
+        "minimumProtocolVersion": certificate.get("minimumProtocolVersion") or "(default certificate)",
+        "originPath": origins[0].get("originPath") if origins else None,
+        "originAccessControl": bool(origins and origins[0].get("originAccessControlId")),
+    }
+
+
+def _event_destination(resource: RecordedResource) -> dict[str, Any]:
+    destination = resource.inputs.get("eventDestination") or {}
+    return {
+        "matchingEventTypes": destination.get("matchingEventTypes"),
+        "snsTopic": bool(destination.get("snsDestination")),
+    }
+
+
 DERIVED_SETTINGS: dict[str, Callable[[RecordedResource], dict[str, Any]]] = {
     "aws:sfn/stateMachine:StateMachine": _run_task_steps,
+    "aws:wafv2/webAcl:WebAcl": _web_acl_rules,
+    "aws:route53/record:Record": _alias,
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": _redacted,
     "pulumi:providers:aws": _default_tags,
+    "aws:s3/bucket:Bucket": _bucket_settings,
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _bucket_settings,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _bucket_settings,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _bucket_settings,
+    "aws:s3/bucketPolicy:BucketPolicy": _bucket_settings,
+    "aws:s3/bucketVersioning:BucketVersioning": _bucket_settings,
+    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": _bucket_settings,
+    "aws:cloudfront/distribution:Distribution": _distribution_settings,
+    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": _event_destination,
 }
 _NOISE = {"tags", "tagsAll", "policy", "assumeRolePolicy", "userData", "containerDefinitions", "dashboardBody"}
 _MAX_VALUE = 72

@@ -80,7 +80,7 @@ def cost_text(estimate: CostEstimate) -> str:
     out.append("  Assumptions:")
     out.extend(f"    - {text}" for text in estimate.assumptions)
     if estimate.jobs:
-        out.append("One worker job (billed per second, one-minute minimum):")
+        out.append("One job: a worker run, or the migration once per release (billed per second, one-minute minimum):")
         out.extend(f"  {text}" for text in _job_lines(estimate))
     return "\n".join(out)
 
@@ -106,7 +106,7 @@ def cost_markdown(estimate: CostEstimate) -> str:
     if estimate.jobs:
         out += [
             "",
-            "One worker job (billed per second, one-minute minimum):",
+            "One job: a worker run, or the migration once per release (billed per second, one-minute minimum):",
             *[f"- {text}" for text in _job_lines(estimate)],
         ]
     out += ["", "<details><summary>Left out and assumptions</summary>", ""]
