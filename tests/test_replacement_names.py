@@ -111,7 +111,7 @@ REFERENCES = {
 }
 
 
-def runs():
+def _runs():
     for stack in ("dev", "staging", "prod", "ultra"):
         yield pytest.param(stack, False, id=stack)
         yield pytest.param(stack, True, id=f"{stack}-released")
@@ -144,7 +144,7 @@ def problems_of(run) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize(("stack", "released"), runs())
+@pytest.mark.parametrize(("stack", "released"), list(_runs()))
 def test_no_named_resource_collides_with_its_replacement(stack, released):
     run = released_run(stack) if released else committed_run(stack)
     assert problems_of(run) == []
