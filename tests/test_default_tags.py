@@ -55,8 +55,12 @@ def test_instances_tag_their_volumes_and_network_interface(stack):
         assert tags.items() <= on_eni.items(), instance.name
 
 
-def test_dev_has_the_nat_instance_these_checks_cover():
+def test_the_stacks_have_what_these_checks_cover():
+    """dev runs the NAT instance, staging and prod the EKS system nodes' launch template."""
     assert [i.name for i in committed_run("dev").of_type("aws:ec2/instance:Instance")] == ["flowbuilder-dev-nat"]
+    for stack in ("staging", "prod"):
+        names = [t.name for t in committed_run(stack).of_type(LAUNCH_TEMPLATE)]
+        assert names == [f"flowbuilder-{stack}-eks-system"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
