@@ -152,7 +152,9 @@ class Backups(pulumi.ComponentResource):
             selection_tags=[
                 aws.backup.SelectionSelectionTagArgs(type="STRINGEQUALS", key=BACKUP_PLAN_TAG, value=context.prefix)
             ],
-            opts=child,
+            # Every field of a selection is replace-only and its name is unique in the plan; deleting
+            # the old one first only skips backups for the seconds the new one takes to appear.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
         )
 
         self.vault_name = vault.name

@@ -84,7 +84,8 @@ class Cache(pulumi.ComponentResource):
 
         group = aws.ec2.SecurityGroup(
             f"{name}-cache-sg",
-            name=context.name("cache", "cache"),
+            # Description and VPC are replace-only; a prefix lets the replacement exist beside the old group.
+            name_prefix=context.name("cache", "cache") + "-",
             description="Valkey cache: 6379 from the application tasks only",
             vpc_id=args.vpc_id,
             tags={"Name": context.name("cache", "cache")},
@@ -153,7 +154,9 @@ class Cache(pulumi.ComponentResource):
                 ),
                 daily_snapshot_time=cache.snapshot_time if retention else None,
                 snapshot_retention_limit=retention,
-                opts=child,
+                # Engine, key and subnets are replace-only and the name is fixed; the cache holds only
+                # rebuildable state (its snapshots are kept), so the old one goes first.
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
             )
             arn = server.arn
             self.endpoint = server.endpoints.apply(lambda endpoints: str(endpoints[0].address))

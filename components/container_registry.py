@@ -13,14 +13,34 @@ from stackconfig.model import ImagesConfig
 from .context import StackContext
 from .images import IMAGE_NAMES, ContainerImages, Image
 
+# ``release ensure-images`` tags every digest a stack is deployed with ``keep-<stack>-<hex>``
+# (release/registry.py keep_tag). ECR never lets a lower-priority rule expire an image a
+# higher-priority rule selected, so rule 1 shields those images from the count rule; it still
+# needs a count (ECR has no "keep" action), so the newest KEEP_WINDOW deployed digests stay,
+# far more than any rollback reaches back and far below ECR's images-per-repository quota.
+KEEP_TAG_PREFIX = "keep-"
+KEEP_WINDOW = 1000
+
 
 def lifecycle_policy(keep_tagged: int) -> str:
-    """Expire untagged images after a day; keep only the newest ``keep_tagged`` images."""
+    """Keep the newest ``KEEP_WINDOW`` deployed (``keep-``) images; expire untagged images after a day;
+    of the rest, keep only the newest ``keep_tagged``."""
     return json.dumps(
         {
             "rules": [
                 {
                     "rulePriority": 1,
+                    "description": f"Keep the newest {KEEP_WINDOW} images a stack was deployed with",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPrefixList": [KEEP_TAG_PREFIX],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": KEEP_WINDOW,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
                     "description": "Expire untagged images after 1 day",
                     "selection": {
                         "tagStatus": "untagged",
@@ -31,7 +51,7 @@ def lifecycle_policy(keep_tagged: int) -> str:
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 2,
+                    "rulePriority": 3,
                     "description": f"Keep the newest {keep_tagged} images",
                     "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_tagged},
                     "action": {"type": "expire"},
@@ -60,8 +80,9 @@ class ContainerRegistry(pulumi.ComponentResource):
 
     Each repository has immutable tags (an image tag is a git SHA and always means
     the same image), scan on push, encryption at rest with the stack key, and a lifecycle
-    policy: untagged images expire after 1 day, only the newest
-    ``ecs.keepTaggedImages`` (default 20) are kept. With ``ecs.forceDeleteRepositories``
+    policy: the newest 1000 images a stack was deployed with (tagged ``keep-<stack>-…`` by
+    ``release ensure-images``) are never expired, untagged images expire after 1 day, and of
+    the rest only the newest ``ecs.keepTaggedImages`` (default 20) are kept. With ``ecs.forceDeleteRepositories``
     (dev, staging) a repository is deleted with its images when the stack is destroyed;
     without it (prod, zero-scale) it is not.
 

@@ -319,8 +319,9 @@ class WorkerPipe(pulumi.ComponentResource):
                     log_group_arn=logs.arn,
                 ),
             ),
-            # The pipe starts polling at creation; without its policy every poll would fail.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.after]),
+            # The pipe starts polling at creation; without its policy every poll would fail. Its
+            # source is replace-only and its name fixed: the old pipe goes first (messages wait).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.after], delete_before_replace=True),
         )
         return pipe, logs
 

@@ -12,6 +12,11 @@ target repository and fails unless it is exactly the committed one.
 
 ``dev`` takes no copies: its images are pushed by the build, and a digest
 missing there is an error.
+
+Every digest a stack is deployed with also gets the tag ``keep-<stack>-<hex>``
+(:func:`keep_tag`); the repositories' lifecycle policy never expires the newest
+``KEEP_WINDOW`` images so tagged, so neither the running version nor a rollback
+target disappears however many builds are pushed after it.
 """
 
 from __future__ import annotations
@@ -74,6 +79,14 @@ class Found:
     status: str
 
 
+KEEP_TAG_PREFIX = "keep-"
+
+
+def keep_tag(stack: str, digest: str) -> str:
+    """The tag that marks ``digest`` as deployed to ``stack`` (ECR allows 300 characters; this is at most 98)."""
+    return f"{KEEP_TAG_PREFIX}{stack}-{digest.removeprefix('sha256:')}"
+
+
 class Registry(Protocol):
     """The ECR calls of one region (``Ecr`` for real; tests pass their own)."""
 
@@ -81,6 +94,9 @@ class Registry(Protocol):
         self, location: Location, image: str, *, digest: str | None = None, tag: str | None = None
     ) -> Found | None:
         """The image with that digest (or tag) in the location's repository, None when there is none."""
+
+    def tag(self, location: Location, image: str, digest: str, tag: str) -> None:
+        """Add ``tag`` to the image with ``digest`` (its manifest put again under the new tag)."""
 
     def token(self) -> str:
         """A registry authorization token (base64 ``AWS:<password>``) valid for every registry the caller may use."""
@@ -119,6 +135,37 @@ class Ecr:
             return None
         detail = details[0]
         return Found(detail["imageDigest"], tuple(detail.get("imageTags", ())), detail.get("imageStatus", "ACTIVE"))
+
+    def tag(self, location: Location, image: str, digest: str, tag: str) -> None:
+        repository = location.repository(image)
+        try:
+            got = self._client.batch_get_image(
+                registryId=location.account,
+                repositoryName=repository,
+                imageIds=[{"imageDigest": digest}],
+                acceptedMediaTypes=[
+                    "application/vnd.oci.image.index.v1+json",
+                    "application/vnd.oci.image.manifest.v1+json",
+                    "application/vnd.docker.distribution.manifest.list.v2+json",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                ],
+            )["images"]
+            if not got:
+                raise ReleaseError(f"BatchGetImage on {repository}: no manifest for {digest}")
+            # The manifest exactly as stored, so the digest stays the same; a new tag is allowed
+            # on an IMMUTABLE repository (only moving an existing tag is not).
+            self._client.put_image(
+                registryId=location.account,
+                repositoryName=repository,
+                imageManifest=got[0]["imageManifest"],
+                imageManifestMediaType=got[0]["imageManifestMediaType"],
+                imageTag=tag,
+                imageDigest=digest,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ImageAlreadyExistsException":
+                return
+            raise ReleaseError(f"tagging {repository}@{digest} {tag}: {error}") from None
 
     def token(self) -> str:
         return self._client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
@@ -193,7 +240,7 @@ def ensure_images(
         found = registry.find(target, image, digest=digest)
         if found is not None:
             _usable(found, wanted)
-            report.append(f"{image}: {wanted} is present")
+            report.append(f"{image}: {wanted} is present{_keep(registry, target, image, found)}")
             continue
         if source is None:
             raise ReleaseError(
@@ -222,5 +269,16 @@ def ensure_images(
         copied = registry.find(target, image, digest=digest)
         if copied is None or copied.digest != digest:
             raise ReleaseError(f"after copying {origin}, {target.repository(image)} does not hold {digest}")
-        report.append(f"{image}: copied {origin} to {wanted} (tag {tag}); digest verified")
+        report.append(
+            f"{image}: copied {origin} to {wanted} (tag {tag}); digest verified{_keep(registry, target, image, copied)}"
+        )
     return report
+
+
+def _keep(registry: Registry, target: Location, image: str, found: Found) -> str:
+    """Tag ``found`` as deployed to the target stack, so the lifecycle policy keeps it; the report's suffix."""
+    tag = keep_tag(target.stack, found.digest)
+    if tag in found.tags:
+        return f"; kept ({tag})"
+    registry.tag(target, image, found.digest, tag)
+    return f"; tagged {tag}"

@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 
+from stackconfig.checks import zone_id_prefix
 from stackconfig.dated_tables import REGION_ZONES
 
 ACCOUNT_ID = "123456789012"
@@ -481,14 +482,23 @@ class FlowbuilderMocks(pulumi.runtime.Mocks):
         }
 
     # -- invokes -----------------------------------------------------------
+    # Which zone ID each zone name (a, b, c, ...) stands for, as one account might see it; the
+    # names and IDs are made up, so nothing that validates config may read them.
+    zone_numbers: tuple[int, ...] = (1, 2, 4, 5, 6, 3)
+
+    def _zones(self) -> dict[str, Any]:
+        # As many zones as the region really offers (stackconfig's dated table), so the
+        # program's own zone check meets the count AWS would answer with.
+        count = REGION_ZONES.get(self.region, 3)
+        prefix = zone_id_prefix(self.region) or "zone1"
+        return {
+            "names": [f"{self.region}{letter}" for letter in "abcdef"[:count]],
+            "zoneIds": [f"{prefix}-az{number}" for number in self.zone_numbers[:count]],
+        }
+
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list]:
         answer = {
-            # As many zones as the region really offers (stackconfig's dated table), so the
-            # program's own zone check meets the count AWS would answer with.
-            "aws:index/getAvailabilityZones:getAvailabilityZones": lambda: {
-                "names": [f"{self.region}{z}" for z in "abcdef"[: REGION_ZONES.get(self.region, 3)]],
-                "zoneIds": [f"use1-az{i}" for i in (1, 2, 4, 5, 6, 3)[: REGION_ZONES.get(self.region, 3)]],
-            },
+            "aws:index/getAvailabilityZones:getAvailabilityZones": self._zones,
             "aws:index/getCallerIdentity:getCallerIdentity": lambda: {
                 "accountId": ACCOUNT_ID,
                 "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/preview",

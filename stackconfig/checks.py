@@ -15,6 +15,8 @@ from .aws_limits import ec2_instance_types, is_graviton, known_regions, rds_inst
 from .dated_tables import (
     EKS_VERSIONS,
     EKS_VERSIONS_AS_OF,
+    EXCLUDED_ZONE_IDS,
+    EXCLUDED_ZONE_IDS_AS_OF,
     POSTGRES_RESERVED_WORDS,
     RDS_POSTGRES,
     RDS_POSTGRES_AS_OF,
@@ -192,6 +194,38 @@ def subnet_cidr(text: str) -> str | None:
 
 def any_cidr(text: str) -> str | None:
     return _problem(lambda: cidrs.parse(text))
+
+
+# The words of a region name as they appear in its zone IDs: us-east-1 -> use1, ap-northeast-1 ->
+# apne1, us-gov-west-1 -> usgw1.
+_ZONE_ID_WORDS = {
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "central": "c",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+    "gov": "g",
+}
+
+
+def zone_id_prefix(region_name: str) -> str | None:
+    """The region code that starts every zone ID of ``region_name``; None where it cannot be derived."""
+    first, *words, number = region_name.split("-")
+    if not number.isdigit() or any(word not in _ZONE_ID_WORDS for word in words):
+        return None
+    return first + "".join(_ZONE_ID_WORDS[word] for word in words) + number
+
+
+def zone_id(text: str) -> str | None:
+    if not re.fullmatch(r"[a-z]+[0-9]+-az[0-9]{1,2}", text):
+        return "must be an Availability Zone ID: <region-code>-az<N>, e.g. use1-az1"
+    if text in EXCLUDED_ZONE_IDS:
+        return f"excluded: {EXCLUDED_ZONE_IDS[text]} (stackconfig/dated_tables.py, {EXCLUDED_ZONE_IDS_AS_OF})"
+    return None
 
 
 def vpc_id(text: str) -> str | None:

@@ -155,3 +155,16 @@ POSTGRES_RESERVED_WORDS = frozenset(
     then to trailing true union unique user using variadic verbose when where window with
     rdsadmin""".split()
 )
+
+# -- Availability Zones the program never places subnets in -----------------------------------
+# As of 2026-04. Source: EKS user guide, "View Amazon EKS networking requirements for VPC and
+# subnets" (cluster subnets "can't be in" these zones; EKS refuses them with
+# UnsupportedAvailabilityZoneException), and the EC2 instance-type offerings of those zones, which
+# lack the newer Graviton families. Zone IDs, not names: a name maps to a different zone in every
+# account. The network spreads over the region's other zones, and a pinned list may not name these.
+EXCLUDED_ZONE_IDS_AS_OF = date(2026, 4, 1)
+EXCLUDED_ZONE_IDS: dict[str, str] = {
+    "use1-az3": "EKS does not offer it and it lacks the newer Graviton instance types",
+    "usw1-az2": "EKS does not offer it",
+    "cac1-az3": "EKS does not offer it",
+}

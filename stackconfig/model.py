@@ -120,6 +120,9 @@ class NetworkConfig(Section):
     """/16 to /28 (VPC user guide), in private address space."""
     availability_zones: whole(1, MAX_ZONES, why="the subnet lists hold at most 6 CIDRs")
     """How many AZs to spread over: at least 2 (the ALB and RDS need them), and the region must have them."""
+    availability_zone_ids: list[text(checks.zone_id, min_length=1, max_length=16)] | None = None
+    """The zones to use, by zone ID (``use1-az1``), one per ``availabilityZones``; unset: the region's
+    first zones by ID, less those in ``EXCLUDED_ZONE_IDS``."""
     public_subnet_cidrs: list[SubnetCidr]
     private_subnet_cidrs: list[SubnetCidr]
     database_subnet_cidrs: list[SubnetCidr]
@@ -129,6 +132,22 @@ class NetworkConfig(Section):
     interface_endpoints: Bool
     """Create interface endpoints (logs, sqs, secretsmanager, ecr.api, ecr.dkr) in every AZ."""
     flow_log_traffic: choice(FlowLogTraffic)
+
+    @model_validator(mode="after")
+    def _zones_pinned(self) -> NetworkConfig:
+        """A pinned zone list names each zone once, one per ``availabilityZones``."""
+        pinned = self.availability_zone_ids
+        if pinned is None:
+            return self
+        key = ("availabilityZoneIds",)
+        if len(pinned) != self.availability_zones:
+            raise Invalid(
+                (key, f"has {len(pinned)} zone IDs; allowed: exactly availabilityZones ({self.availability_zones})")
+            )
+        repeated = sorted({zone for zone in pinned if pinned.count(zone) > 1})
+        if repeated:
+            raise Invalid((key, f"names {', '.join(repeated)} more than once; each zone takes one subnet per tier"))
+        return self
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> NetworkConfig:

@@ -8,13 +8,16 @@ update; :func:`physical_name` refuses a suffix longer than its reservation.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from .aws_limits import AUTONAME_SUFFIX_LENGTH, NAME_LIMITS
 
 # Longest suffix used for each kind, and whether Pulumi appends its random
 # auto-naming suffix to it (``autonamed``).
 RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "alb": (len("-api"), False),
-    "target-group": (len("-api"), False),
+    "target-group": (len("-api-") + 4, False),
     "iam-role": (len("-migrate-execution"), True),
     "lambda": (len("-migrate-runner"), False),
     "sqs": (len("-scheduler-dlq"), False),
@@ -30,7 +33,7 @@ RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "state-machine": (len("-worker-run"), False),
     "schedule": (len("-scheduler"), False),
     "eks-cluster": (len("-mesh"), False),
-    "eks-nodegroup": (len("-general"), False),
+    "eks-nodegroup": (len("-general-") + 4, False),
     "event-rule": (len("-karpenter-rebalance"), False),
     "codebuild-project": (len("-runner"), False),
     "s3-bucket": (len("-alb-logs-123456789012"), False),
@@ -42,6 +45,26 @@ RESERVED_SUFFIX: dict[str, tuple[int, bool]] = {
     "cache": (len("-cache-users"), False),
     "backup-vault": (len("-backups-copy"), False),
 }
+
+
+FINGERPRINT_LENGTH = 4
+
+
+def fingerprint(*values: object) -> str:
+    """A short digest of ``values`` for a name that must change whenever they do: the name of a
+    resource whose replacement (a change of these replace-only fields) creates the new one before
+    deleting the old, so the two cannot share a name."""
+    text = json.dumps([_plain(value) for value in values], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:FINGERPRINT_LENGTH]
+
+
+def _plain(value: object) -> object:
+    # The engine hands numbers back as floats: 8080 and 8080.0 are one port.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def name_length_problems(prefix: str) -> list[str]:

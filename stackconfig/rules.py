@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import arns, cidrs
 from .aws_limits import AUTONAME_SUFFIX_LENGTH, NAME_LIMITS, partition_of
+from .checks import zone_id_prefix
 from .dated_tables import (
     EKS_ADDONS,
     EKS_ADDONS_AS_OF,
@@ -118,6 +119,21 @@ def zones_exist(config: StackConfig) -> Rule:
             f"{config.region} has {zones} Availability Zones an account can use ({REGION_ZONES_AS_OF}); "
             f"allowed: 2 to {zones}",
         )
+
+
+def pinned_zones_in_region(config: StackConfig) -> Rule:
+    """Pinned zone IDs must belong to the stack's region."""
+    if not config.is_standard or not config.network.availability_zone_ids:
+        return
+    prefix = zone_id_prefix(config.region)
+    if prefix is None:
+        return
+    for index, zone in enumerate(config.network.availability_zone_ids):
+        if not zone.startswith(f"{prefix}-az"):
+            yield (
+                ("network", "availabilityZoneIds", index),
+                f"{zone} is not a zone of {config.region}; allowed: {prefix}-az<N>",
+            )
 
 
 def load_balancer_subnets(config: StackConfig) -> Rule:
@@ -306,6 +322,7 @@ RULES = (
     topology_fits,
     private_subnets_reach,
     zones_exist,
+    pinned_zones_in_region,
     load_balancer_subnets,
     arns_in_stack_region,
     queue_retention,

@@ -92,6 +92,12 @@ class MemoryRegistry:
             return held.get(digest)
         return next((found for found in held.values() if tag in found.tags), None)
 
+    def tag(self, location: Location, image: str, digest_: str, tag: str) -> None:
+        found = self.holds(location, image)[digest_]
+        self.images[(location.host, location.repository(image))][digest_] = Found(
+            digest_, (*found.tags, tag), found.status
+        )
+
     def token(self) -> str:
         self.tokens += 1
         return "QVdTOnNlY3JldA=="

@@ -234,7 +234,7 @@ NAMESPACES = [
         "nested-typo",
         "flowbuilder:network:\n  natStrategey: instance",
         "flowbuilder:network.natStrategey: unknown key; did you mean 'natStrategy'?",
-        "allowed keys here: availabilityZones",
+        "allowed keys here: availabilityZoneIds, availabilityZones",
     ),
     bad("bare-unknown-key", "environmnet: dev", "flowbuilder:environmnet", "did you mean 'environment'?"),
     bad(
@@ -749,6 +749,33 @@ CIDRS = [
         "flowbuilder:network:\n  publicSubnetCidrs: [" + ", ".join(f"10.0.{i}.0/24" for i in range(7)) + "]",
         "flowbuilder:network.publicSubnetCidrs",
         "allowed: at most 6",
+    ),
+    bad(
+        "zone-id-shape",
+        "flowbuilder:network:\n  availabilityZoneIds: [use1-az1, us-east-1b]",
+        "flowbuilder:network.availabilityZoneIds[1]",
+        "must be an Availability Zone ID: <region-code>-az<N>",
+    ),
+    bad(
+        "zone-id-excluded",
+        "flowbuilder:network:\n  availabilityZoneIds: [use1-az1, use1-az3]",
+        "flowbuilder:network.availabilityZoneIds[1]",
+        "excluded: EKS does not offer it",
+    ),
+    bad(
+        "zone-id-count",
+        "flowbuilder:network:\n  availabilityZoneIds: [use1-az1]",
+        "flowbuilder:network.availabilityZoneIds: has 1 zone IDs; allowed: exactly availabilityZones (2)",
+    ),
+    bad(
+        "zone-id-duplicate",
+        "flowbuilder:network:\n  availabilityZoneIds: [use1-az2, use1-az2]",
+        "flowbuilder:network.availabilityZoneIds: names use1-az2 more than once",
+    ),
+    bad(
+        "zone-id-other-region",
+        "flowbuilder:network:\n  availabilityZoneIds: [use1-az1, use2-az1]",
+        "flowbuilder:network.availabilityZoneIds[1]: use2-az1 is not a zone of us-east-1; allowed: use1-az<N>",
     ),
     bad(
         "alb-subnet-too-small",
@@ -1735,4 +1762,5 @@ def test_more_zones_than_the_mocks_used_to_offer_preview_cleanly(tmp_path, capsy
     )
     assert cli.main(["-C", str(tmp_path), "dev", "--format", "json"]) in (0, 1)
     out = capsys.readouterr().out
-    assert '"us-east-1d"' in out or "us-east-1d" in out
+    # The fourth-lowest usable zone ID of the mocks' account (use1-az3 is skipped).
+    assert '"use1-az5"' in out

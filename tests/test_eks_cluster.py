@@ -184,7 +184,8 @@ def test_the_control_plane_and_nodes_talk_on_the_kubelet_webhook_and_istio_ports
 # -- system nodes and add-ons ----------------------------------------------------------------------
 def test_the_system_node_group_is_fixed_graviton_and_only_for_critical_add_ons(staging):
     group = staging.one(NODE_GROUP).inputs
-    assert group["nodeGroupName"] == "flowbuilder-staging-system"
+    # A new name whenever a replace-only field changes (tests/test_replacement_names.py).
+    assert group["nodeGroupName"].startswith("flowbuilder-staging-system-")
     assert group["instanceTypes"] == ["t4g.medium"]
     assert group["amiType"] == "AL2023_ARM_64_STANDARD"
     assert group["capacityType"] == "ON_DEMAND"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 
 import pulumi
 import pytest
@@ -176,7 +177,7 @@ def test_newer_regions_grant_only_the_log_delivery_service_principal():
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_target_group_checks_health_on_the_container_port(stack):
     group = committed_run(stack).one(TARGET_GROUP)
-    assert group.inputs["name"] == f"flowbuilder-{stack}-api"
+    assert re.fullmatch(rf"flowbuilder-{stack}-api-[0-9a-f]{{4}}", group.inputs["name"])
     assert (group.inputs["targetType"], group.inputs["port"], group.inputs["protocol"]) == ("ip", 8080, "HTTP")
     assert group.inputs["deregistrationDelay"] == 60
     check = group.inputs["healthCheck"]

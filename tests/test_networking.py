@@ -9,6 +9,7 @@ import pytest
 
 from components.network import ExistingVpc, ExistingVpcArgs, Networking, NetworkingArgs
 from simulation.harness import StackRun
+from simulation.mocks import FlowbuilderMocks
 from stackconfig.model import NetworkConfig
 from tests.component_support import run_component, section
 from tests.conftest import committed_run
@@ -35,7 +36,7 @@ def subnets_by_tier(run: StackRun) -> dict[str, list[tuple[str, str]]]:
     tiers: dict[str, list[tuple[str, str]]] = {}
     for subnet in run.of_type(SUBNET):
         tiers.setdefault(subnet.inputs["tags"]["tier"], []).append(
-            (subnet.inputs["cidrBlock"], subnet.inputs["availabilityZone"])
+            (subnet.inputs["cidrBlock"], subnet.inputs["availabilityZoneId"])
         )
     return {tier: sorted(subnets) for tier, subnets in tiers.items()}
 
@@ -74,9 +75,9 @@ def test_standard_stacks_have_exactly_the_six_subnets_over_two_azs(stack):
     run = committed_run(stack)
     assert run.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"] == "10.0.0.0/16"
     assert subnets_by_tier(run) == {
-        "public": [("10.0.0.0/24", "us-east-1a"), ("10.0.1.0/24", "us-east-1b")],
-        "private": [("10.0.10.0/24", "us-east-1a"), ("10.0.11.0/24", "us-east-1b")],
-        "database": [("10.0.20.0/24", "us-east-1a"), ("10.0.21.0/24", "us-east-1b")],
+        "public": [("10.0.0.0/24", "use1-az1"), ("10.0.1.0/24", "use1-az2")],
+        "private": [("10.0.10.0/24", "use1-az1"), ("10.0.11.0/24", "use1-az2")],
+        "database": [("10.0.20.0/24", "use1-az1"), ("10.0.21.0/24", "use1-az2")],
     }
     assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in run.of_type(SUBNET))
 
@@ -85,6 +86,55 @@ def test_three_azs_when_configured():
     run = network_alone(availabilityZones=3, natStrategy="single-gateway")
     assert [c for c, _ in subnets_by_tier(run)["private"]] == ["10.0.10.0/24", "10.0.11.0/24", "10.0.12.0/24"]
     assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == 1
+
+
+def zones_of(run: StackRun) -> dict[str, str]:
+    """Subnet name (without prefix) -> the zone ID it was placed in."""
+    return {
+        s.name.removeprefix(f"flowbuilder-{run.stack}-"): s.inputs["availabilityZoneId"] for s in run.of_type(SUBNET)
+    }
+
+
+def test_a_zone_eks_does_not_offer_is_never_chosen(monkeypatch):
+    """An account whose us-east-1a and us-east-1c are use1-az3 and use1-az1: the lowest usable IDs win."""
+    monkeypatch.setattr(FlowbuilderMocks, "zone_numbers", (3, 2, 1, 4, 5, 6))
+    run = run_component(
+        lambda context: Networking(
+            context.prefix, NetworkingArgs(context, section(NetworkConfig, "network", availabilityZones=3), 8080)
+        )
+    )
+    assert zones_of(run) == {
+        f"{tier}-{letter}": zone
+        for tier in ("public", "private", "database")
+        for letter, zone in (("b", "use1-az2"), ("c", "use1-az1"), ("d", "use1-az4"))
+    }
+    assert "availabilityZone" not in run.one(SUBNET, "public-b").inputs
+
+
+def test_pinned_zones_are_used_in_their_order():
+    run = run_component(
+        lambda context: Networking(
+            context.prefix,
+            NetworkingArgs(
+                context, section(NetworkConfig, "network", availabilityZoneIds=["use1-az5", "use1-az4"]), 8080
+            ),
+        )
+    )
+    # The mocks' account maps d -> az5 and c -> az4; the first CIDR of each tier goes to the first pin.
+    assert subnets_by_tier(run)["private"] == [("10.0.10.0/24", "use1-az5"), ("10.0.11.0/24", "use1-az4")]
+    assert zones_of(run)["private-d"] == "use1-az5"
+
+
+def test_a_pinned_zone_the_account_is_not_offered_stops_the_run():
+    with pytest.raises(Exception, match=r"use1-az9 not offered to this account in us-east-1; offered: use1-az1, "):
+        run_component(
+            lambda context: Networking(
+                context.prefix,
+                NetworkingArgs(
+                    context, section(NetworkConfig, "network", availabilityZoneIds=["use1-az1", "use1-az9"]), 8080
+                ),
+            )
+        )
 
 
 def default_routes(run: StackRun) -> dict[str, dict]:

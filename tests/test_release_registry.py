@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 
 from release.__main__ import main
 from release.images import ReleaseError
-from release.registry import Ecr, Location, Skopeo, auth_file, ensure_images
+from release.registry import KEEP_TAG_PREFIX, Ecr, Location, Skopeo, auth_file, ensure_images, keep_tag
 from release.stackfile import StackFile
 from tests.release_support import Checkout, MemoryCopier, MemoryRegistry, build, digest
 
@@ -107,8 +107,27 @@ def test_a_promoted_stack_gets_the_missing_digests_copied_by_digest_and_verified
     assert {image: set(registry.holds(STAGING, image)) for image in ("api", "worker", "scheduler")} == {
         image: {value} for image, value in A.items()
     }
-    assert report[0] == f"api: {STAGING.reference('api', digest=A.digests['api'])} is present"
-    assert report[1].endswith("digest verified")
+    present = STAGING.reference("api", digest=A.digests["api"])
+    assert report[0] == f"api: {present} is present; tagged {keep_tag('staging', A.digests['api'])}"
+    assert "digest verified; tagged keep-staging-" in report[1]
+
+
+def test_every_pinned_digest_is_tagged_to_be_kept_once():
+    """Present or copied, each digest the stack runs carries keep-<stack>-<hex>, which the lifecycle keeps."""
+    registry = MemoryRegistry()
+    pushed(registry, DEV, A)
+    registry.push(STAGING, "api", A.digests["api"], A.source_commit)
+
+    ensure_images(A, STAGING, DEV, lambda region: registry, MemoryCopier(registry))
+    again = ensure_images(A, STAGING, DEV, lambda region: registry, MemoryCopier(registry))
+
+    for image, value in A.items():
+        tags = registry.holds(STAGING, image)[value].tags
+        assert tags == (A.source_commit, f"keep-staging-{value.removeprefix('sha256:')}")
+        assert tags[1].startswith(KEEP_TAG_PREFIX)
+        # The dev copy is the source, not a deployment of staging: it gets no staging tag.
+        assert registry.holds(DEV, image)[value].tags == (A.source_commit,)
+    assert all(line.endswith(f"; kept ({keep_tag('staging', A.digests[line.split(':')[0]])})") for line in again)
 
 
 def test_a_copy_whose_digest_changes_fails():
@@ -252,4 +271,49 @@ def test_ecr_finds_an_image_by_digest_in_the_stack_account():
         with pytest.raises(ReleaseError, match="does not exist: deploy dev once"):
             ecr.find(DEV, "scheduler", tag=A.source_commit)
         assert ecr.token() == "QVdTOnB3"
+    stubs.assert_no_pending_responses()
+
+
+def test_ecr_tags_by_putting_the_stored_manifest_again():
+    client, stubs = ecr_with_stubs()
+    manifest = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'
+    media = "application/vnd.oci.image.index.v1+json"
+    stubs.add_response(
+        "batch_get_image",
+        {"images": [{"imageManifest": manifest, "imageManifestMediaType": media}]},
+        {
+            "registryId": DEV.account,
+            "repositoryName": "flowbuilder-dev/api",
+            "imageIds": [{"imageDigest": A.digests["api"]}],
+            "acceptedMediaTypes": [
+                "application/vnd.oci.image.index.v1+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ],
+        },
+    )
+    stubs.add_response(
+        "put_image",
+        {},
+        {
+            "registryId": DEV.account,
+            "repositoryName": "flowbuilder-dev/api",
+            "imageManifest": manifest,
+            "imageManifestMediaType": media,
+            "imageTag": "keep-dev-x",
+            "imageDigest": A.digests["api"],
+        },
+    )
+    stubs.add_response("batch_get_image", {"images": [{"imageManifest": manifest, "imageManifestMediaType": media}]})
+    stubs.add_client_error("put_image", service_error_code="ImageAlreadyExistsException")
+    stubs.add_response("batch_get_image", {"images": [{"imageManifest": manifest, "imageManifestMediaType": media}]})
+    stubs.add_client_error("put_image", service_error_code="AccessDeniedException")
+
+    with stubs:
+        ecr = Ecr(client)
+        ecr.tag(DEV, "api", A.digests["api"], "keep-dev-x")
+        ecr.tag(DEV, "api", A.digests["api"], "keep-dev-x")
+        with pytest.raises(ReleaseError, match="tagging flowbuilder-dev/api@sha256:.* keep-dev-x"):
+            ecr.tag(DEV, "api", A.digests["api"], "keep-dev-x")
     stubs.assert_no_pending_responses()

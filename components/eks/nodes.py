@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stackconfig.model import SystemNodesConfig
+from stackconfig.naming import fingerprint
 
 from ..context import StackContext
 from ..iam import iam_role, service_trust_policy
@@ -129,7 +130,14 @@ def system_nodes(
     group = aws.eks.NodeGroup(
         f"{name}-eks-system",
         cluster_name=cluster.name,
-        node_group_name=group_name,
+        # AMI type, capacity type, instance types, role and subnets are replace-only, and the new
+        # group is created (and its nodes join) before the old one drains: a name per combination.
+        node_group_name=pulumi.Output.all(role.arn, subnet_ids).apply(
+            lambda parts: context.name(
+                "eks-nodegroup",
+                "system-" + fingerprint("AL2023_ARM_64_STANDARD", "ON_DEMAND", [config.instance_type], *parts),
+            )
+        ),
         version=cluster.version,
         node_role_arn=role.arn,
         subnet_ids=subnet_ids,

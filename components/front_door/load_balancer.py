@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stackconfig.model import ApiConfig, DomainConfig, WafConfig
+from stackconfig.naming import fingerprint
 
 from ..constants import HTTP_PORT, HTTPS_PORT
 from ..context import StackContext
@@ -132,11 +133,16 @@ class FrontDoor(pulumi.ComponentResource):
             access_logs=access_logs,
             opts=pulumi.ResourceOptions(parent=self, depends_on=log_dependencies),
         )
+        port = api.container_port
         target_group = aws.lb.TargetGroup(
             f"{name}-api",
-            name=context.name("target-group", "api"),
+            # Target type, port, protocol and VPC are replace-only, and the replacement is created
+            # first: the name carries their fingerprint so the two groups never share one.
+            name=pulumi.Output.from_input(args.vpc_id).apply(
+                lambda vpc: context.name("target-group", f"api-{fingerprint('ip', port, 'HTTP', vpc)}")
+            ),
             target_type="ip",
-            port=api.container_port,
+            port=port,
             protocol="HTTP",
             vpc_id=args.vpc_id,
             deregistration_delay=DEREGISTRATION_DELAY_SECONDS,

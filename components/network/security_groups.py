@@ -52,7 +52,9 @@ class RuleMaker:
     def group(self, label: str, description: str) -> aws.ec2.SecurityGroup:
         return aws.ec2.SecurityGroup(
             f"{self._prefix}-{label}-sg",
-            name=f"{self._prefix}-{label}",
+            # A prefix, not a name: description and VPC are replace-only, and the replacement is
+            # created before the old group is deleted, in the same VPC, where names are unique.
+            name_prefix=f"{self._prefix}-{label}-",
             description=description,
             vpc_id=self._vpc_id,
             tags={"Name": f"{self._prefix}-{label}"},

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stackconfig import NatStrategy
+from stackconfig.dated_tables import EXCLUDED_ZONE_IDS
 from stackconfig.model import NetworkConfig
 
 from ..constants import HTTPS_PORT
@@ -40,6 +41,10 @@ NAT_INSTANCE_USER_DATA = textwrap.dedent(
 NAT_INSTANCE_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 
 
+def _zone_number(zone_id: str) -> int:
+    return int(zone_id.rsplit("-az", 1)[1])
+
+
 @dataclass
 class NetworkingArgs:
     """Inputs of :class:`Networking`."""
@@ -57,14 +62,17 @@ class Networking(pulumi.ComponentResource):
 
     Creates:
 
-    * a VPC (default 10.0.0.0/16, DNS on) over ``network.availabilityZones`` AZs (default 2);
+    * a VPC (default 10.0.0.0/16, DNS on) over ``network.availabilityZones`` AZs (default 2),
+      chosen by zone ID: ``network.availabilityZoneIds`` when pinned, else the region's lowest
+      zone IDs less those EKS or the Graviton types are not offered in (``EXCLUDED_ZONE_IDS``);
     * three subnet tiers per AZ: public (default 10.0.0.0/24, 10.0.1.0/24), private
       (10.0.10.0/24, 10.0.11.0/24) and database (10.0.20.0/24, 10.0.21.0/24);
     * an internet gateway and one route table per tier (private: one per AZ); the
       database tier has no route out of the VPC;
     * the NAT strategy (``none``, ``single-gateway``, ``gateway-per-az`` or ``instance``:
       a Graviton instance, t4g.nano by default, source/dest check off, its own
-      security group forwarding HTTPS from the VPC only);
+      security group forwarding HTTPS from the VPC only, its volume and network interface
+      tagged with the stack's default tags, which the provider does not carry there);
     * an S3 gateway endpoint always, and interface endpoints for logs, sqs,
       secretsmanager, ecr.api and ecr.dkr when ``network.interfaceEndpoints``;
     * VPC flow logs to a CloudWatch log group kept ``logRetentionDays``;
@@ -102,13 +110,7 @@ class Networking(pulumi.ComponentResource):
 
     def _create_vpc(self, api_port: int) -> None:
         network = self._network
-        zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self)).names
-        if len(zones) < network.availability_zones:
-            raise pulumi.RunError(
-                f"{self._context.region} offers {len(zones)} AZs; "
-                f"network.availabilityZones asks for {network.availability_zones}"
-            )
-        self._zones = zones[: network.availability_zones]
+        self._zones = self._choose_zones()
         self._vpc = aws.ec2.Vpc(
             f"{self._name}-vpc",
             cidr_block=network.vpc_cidr,
@@ -151,18 +153,47 @@ class Networking(pulumi.ComponentResource):
         )
         self.db_subnet_group_name = subnet_group.name
 
+    def _choose_zones(self) -> list[tuple[str, str]]:
+        """(zone ID, zone name) of each AZ to use: the pinned IDs, else the lowest usable IDs.
+
+        By ID because a zone name points at a different zone in every account; opt-in Local and
+        Wavelength Zones and the zones in ``EXCLUDED_ZONE_IDS`` never qualify.
+        """
+        network = self._network
+        offered = aws.get_availability_zones(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            opts=pulumi.InvokeOptions(parent=self),
+        )
+        names = dict(zip(offered.zone_ids, offered.names, strict=True))
+        if network.availability_zone_ids:
+            missing = [zone for zone in network.availability_zone_ids if zone not in names]
+            if missing:
+                raise pulumi.RunError(
+                    f"network.availabilityZoneIds: {', '.join(missing)} not offered to this account in "
+                    f"{self._context.region}; offered: {', '.join(sorted(names, key=_zone_number))}"
+                )
+            return [(zone, names[zone]) for zone in network.availability_zone_ids]
+        usable = sorted((zone for zone in names if zone not in EXCLUDED_ZONE_IDS), key=_zone_number)
+        if len(usable) < network.availability_zones:
+            raise pulumi.RunError(
+                f"{self._context.region} offers {len(usable)} usable AZs ({', '.join(usable)}); "
+                f"network.availabilityZones asks for {network.availability_zones}"
+            )
+        return [(zone, names[zone]) for zone in usable[: network.availability_zones]]
+
     def _subnets(self, tier: str, cidrs: list[str]) -> list[aws.ec2.Subnet]:
         return [
             aws.ec2.Subnet(
-                f"{self._name}-{tier}-{zone[-1]}",
+                f"{self._name}-{tier}-{zone_name[-1]}",
                 vpc_id=self._vpc.id,
                 cidr_block=cidr,
-                availability_zone=zone,
+                availability_zone_id=zone_id,
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{self._name}-{tier}-{zone[-1]}", "tier": tier, **self._extra_tags.get(tier, {})},
+                tags={"Name": f"{self._name}-{tier}-{zone_name[-1]}", "tier": tier, **self._extra_tags.get(tier, {})},
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for zone, cidr in zip(self._zones, cidrs, strict=False)
+            for (zone_id, zone_name), cidr in zip(self._zones, cidrs, strict=False)
         ]
 
     def _route_table(self, label: str) -> aws.ec2.RouteTable:
@@ -175,7 +206,7 @@ class Networking(pulumi.ComponentResource):
 
     def _associate(self, tier: str, index: int, subnet: aws.ec2.Subnet, table: aws.ec2.RouteTable) -> None:
         aws.ec2.RouteTableAssociation(
-            f"{self._name}-{tier}-{self._zones[index][-1]}-rta",
+            f"{self._name}-{tier}-{self._zones[index][1][-1]}-rta",
             subnet_id=subnet.id,
             route_table_id=table.id,
             opts=pulumi.ResourceOptions(parent=self),
@@ -205,18 +236,18 @@ class Networking(pulumi.ComponentResource):
 
     def _private_routes(self, private: list[aws.ec2.Subnet], public: list[aws.ec2.Subnet]) -> list[aws.ec2.RouteTable]:
         strategy = self._network.nat_strategy
-        labels = [f"private-{zone[-1]}" for zone in self._zones]
+        labels = [f"private-{zone_name[-1]}" for _, zone_name in self._zones]
         tables = [self._route_table(label) for label in labels]
         for index, (subnet, table) in enumerate(zip(private, tables, strict=True)):
             self._associate("private", index, subnet, table)
 
         if strategy is NatStrategy.GATEWAY_PER_AZ:
             targets = [
-                {"nat_gateway_id": self._nat_gateway(zone[-1], subnet).id}
-                for zone, subnet in zip(self._zones, public, strict=True)
+                {"nat_gateway_id": self._nat_gateway(zone_name[-1], subnet).id}
+                for (_, zone_name), subnet in zip(self._zones, public, strict=True)
             ]
         elif strategy is NatStrategy.SINGLE_GATEWAY:
-            targets = [{"nat_gateway_id": self._nat_gateway(self._zones[0][-1], public[0]).id}] * len(tables)
+            targets = [{"nat_gateway_id": self._nat_gateway(self._zones[0][1][-1], public[0]).id}] * len(tables)
         elif strategy is NatStrategy.INSTANCE:
             targets = [{"network_interface_id": self._nat_instance(public[0]).primary_network_interface_id}] * len(
                 tables
@@ -266,7 +297,7 @@ class Networking(pulumi.ComponentResource):
             cidr_ipv4=ANYWHERE,
         )
         ami = aws.ssm.get_parameter(name=NAT_INSTANCE_AMI_PARAMETER, opts=pulumi.InvokeOptions(parent=self)).value
-        return aws.ec2.Instance(
+        instance = aws.ec2.Instance(
             f"{self._name}-nat",
             ami=ami,
             instance_type=network.nat_instance_type,
@@ -280,9 +311,21 @@ class Networking(pulumi.ComponentResource):
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(encrypted=True, volume_type="gp3", volume_size=8),
             maintenance_options=aws.ec2.InstanceMaintenanceOptionsArgs(auto_recovery="default"),
             tags={"Name": f"{self._name}-nat"},
+            # Provider default tags reach neither the volumes nor the network interface an
+            # instance creates; volume_tags applies at creation, so the volume is never untagged.
+            volume_tags={**self._context.tags, "Name": f"{self._name}-nat"},
             # A newer AL2023 image must not replace a working NAT on every update.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"]),
         )
+        for key, value in {**self._context.tags, "Name": f"{self._name}-nat"}.items():
+            aws.ec2.Tag(
+                f"{self._name}-nat-eni-{key}",
+                resource_id=instance.primary_network_interface_id,
+                key=key,
+                value=value,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return instance
 
     def _endpoints(self, private: list[aws.ec2.Subnet], tables: list[aws.ec2.RouteTable]) -> None:
         region = self._context.region

@@ -783,7 +783,12 @@ def build_diagram(run: StackRun) -> Diagram:
         _task(builder, launch)
     _edges(builder)
     vpc = next(iter(run.of_type("aws:ec2/vpc:Vpc")), None)
-    zones = len({s.inputs.get("availabilityZone") for s in run.of_type("aws:ec2/subnet:Subnet")})
+    zones = len(
+        {
+            s.inputs.get("availabilityZoneId") or s.inputs.get("availabilityZone")
+            for s in run.of_type("aws:ec2/subnet:Subnet")
+        }
+    )
     vpc_label = (
         f"VPC {vpc.inputs.get('cidrBlock', '')}" + (f", {zones} AZs" if zones else "")
         if vpc

@@ -18,7 +18,7 @@ from simulation.harness import MESH_PROJECT, PROJECT, RecordedResource, StackRun
 # Inputs worth showing per resource type; other types show their short scalar inputs.
 KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:ec2/vpc:Vpc": ("cidrBlock",),
-    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone"),
+    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZoneId"),
     "aws:ec2/route:Route": ("destinationCidrBlock", "gatewayId", "natGatewayId", "networkInterfaceId"),
     "aws:ec2/instance:Instance": ("instanceType", "sourceDestCheck", "associatePublicIpAddress"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType"),
