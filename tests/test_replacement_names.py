@@ -91,6 +91,8 @@ NAMED: dict[str, Named] = {
     "aws:sns/topic:Topic": Named("name", ("fifoTopic",), FIXED, {"fifoTopic": (ABSENT, False)}),
     "aws:sqs/queue:Queue": Named("name", ("fifoQueue",), FIXED, {"fifoQueue": (ABSENT, False)}),
     "aws:wafv2/webAcl:WebAcl": Named("name", ("scope",), FIXED, {"scope": ("REGIONAL",)}),
+    # A Helm release name is unique within its namespace, which only a replacement changes.
+    "kubernetes:helm.sh/v3:Release": Named("name", ("namespace",), SCOPED),
 }
 
 # Inputs that name a resource of this stack in every type that has them, and the types where
