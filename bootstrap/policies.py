@@ -23,6 +23,9 @@ exactly what IAM will. Shapes:
   the bootstrap's bucket and keys, and anything tagged with another stack.
 
 Most of its length is the action tables, one action per line.
+
+Long because IAM documents are: each statement is spelled out as IAM will read it, so tests and
+reviewers compare exactly what is granted; the builders share the catalogue and stay together.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Under ``set_mocks`` nothing reaches AWS: every resource gets back its inputs
 plus the outputs AWS computes (ARNs, ids, URLs, endpoints), shaped as the
 provider returns them, so ``apply`` callbacks in the program see realistic
 values. Invokes (lookups) return data shaped like a real account's.
+
+Long because it is a table: one small function per AWS resource type whose computed outputs the
+program reads, keyed by type token in one dispatch map.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 :class:`CostLine` s; a type not listed bills only on use (or not at all).
 :class:`Pricing` resolves references between resources and looks prices up in
 the region of the resource's provider.
+
+Long because it is a table: one small pricing function per billed resource type, keyed by type
+token in ``RULES``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ in; edges come from what the resources say about each other:
 * X -> cache: security-group rules that admit X's group on the cache's port;
 * database -> backup vault -> copy vault: backup selections by tag, their plan's rules and copy actions;
 * private subnets -> NAT -> internet, and tasks with a public IP -> internet.
+
+Long because every flow rule lives here, one small function per kind of edge, over one builder;
+splitting them would only separate each rule from the node kinds it links.
 """
 
 from __future__ import annotations
